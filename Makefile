@@ -1,0 +1,27 @@
+# The README's two commands: `make demo` (the main job) and `make test` (the tests).
+# Both set up a fresh machine themselves (Debian packages, libtorch, build).
+SWIFT ?= swift
+
+.PHONY: setup build release test demo bench clean
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	$(SWIFT) build
+
+release: setup
+	$(SWIFT) build -c release
+
+test: setup
+	@start=$$(date +%s); $(SWIFT) build --build-tests; echo "[make test] build took $$(( $$(date +%s) - start )) s"
+	$(SWIFT) test --skip-build
+
+demo: release
+	$(SWIFT) run -c release --skip-build torch-smoke
+
+bench: release
+	benchmarks/op_overhead.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,40 @@
+// swift-tools-version: 6.1
+import Foundation
+import PackageDescription
+
+// libtorch: $LIBTORCH (a libtorch folder or an installed `torch` package), else the cache that
+// scripts/libtorch.py fills (`make setup` runs it). Both hold lib/ and include/.
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+let torchVersion = ((try? String(contentsOf: packageRoot.appendingPathComponent("scripts/torch-version"), encoding: .utf8)) ?? "")
+  .trimmingCharacters(in: .whitespacesAndNewlines)
+let env = ProcessInfo.processInfo.environment
+let cacheRoot = env["PRETEXT_CACHE"] ?? (NSHomeDirectory() + "/.cache/pretext")
+let libtorch = env["LIBTORCH"].map { ($0 as NSString).expandingTildeInPath } ?? "\(cacheRoot)/libtorch-\(torchVersion)"
+let torchLib = "\(libtorch)/lib"
+let hasLibtorch = FileManager.default.fileExists(atPath: "\(torchLib)/libtorch_cpu.so")
+let hasCUDA = FileManager.default.fileExists(atPath: "\(torchLib)/libtorch_cuda.so")
+
+var torchLinker: [String] = ["-L\(torchLib)", "-Xlinker", "-rpath", "-Xlinker", torchLib]
+// libtorch_cuda registers CUDA kernels from static initialisers; nothing references it by symbol, so
+// --as-needed would drop it.
+if hasCUDA { torchLinker += ["-Xlinker", "--no-as-needed", "-ltorch_cuda", "-Xlinker", "--as-needed"] }
+torchLinker += ["-ltorch", "-ltorch_cpu", "-lc10"]
+
+let package = Package(
+  name: "Pretext",
+  products: [
+    .library(name: "Torch", targets: ["Torch"]),
+  ],
+  targets: [
+    .target(
+      name: "CTorch",
+      cxxSettings: [.unsafeFlags(["-isystem", "\(libtorch)/include", "-Wno-deprecated-declarations"])]
+        + (hasLibtorch ? [] : [.define("PRETEXT_NO_LIBTORCH")]),
+      linkerSettings: [.unsafeFlags(torchLinker)]
+    ),
+    .target(name: "Torch", dependencies: ["CTorch"]),
+    .executableTarget(name: "torch-bench", dependencies: ["Torch"], path: "benchmarks/torch-bench"),
+    .testTarget(name: "TorchTests", dependencies: ["Torch"]),
+  ],
+  cxxLanguageStandard: .cxx20
+)

@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes a file so that readers see the old content or the whole new content, never a part:
+/// the bytes go to a temporary file beside the target, are flushed to disk, then renamed over it.
+public struct AtomicFileWriter: ~Copyable {
+  public let path: String
+  let temporaryPath: String
+  let fd: Int32
+  var committed = false
+
+  public init(path: String) throws {
+    self.path = path
+    temporaryPath = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    if fd < 0 { throw FileError(path: path, "cannot create \(temporaryPath): \(String(cString: strerror(errno)))") }
+  }
+
+  public mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
+    var offset = 0
+    while offset < bytes.count {
+      let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw FileError(path: path, "write failed: \(String(cString: strerror(errno)))")
+      }
+      offset += n
+    }
+  }
+
+  public mutating func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
+
+  /// Flushes and renames into place; after this the file is whole at `path`.
+  public mutating func commit() throws {
+    if fsync(fd) != 0 { throw FileError(path: path, "fsync failed: \(String(cString: strerror(errno)))") }
+    close(fd)
+    committed = true
+    if rename(temporaryPath, path) != 0 {
+      let reason = String(cString: strerror(errno))
+      unlink(temporaryPath)
+      throw FileError(path: path, "rename into place failed: \(reason)")
+    }
+  }
+
+  deinit {
+    if !committed {
+      close(fd)
+      unlink(temporaryPath)
+    }
+  }
+}
+
+/// A file-level failure, naming the file.
+public struct FileError: Error, CustomStringConvertible, Sendable {
+  public let path: String
+  public let message: String
+  public init(path: String, _ message: String) {
+    self.path = path
+    self.message = message
+  }
+  public var description: String { "\(path): \(message)" }
+}
+
+/// A whole file mapped copy-on-write: tensors can point into it without a copy, and writes to such a
+/// tensor stay private to the process (the file never changes).
+final class MappedFile: @unchecked Sendable {
+  let path: String
+  let base: UnsafeMutableRawPointer?
+  let count: Int
+
+  init(path: String) throws {
+    self.path = path
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { throw FileError(path: path, "cannot open: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var st = stat()
+    if fstat(fd, &st) != 0 { throw FileError(path: path, "cannot stat: \(String(cString: strerror(errno)))") }
+    guard (st.st_mode & S_IFMT) == S_IFREG else { throw FileError(path: path, "not a regular file") }
+    count = Int(st.st_size)
+    if count == 0 {
+      base = nil
+      return
+    }
+    let p = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0)
+    if p == MAP_FAILED || p == nil { throw FileError(path: path, "cannot map: \(String(cString: strerror(errno)))") }
+    base = p
+  }
+
+  var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+  deinit { if let base { munmap(base, count) } }
+}

@@ -1,0 +1,58 @@
+import CTorch
+
+/// Process-wide libtorch settings.
+public enum Runtime {
+  /// Seeds every device's default generator (torch.manual_seed).
+  public static func manualSeed(_ seed: UInt64) { pt_manual_seed(seed) }
+
+  /// Intra-op threads libtorch uses on the CPU (torch.get/set_num_threads).
+  public static var threadCount: Int {
+    get { pt_get_num_threads() }
+    set { pt_set_num_threads(newValue) }
+  }
+
+  public static var cudaIsAvailable: Bool { pt_cuda_is_available() }
+  public static var cudaDeviceCount: Int { pt_cuda_device_count() }
+
+  public static func cudaSynchronize(_ device: Int = 0) throws {
+    try check(pt_cuda_synchronize(Int32(device)), "cudaSynchronize")
+  }
+
+  /// The libtorch version this binary runs on ("2.13.0").
+  public static var torchVersion: String { String(cString: pt_version()) }
+}
+
+/// A random number generator (torch.Generator). Pass one to random creation ops for reproducible draws.
+public final class Generator: @unchecked Sendable {
+  let handle: pt_generator
+
+  public init(seed: UInt64, device: Device = .cpu) throws {
+    guard let h = pt_generator_new(seed, device.typeCode, device.index) else {
+      throw TorchError.last("Generator(seed:)")
+    }
+    handle = h
+  }
+
+  private init(handle: pt_generator) { self.handle = handle }
+
+  /// The device's default generator (the one `Runtime.manualSeed` seeds and nil-generator ops draw from).
+  public static func defaultGenerator(_ device: Device = .cpu) throws -> Generator {
+    guard let h = pt_generator_default(device.typeCode, device.index) else {
+      throw TorchError.last("Generator.defaultGenerator")
+    }
+    return Generator(handle: h)
+  }
+
+  deinit { pt_generator_free(handle) }
+
+  public var initialSeed: UInt64 { pt_generator_seed(handle) }
+
+  public func manualSeed(_ seed: UInt64) throws { try check(pt_generator_set_seed(handle, seed), "manualSeed") }
+
+  /// The full generator state (a uint8 tensor), for checkpoints.
+  public func state() throws -> Tensor { try .wrap(pt_generator_get_state(handle), "Generator.state") }
+
+  public func setState(_ state: Tensor) throws {
+    try check(pt_generator_set_state(handle, state.handle), "Generator.setState")
+  }
+}
