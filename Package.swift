@@ -34,7 +34,7 @@ let package = Package(
     ),
     .target(name: "Torch", dependencies: ["CTorch"]),
     .executableTarget(name: "torch-bench", dependencies: ["Torch"], path: "benchmarks/torch-bench"),
-    .testTarget(name: "TorchTests", dependencies: ["Torch"]),
+    .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures/make_fixtures.py"], resources: [.copy("Fixtures")]),
   ],
   cxxLanguageStandard: .cxx20
 )

@@ -17,6 +17,7 @@ struct pt_generator_s {
 
 namespace ctorch {
 static thread_local std::string last_error;
+std::atomic<intptr_t> live_handles{0};
 void set_error(const char *message) { last_error = message ? message : "unknown error"; }
 std::optional<at::Generator> generator(pt_generator g) {
   if (g == nullptr) return std::nullopt;
@@ -29,7 +30,12 @@ extern "C" {
 const char *pt_last_error(void) { return last_error.c_str(); }
 
 // ---- metadata ----
-void pt_free(pt_tensor t) { delete t; }
+void pt_free(pt_tensor t) {
+  if (t == nullptr) return;
+  live_handles.fetch_sub(1, std::memory_order_relaxed);
+  delete t;
+}
+intptr_t pt_live_handles(void) { return live_handles.load(); }
 intptr_t pt_dim(pt_tensor t) { return guard<intptr_t>(-1, [&] { return T(t).dim(); }); }
 intptr_t pt_sizes(pt_tensor t, intptr_t *out, intptr_t cap) {
   return guard<intptr_t>(-1, [&] {

@@ -5,6 +5,7 @@
 #error "libtorch not found: run `make setup` (or set LIBTORCH=/path/to/libtorch or a torch package folder)"
 #endif
 #include <ATen/ATen.h>
+#include <atomic>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -37,7 +38,11 @@ inline R guard(R fail, F &&body) {
   return fail;
 }
 
-inline pt_tensor wrap(at::Tensor t) { return new pt_tensor_s{std::move(t)}; }
+extern std::atomic<intptr_t> live_handles;
+inline pt_tensor wrap(at::Tensor t) {
+  live_handles.fetch_add(1, std::memory_order_relaxed);
+  return new pt_tensor_s{std::move(t)};
+}
 
 // Guarded call returning a new tensor handle (NULL on error).
 template <typename F>

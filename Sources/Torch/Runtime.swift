@@ -22,6 +22,9 @@ public enum Runtime {
   public static var torchVersion: String { String(cString: pt_version()) }
 }
 
+/// Tensor handles made and not yet released, process-wide (for leak checks).
+public var liveTensorHandles: Int { pt_live_handles() }
+
 /// A random number generator (torch.Generator). Pass one to random creation ops for reproducible draws.
 public final class Generator: @unchecked Sendable {
   let handle: pt_generator

@@ -165,7 +165,7 @@ public final class Tensor: @unchecked Sendable {
   /// storage (which may be long after this tensor is gone, if views of it live on).
   public convenience init(
     bytesNoCopy bytes: UnsafeMutableRawPointer, shape: [Int], dtype: DType,
-    deallocate: @escaping @Sendable () -> Void
+    deallocate: @escaping () -> Void
   ) throws {
     let owner = Unmanaged.passRetained(Deallocator(deallocate)).toOpaque()
     let h = pt_from_blob(bytes, shape, shape.count, dtype.rawValue, { ctx in
@@ -235,9 +235,10 @@ extension Tensor: CustomStringConvertible {
 }
 
 /// Carries a Swift deallocation closure through libtorch's C deleter.
-private final class Deallocator {
-  let run: @Sendable () -> Void
-  init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+/// (It may run on any thread: whichever frees the storage.)
+private final class Deallocator: @unchecked Sendable {
+  let run: () -> Void
+  init(_ run: @escaping () -> Void) { self.run = run }
 }
 
 #if canImport(Glibc)

@@ -45,6 +45,8 @@ const char *pt_last_error(void);
 
 // ---- tensor lifetime and metadata ----
 void pt_free(pt_tensor t);
+// Handles made and not yet freed, process-wide (a leak check).
+intptr_t pt_live_handles(void);
 intptr_t pt_dim(pt_tensor t);
 // Writes min(dim, cap) sizes/strides; returns dim.
 intptr_t pt_sizes(pt_tensor t, intptr_t *out, intptr_t cap);
