@@ -67,7 +67,7 @@ public enum Foreach {
   }
 
   /// One Adam (or, with `decoupled`, AdamW) step of torch.optim's fused kernel over every parameter.
-  /// `steps` are float32 0-d tensors the kernel increments.
+  /// `steps` are float32 0-d step counters; they are incremented before the update, as torch.optim does.
   public static func fusedAdam_(
     params: [Tensor], grads: [Tensor], expAvgs: [Tensor], expAvgSqs: [Tensor], maxExpAvgSqs: [Tensor] = [],
     steps: [Tensor], lr: Double, beta1: Double, beta2: Double, weightDecay: Double, eps: Double,
@@ -75,6 +75,7 @@ public enum Foreach {
   ) throws {
     try lists("_fused_adam_", params, grads, expAvgs, expAvgSqs, steps)
     if amsgrad { try lists("_fused_adam_", params, maxExpAvgSqs) }
+    try add_(steps, 1)
     try withHandles(params) { p in
       try withHandles(grads) { g in
         try withHandles(expAvgs) { m in

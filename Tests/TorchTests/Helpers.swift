@@ -6,7 +6,8 @@ func values(_ t: Tensor) throws -> [Double] { try t.to(dtype: .float64).toArray(
 
 func expectClose(_ a: [Double], _ b: [Double], tol: Double = 1e-6, sourceLocation: SourceLocation = #_sourceLocation) {
   #expect(a.count == b.count, sourceLocation: sourceLocation)
-  for (x, y) in zip(a, b) where Swift.abs(x - y) > tol * Swift.max(1, Swift.abs(y)) {
+  // Written so that a NaN on either side fails.
+  for (x, y) in zip(a, b) where !(Swift.abs(x - y) <= tol * Swift.max(1, Swift.abs(y))) {
     Issue.record("\(a) differs from \(b) (tolerance \(tol))", sourceLocation: sourceLocation)
     return
   }
