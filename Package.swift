@@ -33,7 +33,12 @@ let package = Package(
       linkerSettings: [.unsafeFlags(torchLinker)]
     ),
     .target(name: "Torch", dependencies: ["CTorch"]),
-    .executableTarget(name: "torch-bench", dependencies: ["Torch"], path: "benchmarks/torch-bench"),
+    .executableTarget(name: "st-roundtrip", dependencies: ["Torch"]),
+    // The C++ floor of the per-op benchmark: links libtorch through CTorch's linker settings, uses ATen directly.
+    .target(
+      name: "BenchFloor", dependencies: ["CTorch"], path: "benchmarks/floor",
+      cxxSettings: [.unsafeFlags(["-isystem", "\(libtorch)/include"])]),
+    .executableTarget(name: "torch-bench", dependencies: ["Torch", "BenchFloor"], path: "benchmarks/torch-bench"),
     .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures/make_fixtures.py"], resources: [.copy("Fixtures")]),
   ],
   cxxLanguageStandard: .cxx20

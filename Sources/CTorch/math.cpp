@@ -1,4 +1,6 @@
 // Elementwise arithmetic, comparisons, reductions and linear algebra.
+#include <ATen/ScalarOps.h>
+
 #include "shim.h"
 
 using namespace ctorch;
@@ -65,8 +67,7 @@ void unary_(pt_unary_op op, at::Tensor &a) {
   throw std::invalid_argument("unary op " + std::to_string((int)op) + " has no in-place form");
 }
 
-template <typename B>
-at::Tensor binary(pt_binary_op op, const at::Tensor &a, const B &b, const at::Scalar &alpha) {
+at::Tensor binary(pt_binary_op op, const at::Tensor &a, const at::Tensor &b, const at::Scalar &alpha) {
   switch (op) {
     case PT_ADD: return at::add(a, b, alpha);
     case PT_SUB: return at::sub(a, b, alpha);
@@ -81,29 +82,16 @@ at::Tensor binary(pt_binary_op op, const at::Tensor &a, const B &b, const at::Sc
     case PT_LE: return at::le(a, b);
     case PT_GT: return at::gt(a, b);
     case PT_GE: return at::ge(a, b);
-    default: break;
+    case PT_MAXIMUM: return at::maximum(a, b);
+    case PT_MINIMUM: return at::minimum(a, b);
+    case PT_LOGICAL_AND: return at::logical_and(a, b);
+    case PT_LOGICAL_OR: return at::logical_or(a, b);
+    case PT_ATAN2: return at::atan2(a, b);
   }
-  if constexpr (std::is_same<B, at::Tensor>::value) {
-    switch (op) {
-      case PT_MAXIMUM: return at::maximum(a, b);
-      case PT_MINIMUM: return at::minimum(a, b);
-      case PT_LOGICAL_AND: return at::logical_and(a, b);
-      case PT_LOGICAL_OR: return at::logical_or(a, b);
-      case PT_ATAN2: return at::atan2(a, b);
-      default: break;
-    }
-  } else {
-    switch (op) {
-      case PT_MAXIMUM: return at::clamp_min(a, b);
-      case PT_MINIMUM: return at::clamp_max(a, b);
-      default: break;
-    }
-  }
-  throw std::invalid_argument("binary op " + std::to_string((int)op) + " is not defined for these operands");
+  throw std::invalid_argument("unknown binary op " + std::to_string((int)op));
 }
 
-template <typename B>
-void binary_(pt_binary_op op, at::Tensor &a, const B &b, const at::Scalar &alpha) {
+void binary_(pt_binary_op op, at::Tensor &a, const at::Tensor &b, const at::Scalar &alpha) {
   switch (op) {
     case PT_ADD: a.add_(b, alpha); return;
     case PT_SUB: a.sub_(b, alpha); return;
@@ -111,17 +99,16 @@ void binary_(pt_binary_op op, at::Tensor &a, const B &b, const at::Scalar &alpha
     case PT_DIV: a.div_(b); return;
     case PT_POW: a.pow_(b); return;
     case PT_REMAINDER: a.remainder_(b); return;
+    case PT_MAXIMUM: a.clamp_min_(b); return;
+    case PT_MINIMUM: a.clamp_max_(b); return;
     default: break;
   }
-  if constexpr (!std::is_same<B, at::Tensor>::value) {
-    switch (op) {
-      case PT_MAXIMUM: a.clamp_min_(b); return;
-      case PT_MINIMUM: a.clamp_max_(b); return;
-      default: break;
-    }
-  }
-  throw std::invalid_argument("binary op " + std::to_string((int)op) + " has no in-place form here");
+  throw std::invalid_argument("binary op " + std::to_string((int)op) + " has no in-place form");
 }
+
+// A Python number as PyTorch's Python layer passes it: a CPU 0-d "wrapped number" tensor, which takes
+// part in type promotion as a number does and costs one dispatch less than the Scalar overloads.
+at::Tensor number(pt_scalar s) { return at::native::wrapped_scalar_tensor(scalar(s)); }
 
 std::optional<at::Scalar> opt_scalar(const pt_scalar *s) {
   if (s == nullptr) return std::nullopt;
@@ -143,20 +130,10 @@ int pt_binary_(pt_binary_op op, pt_tensor a, pt_tensor b, pt_scalar alpha) {
   return status_op([&] { binary_(op, const_cast<at::Tensor &>(T(a)), T(b), scalar(alpha)); });
 }
 pt_tensor pt_binary_scalar(pt_binary_op op, pt_tensor a, pt_scalar s, bool reversed) {
-  return tensor_op([&] {
-    if (!reversed) return binary(op, T(a), scalar(s), at::Scalar(1));
-    // s OP a: promote s to a 0-dim tensor so type promotion treats it as a Python number would.
-    auto st = at::scalar_tensor(scalar(s), T(a).options().dtype(scalar(s).type()));
-    switch (op) {
-      case PT_SUB: return at::rsub(T(a), scalar(s));
-      case PT_DIV: return at::div(st, T(a));
-      case PT_POW: return at::pow(scalar(s), T(a));
-      default: return binary(op, st, T(a), at::Scalar(1));
-    }
-  });
+  return tensor_op([&] { return reversed ? binary(op, number(s), T(a), 1) : binary(op, T(a), number(s), 1); });
 }
 int pt_binary_scalar_(pt_binary_op op, pt_tensor a, pt_scalar s) {
-  return status_op([&] { binary_(op, const_cast<at::Tensor &>(T(a)), scalar(s), at::Scalar(1)); });
+  return status_op([&] { binary_(op, const_cast<at::Tensor &>(T(a)), number(s), 1); });
 }
 pt_tensor pt_leaky_relu(pt_tensor a, double slope) { return tensor_op([&] { return at::leaky_relu(T(a), slope); }); }
 pt_tensor pt_clamp(pt_tensor a, const pt_scalar *lo, const pt_scalar *hi) {

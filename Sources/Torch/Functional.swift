@@ -41,10 +41,10 @@ public func conv2d(
   _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
   groups: Int = 1
 ) throws -> Tensor {
-  guard weight.rank == 4 else {
-    throw TorchError(operation: "conv2d", message: "weight must have 4 dims, got shape \(weight.shape)")
-  }
-  return try conv(x, weight: weight, bias: bias, stride: [stride], padding: [padding], dilation: [dilation], groups: groups)
+  // Direct call (no per-dim lists to build): this sits on every training step's hot path.
+  try .wrap(
+    pt_conv(x.handle, weight.handle, bias?.handle, [stride, stride], [padding, padding], [dilation, dilation], 2, groups),
+    "conv2d")
 }
 
 public func convTranspose2d(
