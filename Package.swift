@@ -33,6 +33,7 @@ let package = Package(
       linkerSettings: [.unsafeFlags(torchLinker)]
     ),
     .target(name: "Torch", dependencies: ["CTorch"]),
+    .executableTarget(name: "torch-smoke", dependencies: ["Torch"]),
     .executableTarget(name: "st-roundtrip", dependencies: ["Torch"]),
     // The C++ floor of the per-op benchmark: links libtorch through CTorch's linker settings, uses ATen directly.
     .target(
