@@ -24,6 +24,7 @@ let package = Package(
   name: "Pretext",
   products: [
     .library(name: "Torch", targets: ["Torch"]),
+    .library(name: "NN", targets: ["NN"]),
   ],
   targets: [
     .target(
@@ -33,6 +34,7 @@ let package = Package(
       linkerSettings: [.unsafeFlags(torchLinker)]
     ),
     .target(name: "Torch", dependencies: ["CTorch"]),
+    .target(name: "NN", dependencies: ["Torch"]),
     .executableTarget(name: "torch-smoke", dependencies: ["Torch"]),
     .executableTarget(name: "st-roundtrip", dependencies: ["Torch"]),
     // The C++ floor of the per-op benchmark: links libtorch through CTorch's linker settings, uses ATen directly.
@@ -40,6 +42,7 @@ let package = Package(
       name: "BenchFloor", dependencies: ["CTorch"], path: "benchmarks/floor",
       cxxSettings: [.unsafeFlags(["-isystem", "\(libtorch)/include"])]),
     .executableTarget(name: "torch-bench", dependencies: ["Torch", "BenchFloor"], path: "benchmarks/torch-bench"),
+    .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
     .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures/make_fixtures.py"], resources: [.copy("Fixtures")]),
   ],
   cxxLanguageStandard: .cxx20

@@ -1,0 +1,53 @@
+import Torch
+
+/// fastai's ConvLayer: conv → BatchNorm → activation (each optional), an nn.Sequential ("0" conv, "1" …).
+/// Without BatchNorm the conv carries a bias. `zeroBN` starts the BatchNorm's weight at 0 (fastai's
+/// BatchZero, used on the last conv of a residual path so each block starts as the identity).
+public final class ConvLayer: Sequential {
+  public init(
+    _ ni: Int, _ nf: Int, kernelSize: Int = 3, stride: Int = 1, batchNorm: Bool = true, zeroBN: Bool = false,
+    activation: Activation? = .relu
+  ) throws {
+    let conv = try Conv2d(ni, nf, kernelSize: kernelSize, stride: stride, padding: (kernelSize - 1) / 2, bias: !batchNorm)
+    // fastai's init_linear: kaiming-normal weights for ReLU-family activations; conv biases start at 0.
+    conv.weight.value = try Init.kaimingNormal(conv.weight.value.shape).requiringGrad()
+    if let b = conv.bias { try withNoGrad { try b.value.zero_() } }
+    var layers: [Module] = [conv]
+    if batchNorm { layers.append(try BatchNorm2d(nf, weightInit: zeroBN ? 0 : 1, biasInit: 1e-3)) }
+    if let activation { layers.append(activation.make()) }
+    super.init(layers)
+  }
+}
+
+/// fastai's ResBlock (expansion 1 or 4): activation(convpath(x) + idpath(x)); idpath is avg-pool (2,
+/// ceil_mode) when strided, then a 1×1 ConvLayer when the channel count changes.
+public final class ResBlock: Module {
+  public let convpath: Sequential
+  public let idpath: Sequential
+  public let act: Module
+
+  public init(
+    expansion: Int, _ ni: Int, _ nf: Int, stride: Int = 1, batchNorm: Bool = true, activation: Activation = .relu
+  ) throws {
+    let (ni, nf) = (ni * expansion, nf * expansion)
+    let hidden = nf / expansion
+    if expansion == 1 {
+      convpath = Sequential(
+        try ConvLayer(ni, hidden, stride: stride, batchNorm: batchNorm, activation: activation),
+        try ConvLayer(hidden, nf, batchNorm: batchNorm, zeroBN: true, activation: nil))
+    } else {
+      convpath = Sequential(
+        try ConvLayer(ni, hidden, kernelSize: 1, batchNorm: batchNorm, activation: activation),
+        try ConvLayer(hidden, hidden, stride: stride, batchNorm: batchNorm, activation: activation),
+        try ConvLayer(hidden, nf, kernelSize: 1, batchNorm: batchNorm, zeroBN: true, activation: nil))
+    }
+    var id: [Module] = []
+    if stride != 1 { id.append(AvgPool2d(kernelSize: stride, ceilMode: true)) }
+    if ni != nf { id.append(try ConvLayer(ni, nf, kernelSize: 1, activation: nil)) }
+    idpath = Sequential(id)
+    act = activation.make()
+    super.init()
+  }
+
+  public override func forward(_ x: Tensor) throws -> Tensor { try act(convpath(x) + idpath(x)) }
+}
