@@ -150,19 +150,16 @@ open class Module: @unchecked Sendable {
 
   public func eval() { train(false) }
 
-  /// Stops (or restarts) gradient updates of every parameter below this module.
-  public func freeze(_ frozen: Bool = true) throws {
-    for p in parameters() { try p.setRequiresGrad(!frozen) }
-  }
-
-  public func unfreeze() throws { try freeze(false) }
-
-  /// Freezes (or unfreezes) the parameters whose names start with `prefix` (a dotted module path).
-  public func freeze(prefix: String, _ frozen: Bool = true) throws {
-    for (name, p) in namedParameters() where name == prefix || name.hasPrefix(prefix + ".") {
-      try p.setRequiresGrad(!frozen)
+  /// Starts (true) or stops (false) gradient updates of every parameter below this module, or only of
+  /// those under `prefix` (a dotted module path such as "layers.0"). Frozen parameters keep their values.
+  public func setTrainable(_ trainable: Bool, prefix: String? = nil) throws {
+    for (name, p) in namedParameters() where prefix == nil || name == prefix! || name.hasPrefix(prefix! + ".") {
+      try p.setRequiresGrad(trainable)
     }
   }
+
+  /// Every parameter trains again (fastai's unfreeze).
+  public func unfreeze() throws { try setTrainable(true) }
 
   /// Moves every parameter and buffer (to a device, a floating dtype, a memory format); parameters keep
   /// their requires-grad flag. Integer buffers (BatchNorm's counter) keep their dtype.
