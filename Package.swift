@@ -42,6 +42,7 @@ let package = Package(
     .target(
       name: "BenchFloor", dependencies: ["CTorch"], path: "benchmarks/floor",
       cxxSettings: [.unsafeFlags(["-isystem", "\(libtorch)/include"])]),
+    .executableTarget(name: "model-bench", dependencies: ["NN"], path: "benchmarks/model-bench"),
     .executableTarget(name: "torch-bench", dependencies: ["Torch", "BenchFloor"], path: "benchmarks/torch-bench"),
     .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
     .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures/make_fixtures.py"], resources: [.copy("Fixtures")]),

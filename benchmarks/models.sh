@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Train-step throughput of xresnet34 and the U-Net, Pretext vs fastai on PyTorch Python (same torch,
+# same thread count), side by side in one run. CASES: "model:size" pairs; STEPS timed steps each.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=$(scripts/pyenv.sh)
+"$py" -c "import fastai" 2>/dev/null || "$py" -m pip install -q --no-deps fastai fastcore fastprogress fasttransform plum-dispatch beartype fastdownload pandas matplotlib scikit-learn pillow packaging requests pyyaml >&2
+export BENCH_THREADS=${BENCH_THREADS:-2}
+batch=${BATCH:-32}
+steps=${STEPS:-3}
+swift build -c release --product model-bench >/dev/null
+printf "%-16s %-14s %10s %10s %8s\n" model layout pretext fastai ratio
+for case in ${CASES:-xresnet34:64 unet:64 xresnet34:128}; do
+  model=${case%%:*} size=${case##*:}
+  for layout in contiguous channels-last; do
+    ours=$(.build/release/model-bench "$model" "$size" "$batch" "$steps" "$layout")
+    theirs=$("$py" benchmarks/model_bench.py "$model" "$size" "$batch" "$steps" "$layout" 2>/dev/null)
+    printf "%-16s %-14s %10.2f %10.2f %8.2f\n" "$model@$size" "$layout" "$ours" "$theirs" "$(echo "$ours / $theirs" | bc -l)"
+  done
+done
+echo "(images/s, forward+backward, batch $batch, $steps timed steps after one warm-up, $BENCH_THREADS threads)"
