@@ -22,6 +22,7 @@ demo: release
 
 bench: release
 	benchmarks/op_overhead.sh
+	benchmarks/models.sh
 
 clean:
 	rm -rf .build

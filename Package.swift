@@ -37,6 +37,7 @@ let package = Package(
     .target(name: "NN", dependencies: ["Torch"]),
     .executableTarget(name: "torch-smoke", dependencies: ["Torch"]),
     .executableTarget(name: "st-roundtrip", dependencies: ["Torch"]),
+    .executableTarget(name: "torch-leak-check", dependencies: ["Torch"]),
     .executableTarget(name: "nn-export", dependencies: ["NN"]),
     // The C++ floor of the per-op benchmark: links libtorch through CTorch's linker settings, uses ATen directly.
     .target(

@@ -3,8 +3,7 @@
 # same thread count), side by side in one run. CASES: "model:size" pairs; STEPS timed steps each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-py=$(scripts/pyenv.sh)
-"$py" -c "import fastai" 2>/dev/null || "$py" -m pip install -q --no-deps fastai fastcore fastprogress fasttransform plum-dispatch beartype fastdownload pandas matplotlib scikit-learn pillow packaging requests pyyaml >&2
+py=$(scripts/pyenv.sh --fastai)
 export BENCH_THREADS=${BENCH_THREADS:-2}
 batch=${BATCH:-32}
 steps=${STEPS:-3}

@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # The Python peer for benchmarks and by-hand checks: a virtualenv in the cache with the *same* torch
-# version Pretext builds against (plus safetensors, numpy). Prints the venv's python.
+# version Pretext builds against (plus safetensors, numpy; with --fastai, fastai too). Prints its python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=$(cat scripts/torch-version)
 venv="${PRETEXT_CACHE:-$HOME/.cache/pretext}/pyenv"
-if ! "$venv/bin/python" -c "import torch, safetensors, numpy; assert torch.__version__.split('+')[0] == '$version'" 2>/dev/null; then
+pin_torch() {
+  "$venv/bin/pip" install -q --force-reinstall --no-deps "torch==$version+cpu" 2>/dev/null \
+    || "$venv/bin/pip" install -q --force-reinstall --no-deps "torch==$version"
+}
+if ! "$venv/bin/python" -c "import torch, safetensors, numpy" 2>/dev/null; then
   echo "[pretext] setting up the Python peer in $venv (torch $version)" >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q "torch==$version+cpu" safetensors numpy 2>/dev/null \
-    || "$venv/bin/pip" install -q "torch==$version" safetensors numpy
+  "$venv/bin/pip" install -q safetensors numpy
+  pin_torch
 fi
+if [ "${1:-}" = "--fastai" ] && ! "$venv/bin/python" -c "import fastai" 2>/dev/null; then
+  echo "[pretext] installing fastai into $venv" >&2
+  "$venv/bin/pip" install -q fastai >&2
+fi
+# Installing fastai may pull another torch; the peer must run the pinned one.
+"$venv/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$version')" || pin_torch
 echo "$venv/bin/python"

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """By-hand check: weights written by Pretext load into fastai's own models with strict=True.
-Usage: python3 scripts/interop/check_fastai_load.py .build/release/nn-export   (needs fastai)"""
+Usage: $(scripts/pyenv.sh --fastai) scripts/interop/check_fastai_load.py .build/release/nn-export"""
 import os
 import subprocess
 import sys

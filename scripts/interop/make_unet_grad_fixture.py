@@ -5,7 +5,7 @@ shared fixture's weights and inputs, and stores it as a test fixture.
 Why: the shared fixture's grad.first_conv.weight differs by 5 % from what fastai computes from that
 fixture's own weights, input and target (its loss, eval output and last-conv gradient agree to 1e-7);
 Pretext's gradient agrees with fastai's recomputation. Run from the repo root with the Python peer:
-  $(scripts/pyenv.sh) scripts/interop/make_unet_grad_fixture.py   (needs fastai in that venv)
+  $(scripts/pyenv.sh --fastai) scripts/interop/make_unet_grad_fixture.py
 """
 import os
 import sys
