@@ -19,15 +19,21 @@ public final class ConvLayer: Sequential {
   }
 }
 
-/// fastai's ResBlock (expansion 1 or 4): activation(convpath(x) + idpath(x)); idpath is avg-pool (2,
-/// ceil_mode) when strided, then a 1×1 ConvLayer when the channel count changes.
+/// The pooling of a strided ResBlock's shortcut (fastai's `pool` argument).
+public enum ShortcutPool: String, Sendable, CaseIterable {
+  case avg, max
+}
+
+/// fastai's ResBlock (expansion 1 or 4): activation(convpath(x) + idpath(x)); idpath is a pool (2,
+/// ceil_mode; average by default) when strided, then a 1×1 ConvLayer when the channel count changes.
 public final class ResBlock: Module {
   public let convpath: Sequential
   public let idpath: Sequential
   public let act: Module
 
   public init(
-    expansion: Int, _ ni: Int, _ nf: Int, stride: Int = 1, batchNorm: Bool = true, activation: Activation = .relu
+    expansion: Int, _ ni: Int, _ nf: Int, stride: Int = 1, batchNorm: Bool = true, activation: Activation = .relu,
+    pool: ShortcutPool = .avg
   ) throws {
     let (ni, nf) = (ni * expansion, nf * expansion)
     let hidden = nf / expansion
@@ -42,7 +48,9 @@ public final class ResBlock: Module {
         try ConvLayer(hidden, nf, kernelSize: 1, batchNorm: batchNorm, zeroBN: true, activation: nil))
     }
     var id: [Module] = []
-    if stride != 1 { id.append(AvgPool2d(kernelSize: stride, ceilMode: true)) }
+    if stride != 1 {
+      id.append(pool == .avg ? AvgPool2d(kernelSize: stride, ceilMode: true) : MaxPool2d(kernelSize: stride, ceilMode: true))
+    }
     if ni != nf { id.append(try ConvLayer(ni, nf, kernelSize: 1, activation: nil)) }
     idpath = Sequential(id)
     act = activation.make()

@@ -16,7 +16,7 @@ public final class XResNet: Sequential {
 
   public init(
     _ depth: Depth, inChannels: Int = 3, classes: Int = 1000, widen: Double = 1, dropout p: Double = 0,
-    activation: Activation = .relu
+    activation: Activation = .relu, shortcutPool: ShortcutPool = .avg
   ) throws {
     let expansion = depth.expansion
     self.expansion = expansion
@@ -29,7 +29,7 @@ public final class XResNet: Sequential {
     for (i, n) in depth.blocks.enumerated() {
       let stage: [Module] = try (0..<n).map { j in
         try ResBlock(expansion: expansion, j == 0 ? widths[i] : widths[i + 1], widths[i + 1],
-                     stride: j == 0 && i > 0 ? 2 : 1, activation: activation)
+                     stride: j == 0 && i > 0 ? 2 : 1, activation: activation, pool: shortcutPool)
       }
       layers.append(Sequential(stage))
     }

@@ -26,3 +26,18 @@ import Testing
     #expect(errors.eval < 1e-4, "eval output relative error \(errors.eval)")
   }
 }
+
+@Test func shortcutPoolChoice() throws {
+  Runtime.manualSeed(1)
+  let avg = try XResNet(.resnet18, classes: 4, widen: 0.125)
+  Runtime.manualSeed(1)
+  let max = try XResNet(.resnet18, classes: 4, widen: 0.125, shortcutPool: .max)
+  #expect(avg.stateDict().map(\.name) == max.stateDict().map(\.name))  // pools hold no state
+  let idpath = (max.layers[5] as! Sequential)[0] as! ResBlock
+  #expect(idpath.idpath[0] is MaxPool2d)
+  try max.loadStateDict(avg.stateDict())
+  avg.eval(); max.eval()
+  let x = try Tensor.rand([2, 3, 33, 33])
+  let (a, b) = try withNoGrad { (try avg(x), try max(x)) }
+  #expect(try !a.equal(b))
+}
