@@ -40,8 +40,15 @@ intptr_t pt_chunk(pt_tensor a, intptr_t chunks, intptr_t dim, pt_tensor *out, in
     return (intptr_t)parts.size();
   });
 }
-pt_tensor pt_pad(pt_tensor a, const intptr_t *pad, intptr_t n, double value) {
-  return tensor_op([&] { return at::constant_pad_nd(T(a), ints(pad, n), value); });
+pt_tensor pt_pad(pt_tensor a, const intptr_t *pad, intptr_t n, int mode, double value) {
+  return tensor_op([&] {
+    switch (mode) {
+      case 0: return at::constant_pad_nd(T(a), ints(pad, n), value);
+      case 1: return at::pad(T(a), ints(pad, n), "reflect");
+      case 2: return at::pad(T(a), ints(pad, n), "replicate");
+    }
+    throw std::invalid_argument("unknown padding mode " + std::to_string(mode));
+  });
 }
 pt_tensor pt_one_hot(pt_tensor a, intptr_t k) { return tensor_op([&] { return at::one_hot(T(a), k); }); }
 

@@ -1,19 +1,28 @@
 import Torch
 
 /// fastai's PixelShuffle_ICNR (an nn.Sequential): 1×1 ConvLayer to 4× the channels (ICNR-initialised,
-/// with bias, no norm) → activation → pixel shuffle by 2.
+/// with bias, no norm) → activation → pixel shuffle by 2; with `blur`, then replication-pad (1,0,1,0) and
+/// a stride-1 2×2 average pool (fastai's blur against checkerboard artefacts).
 public final class PixelShuffleICNR: Sequential {
-  public init(_ ni: Int, _ nf: Int? = nil, activation: Activation = .relu) throws {
+  public init(_ ni: Int, _ nf: Int? = nil, blur: Bool = false, activation: Activation = .relu) throws {
     let nf = nf ?? ni
     let conv = try ConvLayer(ni, nf * 4, kernelSize: 1, batchNorm: false, activation: activation)
     let w = (conv[0] as! Conv2d).weight
     try withNoGrad { try w.value.copy_(Init.icnr(w.value.shape)) }
-    super.init([conv, PixelShuffle(2)])
+    super.init([conv, PixelShuffle(2)] + (blur ? [ReplicationPad2d([1, 0, 1, 0]), AvgPool2d(kernelSize: 2, stride: 1)] : []))
   }
 }
 
+/// nn.ReplicationPad2d: pads (left, right, top, bottom) by repeating the edge.
+public final class ReplicationPad2d: Module {
+  public let padding: [Int]
+  public init(_ padding: [Int]) { self.padding = padding }
+  public override func forward(_ x: Tensor) throws -> Tensor { try x.pad(padding, mode: .replicate) }
+}
+
 /// fastai's UnetBlock: upsample the lower path to half its channels, batch-normalise the skip
-/// connection, concatenate, ReLU, two ConvLayers (no norm, as current fastai builds them).
+/// connection, concatenate, ReLU, two ConvLayers (no norm, as current fastai builds them); optional blur
+/// in the upsampling and SelfAttention after the second conv.
 public final class UnetBlock: Module {
   public let shuf: PixelShuffleICNR
   public let bn: BatchNorm2d
@@ -22,13 +31,18 @@ public final class UnetBlock: Module {
   public let relu: Module
   public let outChannels: Int
 
-  public init(upIn: Int, skipIn: Int, finalDiv: Bool = true, activation: Activation = .relu) throws {
-    shuf = try PixelShuffleICNR(upIn, upIn / 2, activation: activation)
+  public init(
+    upIn: Int, skipIn: Int, finalDiv: Bool = true, blur: Bool = false, selfAttention: Bool = false,
+    activation: Activation = .relu
+  ) throws {
+    shuf = try PixelShuffleICNR(upIn, upIn / 2, blur: blur, activation: activation)
     bn = try BatchNorm2d(skipIn, biasInit: 1e-3)
     let ni = upIn / 2 + skipIn
     outChannels = finalDiv ? ni : ni / 2
     conv1 = try ConvLayer(ni, outChannels, batchNorm: false, activation: activation)
-    conv2 = try ConvLayer(outChannels, outChannels, batchNorm: false, activation: activation)
+    conv2 = try ConvLayer(
+      outChannels, outChannels, batchNorm: false, activation: activation,
+      extra: selfAttention ? try SelfAttention(outChannels) : nil)
     relu = activation.make()
     super.init()
   }
@@ -49,7 +63,9 @@ public final class MergeLayer: Module {}
 /// fastai's DynamicUnet over an encoder (`unet_learner(dls, xresnet34, pretrained=False)`): skip
 /// connections where the encoder's spatial size changes, BatchNorm + ReLU, a middle pair of convs,
 /// UnetBlocks, a last PixelShuffle_ICNR to full size, resize to the input size, concatenation of the
-/// input ("last cross"), a ResBlock and a 1×1 conv; optional y_range (sigmoid scaled to lo…hi).
+/// input ("last cross"), a ResBlock and a 1×1 conv; options: y_range (sigmoid scaled to lo…hi), blur
+/// (in every UnetBlock's upsampling, fastai's blur_final default), self_attention (in the third block from
+/// the end).
 /// Output size = input size for any input size. Keys are fastai's ("layers.0.…" is the encoder).
 public final class DynamicUnet: Module {
   public let layers: [Module]
@@ -70,7 +86,7 @@ public final class DynamicUnet: Module {
 
   public init(
     encoder: Sequential, outChannels: Int, imageSize: (Int, Int), yRange: (Double, Double)? = nil,
-    activation: Activation = .relu
+    blur: Bool = false, selfAttention: Bool = false, activation: Activation = .relu
   ) throws {
     // Output sizes of each encoder child, from a dummy pass in eval mode (as fastai's model_sizes).
     let inChannels = try firstConv(encoder).weight.value.shape[1]
@@ -93,7 +109,9 @@ public final class DynamicUnet: Module {
       try ConvLayer(ni * 2, ni, batchNorm: false, activation: activation))
     var blocks: [UnetBlock] = []
     for (i, idx) in skipIndices.enumerated() {
-      let block = try UnetBlock(upIn: ni, skipIn: sizes[idx][1], finalDiv: i != skipIndices.count - 1, activation: activation)
+      let block = try UnetBlock(
+        upIn: ni, skipIn: sizes[idx][1], finalDiv: i != skipIndices.count - 1, blur: blur,
+        selfAttention: selfAttention && i == skipIndices.count - 3, activation: activation)
       blocks.append(block)
       ni = block.outChannels
     }

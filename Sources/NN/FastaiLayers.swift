@@ -2,11 +2,12 @@ import Torch
 
 /// fastai's ConvLayer: conv → BatchNorm → activation (each optional), an nn.Sequential ("0" conv, "1" …).
 /// Without BatchNorm the conv carries a bias. `zeroBN` starts the BatchNorm's weight at 0 (fastai's
-/// BatchZero, used on the last conv of a residual path so each block starts as the identity).
+/// BatchZero, used on the last conv of a residual path so each block starts as the identity). `extra`
+/// is appended last (fastai's `xtra`).
 public final class ConvLayer: Sequential {
   public init(
     _ ni: Int, _ nf: Int, kernelSize: Int = 3, stride: Int = 1, batchNorm: Bool = true, zeroBN: Bool = false,
-    activation: Activation? = .relu
+    activation: Activation? = .relu, extra: Module? = nil
   ) throws {
     let conv = try Conv2d(ni, nf, kernelSize: kernelSize, stride: stride, padding: (kernelSize - 1) / 2, bias: !batchNorm)
     // fastai's init_linear: kaiming-normal weights for ReLU-family activations; conv biases start at 0.
@@ -15,6 +16,7 @@ public final class ConvLayer: Sequential {
     var layers: [Module] = [conv]
     if batchNorm { layers.append(try BatchNorm2d(nf, weightInit: zeroBN ? 0 : 1, biasInit: 1e-3)) }
     if let activation { layers.append(activation.make()) }
+    if let extra { layers.append(extra) }
     super.init(layers)
   }
 }
@@ -26,6 +28,7 @@ public enum ShortcutPool: String, Sendable, CaseIterable {
 
 /// fastai's ResBlock (expansion 1 or 4): activation(convpath(x) + idpath(x)); idpath is a pool (2,
 /// ceil_mode; average by default) when strided, then a 1×1 ConvLayer when the channel count changes.
+/// `selfAttention` appends fastai's SimpleSelfAttention to the conv path.
 public final class ResBlock: Module {
   public let convpath: Sequential
   public let idpath: Sequential
@@ -33,20 +36,25 @@ public final class ResBlock: Module {
 
   public init(
     expansion: Int, _ ni: Int, _ nf: Int, stride: Int = 1, batchNorm: Bool = true, activation: Activation = .relu,
-    pool: ShortcutPool = .avg
+    pool: ShortcutPool = .avg, selfAttention: Bool = false
   ) throws {
     let (ni, nf) = (ni * expansion, nf * expansion)
     let hidden = nf / expansion
+    var path: [Module]
     if expansion == 1 {
-      convpath = Sequential(
+      path = [
         try ConvLayer(ni, hidden, stride: stride, batchNorm: batchNorm, activation: activation),
-        try ConvLayer(hidden, nf, batchNorm: batchNorm, zeroBN: true, activation: nil))
+        try ConvLayer(hidden, nf, batchNorm: batchNorm, zeroBN: true, activation: nil),
+      ]
     } else {
-      convpath = Sequential(
+      path = [
         try ConvLayer(ni, hidden, kernelSize: 1, batchNorm: batchNorm, activation: activation),
         try ConvLayer(hidden, hidden, stride: stride, batchNorm: batchNorm, activation: activation),
-        try ConvLayer(hidden, nf, kernelSize: 1, batchNorm: batchNorm, zeroBN: true, activation: nil))
+        try ConvLayer(hidden, nf, kernelSize: 1, batchNorm: batchNorm, zeroBN: true, activation: nil),
+      ]
     }
+    if selfAttention { path.append(try SimpleSelfAttention(nf)) }
+    convpath = Sequential(path)
     var id: [Module] = []
     if stride != 1 {
       id.append(pool == .avg ? AvgPool2d(kernelSize: stride, ceilMode: true) : MaxPool2d(kernelSize: stride, ceilMode: true))

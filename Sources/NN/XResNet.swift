@@ -3,6 +3,7 @@ import Torch
 /// fastai's XResNet (an nn.Sequential): a 3-conv stem (3→32→32→64, the first with stride 2), max-pool
 /// 3/2/1, four stages of ResBlocks (widths 64, 128, 256, 512 × `widen`), then adaptive avg-pool → flatten →
 /// dropout → linear. State-dict keys are fastai's: "0.0.weight" … "4.0.convpath.0.0.weight" … "11.weight".
+/// `selfAttention` (fastai's `sa`) puts SimpleSelfAttention in the last block of the first stage.
 public final class XResNet: Sequential {
   public enum Depth: Int, Sendable, CaseIterable {
     case resnet18 = 18, resnet34 = 34, resnet50 = 50
@@ -16,7 +17,7 @@ public final class XResNet: Sequential {
 
   public init(
     _ depth: Depth, inChannels: Int = 3, classes: Int = 1000, widen: Double = 1, dropout p: Double = 0,
-    activation: Activation = .relu, shortcutPool: ShortcutPool = .avg
+    activation: Activation = .relu, shortcutPool: ShortcutPool = .avg, selfAttention: Bool = false
   ) throws {
     let expansion = depth.expansion
     self.expansion = expansion
@@ -29,7 +30,8 @@ public final class XResNet: Sequential {
     for (i, n) in depth.blocks.enumerated() {
       let stage: [Module] = try (0..<n).map { j in
         try ResBlock(expansion: expansion, j == 0 ? widths[i] : widths[i + 1], widths[i + 1],
-                     stride: j == 0 && i > 0 ? 2 : 1, activation: activation, pool: shortcutPool)
+                     stride: j == 0 && i > 0 ? 2 : 1, activation: activation, pool: shortcutPool,
+                     selfAttention: selfAttention && i == 0 && j == n - 1)
       }
       layers.append(Sequential(stage))
     }

@@ -36,9 +36,9 @@ extension Tensor {
     let n = try check(pt_chunk(handle, chunks, dim, &out, chunks), "chunk")
     return (0..<n).map { Tensor(owning: out[$0]!) }
   }
-  /// Constant padding; `pad` lists (before, after) pairs starting from the last dim, as F.pad.
-  public func pad(_ pad: [Int], value: Double = 0) throws -> Tensor {
-    try .wrap(pt_pad(handle, pad, pad.count, value), "pad")
+  /// Padding as F.pad: `pad` lists (before, after) pairs starting from the last dim.
+  public func pad(_ pad: [Int], mode: PaddingMode = .constant, value: Double = 0) throws -> Tensor {
+    try .wrap(pt_pad(handle, pad, pad.count, mode.rawValue, value), "pad")
   }
   public func oneHot(_ numClasses: Int) throws -> Tensor { try .wrap(pt_one_hot(handle, numClasses), "one_hot") }
 
@@ -57,4 +57,10 @@ func withHandles<R>(_ tensors: [Tensor], _ body: (UnsafePointer<pt_tensor?>) thr
       // An empty array may have no storage; libtorch reads no element then, but wants a pointer.
       try body(buf.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<pt_tensor?>.alignment)!)
     } }
+}
+
+public enum PaddingMode: Int32, Sendable {
+  case constant = 0
+  case reflect = 1
+  case replicate = 2
 }

@@ -199,7 +199,8 @@ pt_tensor pt_cat(const pt_tensor *ts, intptr_t n, intptr_t dim);
 pt_tensor pt_stack(const pt_tensor *ts, intptr_t n, intptr_t dim);
 // Writes up to `cap` chunk handles into `out`; returns how many.
 intptr_t pt_chunk(pt_tensor a, intptr_t chunks, intptr_t dim, pt_tensor *out, intptr_t cap);
-pt_tensor pt_pad(pt_tensor a, const intptr_t *pad, intptr_t n, double value);
+// mode 0 constant (value), 1 reflect, 2 replicate; pad lists (before, after) pairs from the last dim.
+pt_tensor pt_pad(pt_tensor a, const intptr_t *pad, intptr_t n, int mode, double value);
 pt_tensor pt_one_hot(pt_tensor a, intptr_t num_classes);
 
 // ---- neural network ops ----
