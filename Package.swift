@@ -25,6 +25,7 @@ let package = Package(
   products: [
     .library(name: "Torch", targets: ["Torch"]),
     .library(name: "NN", targets: ["NN"]),
+    .library(name: "Training", targets: ["Training"]),
   ],
   targets: [
     .target(
@@ -35,6 +36,7 @@ let package = Package(
     ),
     .target(name: "Torch", dependencies: ["CTorch"]),
     .target(name: "NN", dependencies: ["Torch"]),
+    .target(name: "Training", dependencies: ["NN", "Torch"]),
     .executableTarget(name: "torch-smoke", dependencies: ["Torch"]),
     .executableTarget(name: "st-roundtrip", dependencies: ["Torch"]),
     .executableTarget(name: "torch-leak-check", dependencies: ["Torch"]),
@@ -45,6 +47,9 @@ let package = Package(
       cxxSettings: [.unsafeFlags(["-isystem", "\(libtorch)/include"])]),
     .executableTarget(name: "model-bench", dependencies: ["NN"], path: "benchmarks/model-bench"),
     .executableTarget(name: "torch-bench", dependencies: ["Torch", "BenchFloor"], path: "benchmarks/torch-bench"),
+    .testTarget(
+      name: "TrainingTests", dependencies: ["Training"], exclude: ["Fixtures/make_fixtures.py"],
+      resources: [.copy("Fixtures")]),
     .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
     .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures/make_fixtures.py"], resources: [.copy("Fixtures")]),
   ],

@@ -9,7 +9,7 @@ batch=${BATCH:-32}
 steps=${STEPS:-3}
 swift build -c release --product model-bench >/dev/null
 printf "%-16s %-14s %10s %10s %8s\n" model layout pretext fastai ratio
-for case in ${CASES:-xresnet34:64 unet:64 xresnet34:128}; do
+for case in ${CASES:-xresnet34:64 xresnet34:128 unet:64 unet:128}; do
   model=${case%%:*} size=${case##*:}
   for layout in contiguous channels-last; do
     ours=$(.build/release/model-bench "$model" "$size" "$batch" "$steps" "$layout")
