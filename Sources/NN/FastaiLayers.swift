@@ -61,7 +61,7 @@ public final class ResBlock: Module {
     }
     if ni != nf { id.append(try ConvLayer(ni, nf, kernelSize: 1, activation: nil)) }
     idpath = Sequential(id)
-    act = activation.make()
+    act = activation.make(inplace: true)  // as fastai: the sum is a fresh tensor
     super.init()
   }
 

@@ -68,7 +68,17 @@ public final class Linear: Module {
 }
 
 public final class ReLU: Module {
-  public override func forward(_ x: Tensor) throws -> Tensor { try relu(x) }
+  /// In place (nn.ReLU(inplace=True)): overwrites its input, saving a full-size allocation; only for inputs
+  /// nothing else reads afterwards.
+  public let inplace: Bool
+  public init(inplace: Bool = false) { self.inplace = inplace }
+  public override func forward(_ x: Tensor) throws -> Tensor {
+    if inplace {
+      try x.relu_()
+      return x
+    }
+    return try relu(x)
+  }
 }
 
 public final class Mish: Module {
@@ -125,5 +135,5 @@ public final class PixelShuffle: Module {
 /// The activations fastai models take.
 public enum Activation: String, Sendable, CaseIterable {
   case relu, mish
-  func make() -> Module { self == .relu ? ReLU() : Mish() }
+  func make(inplace: Bool = false) -> Module { self == .relu ? ReLU(inplace: inplace) : Mish() }
 }
