@@ -39,6 +39,7 @@ let package = Package(
     .target(name: "Training", dependencies: ["NN", "Torch"]),
     .executableTarget(name: "torch-smoke", dependencies: ["Torch"]),
     .executableTarget(name: "st-roundtrip", dependencies: ["Torch"]),
+    .executableTarget(name: "train-synthetic", dependencies: ["Training"]),
     .executableTarget(name: "torch-leak-check", dependencies: ["Torch"]),
     .executableTarget(name: "nn-export", dependencies: ["NN"]),
     // The C++ floor of the per-op benchmark: links libtorch through CTorch's linker settings, uses ATen directly.

@@ -1,0 +1,216 @@
+import Foundation
+import NN
+import Torch
+
+/// Points in the fit loop where callbacks run (fastai's events).
+public enum Event: String, Sendable, CaseIterable {
+  case beforeFit, beforeEpoch, beforeTrain, beforeBatch, afterPred, afterLoss, beforeBackward, afterBackward,
+    beforeStep, afterStep, afterBatch, afterTrain, beforeValidate, afterValidate, afterEpoch, afterFit
+}
+
+/// A callback sees every event with the learner's current state, and may throw `LearnerControl` to skip
+/// the batch or stop training.
+public protocol Callback: AnyObject {
+  func on(_ event: Event, _ learner: Learner) throws
+}
+
+/// Thrown by a callback to change the loop's course.
+public enum LearnerControl: Error, Sendable {
+  /// Skip the rest of this batch (no backward, no step).
+  case skipBatch
+  /// End training after this point; validation of the current epoch is skipped.
+  case stopTraining
+}
+
+/// A non-finite loss stops the run; the last checkpoint (if any) is left as it was.
+public struct NonFiniteLossError: Error, CustomStringConvertible, Sendable {
+  public let epoch: Int, batch: Int
+  public let value: Double
+  public let lastCheckpoint: String?
+  public var description: String {
+    "loss became \(value) at epoch \(epoch + 1), batch \(batch + 1): training stopped"
+      + (lastCheckpoint.map { "; the last good checkpoint is \($0)" } ?? "")
+  }
+}
+
+/// How a fit runs: epochs, learning rate(s) per group, and the schedules applied before every batch.
+public struct FitPlan: Sendable {
+  public var epochs: Int
+  public var lr: LearningRate
+  /// Multiplies each group's lr as a function of progress.
+  public var lrSchedule: Schedule
+  /// Sets every group's momentum (β₁) as a function of progress, when given.
+  public var momentumSchedule: Schedule?
+
+  public init(epochs: Int, lr: LearningRate, lrSchedule: Schedule = .constant(1), momentumSchedule: Schedule? = nil) {
+    (self.epochs, self.lr, self.lrSchedule, self.momentumSchedule) = (epochs, lr, lrSchedule, momentumSchedule)
+  }
+
+  /// fastai's fit_one_cycle.
+  public static func oneCycle(epochs: Int, lr: LearningRate) -> FitPlan {
+    FitPlan(epochs: epochs, lr: lr, lrSchedule: .oneCycle(), momentumSchedule: .oneCycleMomentum())
+  }
+
+  /// fastai's fit_flat_cos.
+  public static func flatCos(epochs: Int, lr: LearningRate) -> FitPlan {
+    FitPlan(epochs: epochs, lr: lr, lrSchedule: .flatCos())
+  }
+}
+
+/// Per-epoch results.
+public struct EpochRecord: Codable, Sendable, Equatable {
+  public var epoch: Int
+  public var trainLoss: Double
+  public var validLoss: Double?
+  public var metrics: [String: Double]
+  public var seconds: Double
+}
+
+/// The fit loop over a model, data, a loss, an optimizer and a plan, with callbacks at fastai's events.
+public final class Learner {
+  public let model: Module
+  public let train: BatchSource
+  public let valid: BatchSource?
+  public let lossFunction: (Tensor, Tensor) throws -> Tensor
+  public let optimizer: Optimizer
+  public var metrics: [Metric]
+  public var callbacks: [Callback]
+  /// Clip the global gradient norm to this before each step.
+  public var clipGradNorm: Double?
+  /// Where a checkpoint is written (atomically) after every epoch; nil: none.
+  public var checkpointPath: String?
+
+  // Loop state, readable by callbacks.
+  public private(set) var epoch = 0
+  public private(set) var batchIndex = 0
+  /// Training batches done in this fit (the schedules' clock).
+  public private(set) var iteration = 0
+  public private(set) var totalIterations = 0
+  public private(set) var isTrainingPhase = true
+  public var input: Tensor?
+  public var target: Tensor?
+  public var prediction: Tensor?
+  public var loss: Tensor?
+
+  // Records.
+  public private(set) var batchLosses: [Double] = []
+  /// Learning rates per group at every training batch.
+  public private(set) var batchLRs: [[Double]] = []
+  public internal(set) var history: [EpochRecord] = []
+
+  public init(
+    model: Module, train: BatchSource, valid: BatchSource? = nil, loss: @escaping (Tensor, Tensor) throws -> Tensor,
+    optimizer: Optimizer, metrics: [Metric] = [], callbacks: [Callback] = []
+  ) {
+    (self.model, self.train, self.valid, self.lossFunction, self.optimizer) = (model, train, valid, loss, optimizer)
+    (self.metrics, self.callbacks) = (metrics, callbacks)
+  }
+
+  func emit(_ event: Event) throws { for cb in callbacks { try cb.on(event, self) } }
+
+  /// Runs `plan` from its start, or from `startEpoch` when resuming.
+  public func fit(_ plan: FitPlan, startEpoch: Int = 0) throws {
+    let base = plan.lr.perGroup(optimizer.groups.count)
+    totalIterations = plan.epochs * train.batchCount
+    iteration = startEpoch * train.batchCount
+    do {
+      try emit(.beforeFit)
+      for e in startEpoch..<plan.epochs {
+        epoch = e
+        let start = Date()
+        try emit(.beforeEpoch)
+        let trainLoss = try trainEpoch(plan, base)
+        var record = EpochRecord(epoch: e, trainLoss: trainLoss, validLoss: nil, metrics: [:], seconds: 0)
+        if let valid {
+          let (loss, values) = try validate(valid)
+          record.validLoss = loss
+          record.metrics = values
+        }
+        record.seconds = Date().timeIntervalSince(start)
+        history.append(record)
+        if let checkpointPath { try saveCheckpoint(to: checkpointPath, plan: plan, epochsDone: e + 1) }
+        try emit(.afterEpoch)
+      }
+    } catch LearnerControl.stopTraining {}
+    try emit(.afterFit)
+  }
+
+  func trainEpoch(_ plan: FitPlan, _ base: [Double]) throws -> Double {
+    model.train()
+    isTrainingPhase = true
+    try emit(.beforeTrain)
+    var sum = 0.0, count = 0
+    batchIndex = 0
+    for (x, y) in try train.batches(epoch: epoch) {
+      let pos = Double(iteration) / Double(Swift.max(totalIterations, 1))
+      for (g, lr) in zip(optimizer.groups, base) {
+        g.lr = lr * plan.lrSchedule(pos)
+        if let m = plan.momentumSchedule { g.momentum = m(pos) }
+      }
+      (input, target) = (x, y)
+      do {
+        try emit(.beforeBatch)
+        prediction = try model(x)
+        try emit(.afterPred)
+        let l = try lossFunction(prediction!, y)
+        loss = l
+        let value = try l.item().doubleValue
+        guard value.isFinite else {
+          throw NonFiniteLossError(epoch: epoch, batch: batchIndex, value: value, lastCheckpoint: checkpointPath.flatMap {
+            FileManager.default.fileExists(atPath: $0) ? $0 : nil
+          })
+        }
+        try emit(.afterLoss)
+        try emit(.beforeBackward)
+        try l.backward()
+        try emit(.afterBackward)
+        if let clipGradNorm { try clipGradients(maxNorm: clipGradNorm) }
+        try emit(.beforeStep)
+        try optimizer.step()
+        try emit(.afterStep)
+        try optimizer.zeroGrad()
+        batchLosses.append(value)
+        batchLRs.append(optimizer.groups.map(\.lr))
+        sum += value * Double(x.shape[0])
+        count += x.shape[0]
+      } catch LearnerControl.skipBatch {
+        try optimizer.zeroGrad()
+      }
+      try emit(.afterBatch)
+      batchIndex += 1
+      iteration += 1
+    }
+    (input, target, prediction, loss) = (nil, nil, nil, nil)
+    try emit(.afterTrain)
+    return count > 0 ? sum / Double(count) : .nan
+  }
+
+  /// Loss (mean over items) and metrics over `data`, in eval mode without autograd.
+  public func validate(_ data: BatchSource) throws -> (loss: Double, metrics: [String: Double]) {
+    model.eval()
+    isTrainingPhase = false
+    try emit(.beforeValidate)
+    for i in metrics.indices { metrics[i].reset() }
+    var sum = 0.0, count = 0
+    try withNoGrad {
+      for (x, y) in try data.batches(epoch: 0) {
+        let p = try model(x)
+        sum += try lossFunction(p, y).item().doubleValue * Double(x.shape[0])
+        count += x.shape[0]
+        for i in metrics.indices { try metrics[i].accumulate(prediction: p, target: y) }
+      }
+    }
+    try emit(.afterValidate)
+    model.train()
+    return (count > 0 ? sum / Double(count) : .nan, Dictionary(uniqueKeysWithValues: metrics.map { ($0.name, $0.value) }))
+  }
+
+  /// Scales every gradient so that their global 2-norm is at most `maxNorm` (torch's clip_grad_norm_).
+  public func clipGradients(maxNorm: Double) throws {
+    let grads = optimizer.groups.flatMap(\.params).compactMap { $0.value.grad }
+    guard !grads.isEmpty else { return }
+    let total = try Tensor.stack(Foreach.norm(grads)).norm().item().doubleValue
+    let scale = maxNorm / (total + 1e-6)
+    if scale < 1 { try withNoGrad { try Foreach.mul_(grads, .float(scale)) } }
+  }
+}

@@ -1,0 +1,25 @@
+import Torch
+
+/// A number computed over a whole validation pass from (prediction, target) batches.
+public protocol Metric {
+  var name: String { get }
+  mutating func reset()
+  mutating func accumulate(prediction: Tensor, target: Tensor) throws
+  var value: Double { get }
+}
+
+/// Top-k accuracy of logits against class indices (k = 1: accuracy).
+public struct Accuracy: Metric {
+  public let k: Int
+  var correct = 0.0, total = 0.0
+  public init(topK k: Int = 1) { self.k = k }
+  public var name: String { k == 1 ? "accuracy" : "top\(k)_accuracy" }
+  public mutating func reset() { (correct, total) = (0, 0) }
+  public mutating func accumulate(prediction: Tensor, target: Tensor) throws {
+    let top = try prediction.topk(k, dim: 1).indices
+    let hit = try (top .== target.unsqueeze(dim: 1)).any(dims: [1])
+    correct += try hit.to(dtype: .float64).sum().item().doubleValue
+    total += Double(target.shape[0])
+  }
+  public var value: Double { total > 0 ? correct / total : .nan }
+}

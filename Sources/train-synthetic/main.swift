@@ -1,0 +1,70 @@
+// Trains a small xresnet on a synthetic bar-orientation task with Ranger and flat-cos, checkpointing
+// every epoch; used by the resume test (which SIGKILLs it mid-run) and handy as a worked example.
+// Usage: train-synthetic --epochs N --checkpoint PATH --out WEIGHTS [--resume] [--seed S]
+import Foundation
+import NN
+import Torch
+import Training
+
+var epochs = 4, seed: UInt64 = 0, resume = false
+var checkpoint: String?, out: String?
+var args = CommandLine.arguments.dropFirst()
+while let a = args.popFirst() {
+  switch a {
+  case "--epochs": epochs = Int(args.popFirst() ?? "") ?? epochs
+  case "--seed": seed = UInt64(args.popFirst() ?? "") ?? seed
+  case "--checkpoint": checkpoint = args.popFirst()
+  case "--out": out = args.popFirst()
+  case "--resume": resume = true
+  default:
+    print("usage: train-synthetic --epochs N --checkpoint PATH --out WEIGHTS [--resume] [--seed S]")
+    exit(2)
+  }
+}
+
+func bars(_ n: Int, seed: UInt64) throws -> (Tensor, Tensor) {
+  let g = try Generator(seed: seed)
+  let labels = try Tensor.randint(0, 2, [n], generator: g)
+  let at = try Tensor.randint(2, 14, [n, 2], generator: g).toArray(of: Int64.self)
+  let y = try labels.toArray(of: Int64.self)
+  var pixels = try (Tensor.randn([n, 1, 16, 16], generator: g) * 0.5).toArray(of: Float.self)
+  for i in 0..<n {
+    let (r, c) = (Int(at[2 * i]), Int(at[2 * i + 1]))
+    for k in -2...2 { pixels[i * 256 + (y[i] == 0 ? r * 16 + c + k : (r + k) * 16 + c)] += 2 }
+  }
+  return (try Tensor(pixels, shape: [n, 1, 16, 16]), labels)
+}
+
+/// Prints a line per epoch, flushed, so a supervising process can follow.
+final class EpochLog: Callback {
+  func on(_ event: Event, _ l: Learner) throws {
+    guard event == .afterEpoch, let r = l.history.last else { return }
+    let line = String(format: "epoch %d done: train loss %.5f, valid accuracy %.4f\n", r.epoch + 1, r.trainLoss, r.metrics["accuracy"] ?? .nan)
+    FileHandle.standardOutput.write(Data(line.utf8))  // unbuffered: a supervisor reads it at once
+  }
+}
+
+do {
+  Runtime.threadCount = 1
+  Runtime.manualSeed(seed)
+  let model = try XResNet(.resnet18, inChannels: 1, classes: 2, widen: 0.125, dropout: 0.2)
+  let (x, y) = try bars(256, seed: seed &+ 10)
+  let (vx, vy) = try bars(128, seed: seed &+ 11)
+  let learner = Learner(
+    model: model, train: TensorBatches(inputs: x, targets: y, batchSize: 32, shuffle: true, seed: seed),
+    valid: TensorBatches(inputs: vx, targets: vy, batchSize: 64, shuffle: false),
+    loss: { try crossEntropy($0, $1, labelSmoothing: 0.1) },
+    optimizer: ranger(ParamGroup.groups(of: model, lr: 5e-3)), metrics: [Accuracy()], callbacks: [EpochLog()])
+  learner.checkpointPath = checkpoint
+  let plan = FitPlan.flatCos(epochs: epochs, lr: .value(5e-3))
+  var start = 0
+  if resume, let checkpoint, FileManager.default.fileExists(atPath: checkpoint) {
+    start = try learner.loadCheckpoint(from: checkpoint)
+    print("resumed after epoch \(start)")
+  }
+  try learner.fit(plan, startEpoch: start)
+  if let out { try model.save(to: out) }
+} catch {
+  print("error: \(error)")
+  exit(1)
+}
