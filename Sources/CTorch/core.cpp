@@ -1,6 +1,7 @@
 // Errors, tensor metadata, creation, conversion, autograd, runtime and generators.
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <cstring>
@@ -183,6 +184,30 @@ pt_tensor pt_detach(pt_tensor t) { return tensor_op([&] { return T(t).detach(); 
 int pt_detach_(pt_tensor t) { return status_op([&] { T(t).detach_(); }); }
 bool pt_grad_enabled(void) { return c10::GradMode::is_enabled(); }
 void pt_set_grad_enabled(bool enabled) { c10::GradMode::set_enabled(enabled); }
+
+// ---- autocast ----
+// Token: bit 0 = was enabled, bits 8.. = the previous dtype code.
+int pt_autocast_enter(int dev, int dt) {
+  return guard<int>(-1, [&] {
+    auto type = device(dev, 0).type();
+    int token = (at::autocast::is_autocast_enabled(type) ? 1 : 0) | ((int)at::autocast::get_autocast_dtype(type) << 8);
+    at::autocast::set_autocast_enabled(type, true);
+    at::autocast::set_autocast_dtype(type, dtype(dt));
+    at::autocast::increment_nesting();
+    return token;
+  });
+}
+int pt_autocast_exit(int dev, int token) {
+  return status_op([&] {
+    auto type = device(dev, 0).type();
+    at::autocast::set_autocast_enabled(type, (token & 1) != 0);
+    at::autocast::set_autocast_dtype(type, static_cast<at::ScalarType>(token >> 8));
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  });
+}
+bool pt_autocast_is_enabled(int dev) {
+  return guard<bool>(false, [&] { return at::autocast::is_autocast_enabled(device(dev, 0).type()); });
+}
 
 // ---- runtime ----
 void pt_manual_seed(uint64_t seed) {

@@ -57,3 +57,15 @@ public func withGradMode<R>(_ enabled: Bool, _ body: () throws -> R) rethrows ->
   defer { pt_set_grad_enabled(previous) }
   return try body()
 }
+
+/// Runs `body` under automatic mixed precision for `device`'s type (torch.autocast): eligible ops
+/// (convolutions, matmuls) run in `dtype` (bfloat16 or float16), precision-sensitive ones stay float32.
+/// The mode is per thread, like grad mode, and restored afterwards.
+public func withAutocast<R>(_ device: Device, dtype: DType = .bfloat16, _ body: () throws -> R) throws -> R {
+  let token = pt_autocast_enter(device.typeCode, dtype.rawValue)
+  if token < 0 { throw TorchError.last("autocast") }
+  defer { _ = pt_autocast_exit(device.typeCode, token) }
+  return try body()
+}
+
+public func isAutocastEnabled(_ device: Device) -> Bool { pt_autocast_is_enabled(device.typeCode) }

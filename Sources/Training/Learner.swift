@@ -79,6 +79,12 @@ public final class Learner {
   public var clipGradNorm: Double?
   /// Where a checkpoint is written (atomically) after every epoch; nil: none.
   public var checkpointPath: String?
+  /// Mixed precision: forward and loss under autocast in this dtype (bfloat16, or float16 with dynamic
+  /// loss scaling) on the model's device.
+  public var mixedPrecision: DType? {
+    didSet { scaler = mixedPrecision == .float16 ? LossScaler() : nil }
+  }
+  public private(set) var scaler: LossScaler?
 
   // Loop state, readable by callbacks.
   public private(set) var epoch = 0
@@ -150,9 +156,13 @@ public final class Learner {
       (input, target) = (x, y)
       do {
         try emit(.beforeBatch)
-        prediction = try model(x)
-        try emit(.afterPred)
-        let l = try lossFunction(prediction!, y)
+        let forward = { () throws -> Tensor in
+          self.prediction = try self.model(x)
+          try self.emit(.afterPred)
+          return try self.lossFunction(self.prediction!, y)
+        }
+        let device = model.parameters().first?.value.device ?? .cpu
+        let l = try mixedPrecision.map { dt in try withAutocast(device, dtype: dt, forward) } ?? forward()
         loss = l
         let value = try l.item().doubleValue
         guard value.isFinite else {
@@ -162,8 +172,11 @@ public final class Learner {
         }
         try emit(.afterLoss)
         try emit(.beforeBackward)
-        try l.backward()
+        try (scaler.map { try l * $0.scale } ?? l).backward()
         try emit(.afterBackward)
+        if scaler != nil, try !scaler!.unscale(optimizer.groups.flatMap(\.params).compactMap { $0.value.grad }) {
+          throw LearnerControl.skipBatch  // Inf/NaN gradients at this scale: no step, smaller scale
+        }
         if let clipGradNorm { try clipGradients(maxNorm: clipGradNorm) }
         try emit(.beforeStep)
         try optimizer.step()

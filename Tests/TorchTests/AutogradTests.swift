@@ -57,6 +57,24 @@ import Testing
   }
 }
 
+@Suite struct AutocastTests {
+  @Test func convRunsInBFloat16UnderCPUAutocastAndGradientsStayFloat32() throws {
+    let x = try Tensor.randn([2, 3, 8, 8]), w = try Tensor.randn([4, 3, 3, 3]).requiringGrad()
+    #expect(!isAutocastEnabled(.cpu))
+    let y = try withAutocast(.cpu) {
+      #expect(isAutocastEnabled(.cpu))
+      return try conv2d(x, weight: w, padding: 1)
+    }
+    #expect(!isAutocastEnabled(.cpu))
+    #expect(y.dtype == .bfloat16)
+    try y.to(dtype: .float32).sum().backward()
+    #expect(w.grad!.dtype == .float32)
+    let exact = try conv2d(x, weight: w, padding: 1)
+    #expect(try (y.to(dtype: .float32) - exact).abs().max().item(Double.self) < 0.1 * exact.abs().max().item(Double.self))
+    #expect(try conv2d(x, weight: w).dtype == .float32)
+  }
+}
+
 @Suite struct ErrorTests {
   @Test func shapeMismatchCarriesLibtorchsMessage() throws {
     let a = try Tensor.ones([2, 3]), b = try Tensor.ones([2, 3])

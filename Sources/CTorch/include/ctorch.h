@@ -110,6 +110,14 @@ int pt_detach_(pt_tensor t);
 bool pt_grad_enabled(void);
 void pt_set_grad_enabled(bool enabled);
 
+// ---- automatic mixed precision (torch.autocast) ----
+// Enters autocast for a device type with a lower-precision dtype; returns a token for pt_autocast_exit
+// (the previous state), or -1 on error.
+int pt_autocast_enter(int device_type, int dtype);
+// Restores the state before the matching enter; the cast cache is cleared when the outermost scope ends.
+int pt_autocast_exit(int device_type, int token);
+bool pt_autocast_is_enabled(int device_type);
+
 // ---- runtime ----
 void pt_manual_seed(uint64_t seed);  // every device's default generator
 void pt_set_num_threads(intptr_t n);
