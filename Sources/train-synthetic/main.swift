@@ -1,13 +1,14 @@
 // Trains a small xresnet on a synthetic bar-orientation task with Ranger and flat-cos, checkpointing
 // every epoch; used by the resume test (which SIGKILLs it mid-run) and handy as a worked example.
-// Usage: train-synthetic --epochs N --checkpoint PATH --out WEIGHTS [--resume] [--seed S]
+// Usage: train-synthetic --epochs N --checkpoint PATH --out WEIGHTS [--resume] [--seed S] [--logdir DIR]
+// (--logdir: a CSV of epochs and TensorBoard event files there.)
 import Foundation
 import NN
 import Torch
 import Training
 
 var epochs = 4, seed: UInt64 = 0, resume = false
-var checkpoint: String?, out: String?
+var checkpoint: String?, out: String?, logdir: String?
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
   switch a {
@@ -16,6 +17,7 @@ while let a = args.popFirst() {
   case "--checkpoint": checkpoint = args.popFirst()
   case "--out": out = args.popFirst()
   case "--resume": resume = true
+  case "--logdir": logdir = args.popFirst()
   default:
     print("usage: train-synthetic --epochs N --checkpoint PATH --out WEIGHTS [--resume] [--seed S]")
     exit(2)
@@ -56,6 +58,7 @@ do {
     loss: { try crossEntropy($0, $1, labelSmoothing: 0.1) },
     optimizer: ranger(ParamGroup.groups(of: model, lr: 5e-3)), metrics: [Accuracy()], callbacks: [EpochLog()])
   learner.checkpointPath = checkpoint
+  if let logdir { learner.callbacks += [CSVLogger(path: logdir + "/epochs.csv"), try TensorBoardLogger(directory: logdir)] }
   let plan = FitPlan.flatCos(epochs: epochs, lr: .value(5e-3))
   var start = 0
   if resume, let checkpoint, FileManager.default.fileExists(atPath: checkpoint) {

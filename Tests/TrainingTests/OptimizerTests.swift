@@ -138,3 +138,24 @@ struct Problem {
     #expect(r[0] > 0)  // the study's bug: lr//100 gave 0
   }
 }
+
+@Suite struct LossAndMetricTests {
+  @Test func labelSmoothingFollowsFastaisFormula() throws {
+    let logits = try Tensor([2.0, -1, 0.5, 0.1, 0.3, 3.0], shape: [2, 3]), target = try Tensor([0, 2] as [Int64])
+    let logp = try logSoftmax(logits, dim: 1)
+    // fastai: loss*eps/c + (1-eps)*nll, with loss = mean over items of −Σ log p
+    let fastai = try (logp.sum(dims: [1]).neg().mean() * (0.1 / 3) + nllLoss(logp, target) * 0.9).item(Double.self)
+    let ours = try Losses.labelSmoothingCrossEntropy(eps: 0.1)(logits, target).item(Double.self)
+    #expect(Swift.abs(ours - fastai) < 1e-12)
+  }
+
+  @Test func topKAccuracy() throws {
+    var top1 = Accuracy(), top2 = Accuracy(topK: 2)
+    let logits = try Tensor([0.1, 0.7, 0.2, 0.5, 0.3, 0.2] as [Float], shape: [2, 3])
+    let target = try Tensor([2, 0] as [Int64])
+    try top1.accumulate(prediction: logits, target: target)
+    try top2.accumulate(prediction: logits, target: target)
+    #expect(top1.value == 0.5 && top2.value == 1.0)
+    #expect(top2.name == "top2_accuracy")
+  }
+}
