@@ -19,6 +19,8 @@ test: setup
 
 demo: release
 	$(SWIFT) run -c release --skip-build torch-smoke
+	@mkdir -p runs/demo
+	$(SWIFT) run -c release --skip-build train-synthetic --epochs 6 --items 2048 --checkpoint runs/demo/checkpoint.safetensors --out runs/demo/model.safetensors --logdir runs/demo
 
 bench: release
 	benchmarks/op_overhead.sh

@@ -1,25 +1,26 @@
 // Trains a small xresnet on a synthetic bar-orientation task with Ranger and flat-cos, checkpointing
 // every epoch; used by the resume test (which SIGKILLs it mid-run) and handy as a worked example.
-// Usage: train-synthetic --epochs N --checkpoint PATH --out WEIGHTS [--resume] [--seed S] [--logdir DIR]
+// Usage: train-synthetic --epochs N --checkpoint PATH --out WEIGHTS [--resume] [--seed S] [--items N] [--logdir DIR]
 // (--logdir: a CSV of epochs and TensorBoard event files there.)
 import Foundation
 import NN
 import Torch
 import Training
 
-var epochs = 4, seed: UInt64 = 0, resume = false
+var epochs = 4, items = 256, seed: UInt64 = 0, resume = false
 var checkpoint: String?, out: String?, logdir: String?
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
   switch a {
   case "--epochs": epochs = Int(args.popFirst() ?? "") ?? epochs
   case "--seed": seed = UInt64(args.popFirst() ?? "") ?? seed
+  case "--items": items = Int(args.popFirst() ?? "") ?? items
   case "--checkpoint": checkpoint = args.popFirst()
   case "--out": out = args.popFirst()
   case "--resume": resume = true
   case "--logdir": logdir = args.popFirst()
   default:
-    print("usage: train-synthetic --epochs N --checkpoint PATH --out WEIGHTS [--resume] [--seed S]")
+    print("usage: train-synthetic --epochs N --checkpoint PATH --out WEIGHTS [--resume] [--seed S] [--items N] [--logdir DIR]")
     exit(2)
   }
 }
@@ -50,7 +51,7 @@ do {
   Runtime.threadCount = 1
   Runtime.manualSeed(seed)
   let model = try XResNet(.resnet18, inChannels: 1, classes: 2, widen: 0.125, dropout: 0.2)
-  let (x, y) = try bars(256, seed: seed &+ 10)
+  let (x, y) = try bars(items, seed: seed &+ 10)
   let (vx, vy) = try bars(128, seed: seed &+ 11)
   let learner = Learner(
     model: model, train: TensorBatches(inputs: x, targets: y, batchSize: 32, shuffle: true, seed: seed),
