@@ -26,6 +26,7 @@ let package = Package(
     .library(name: "Torch", targets: ["Torch"]),
     .library(name: "NN", targets: ["NN"]),
     .library(name: "Training", targets: ["Training"]),
+    .library(name: "ImageData", targets: ["ImageData"]),
   ],
   targets: [
     .target(
@@ -37,6 +38,8 @@ let package = Package(
     .target(name: "Torch", dependencies: ["CTorch"]),
     .target(name: "NN", dependencies: ["Torch"]),
     .target(name: "Training", dependencies: ["NN", "Torch"]),
+    .target(name: "CImage", linkerSettings: [.linkedLibrary("turbojpeg"), .linkedLibrary("png")]),
+    .target(name: "ImageData", dependencies: ["CImage", "Torch"]),
     .executableTarget(name: "torch-smoke", dependencies: ["Torch"]),
     .executableTarget(name: "st-roundtrip", dependencies: ["Torch"]),
     .executableTarget(name: "train-synthetic", dependencies: ["Training"]),
@@ -51,6 +54,7 @@ let package = Package(
     .testTarget(
       name: "TrainingTests", dependencies: ["Training"], exclude: ["Fixtures/make_fixtures.py"],
       resources: [.copy("Fixtures")]),
+    .testTarget(name: "ImageDataTests", dependencies: ["ImageData"]),
     .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
     .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures/make_fixtures.py"], resources: [.copy("Fixtures")]),
   ],

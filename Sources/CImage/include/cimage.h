@@ -1,0 +1,37 @@
+// CImage: JPEG (libjpeg-turbo) and PNG (libpng) decoding and encoding to/from 8-bit RGB, for Swift.
+// Every function that can fail returns NULL and writes a message into `err` (size `errlen`); every buffer
+// returned is malloc'd and freed with free().
+#ifndef CIMAGE_H
+#define CIMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Decodes a JPEG into malloc'd 8-bit RGB (HWC, free with free()). When min_side > 0, libjpeg-turbo's
+// DCT-domain scaling picks the smallest scaled size whose shorter side is still >= min_side. Grayscale
+// becomes RGB; CMYK/YCCK (Adobe, inverted) becomes RGB. `source_w`/`source_h` get the stored size.
+uint8_t *ci_decode_jpeg(const uint8_t *data, size_t size, int min_side, int *width, int *height, int *source_w,
+                        int *source_h, char *err, size_t errlen);
+
+// Decodes a PNG (1–16 bit; gray, gray+alpha, RGB, RGBA, palette) into malloc'd 8-bit RGB: 16-bit samples keep
+// their high byte, alpha is dropped (as PIL's convert("RGB")), gray is replicated.
+uint8_t *ci_decode_png(const uint8_t *data, size_t size, int *width, int *height, char *err, size_t errlen);
+
+// Encodes 8-bit pixels (channels 1, 3 or 4; or 16-bit big-endian samples when bit_depth is 16) as PNG into a
+// malloc'd buffer.
+uint8_t *ci_encode_png(const uint8_t *pixels, int width, int height, int channels, int bit_depth, size_t *out_size,
+                       char *err, size_t errlen);
+
+// Encodes 8-bit pixels as JPEG (channels 1 gray, 3 RGB, 4 CMYK) at `quality`, into a malloc'd buffer.
+uint8_t *ci_encode_jpeg(const uint8_t *pixels, int width, int height, int channels, int quality, size_t *out_size,
+                        char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,134 @@
+#include <png.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cimage.h"
+
+struct reader {
+  const uint8_t *data;
+  size_t size, pos;
+};
+
+struct failure {
+  char *err;
+  size_t errlen;
+};
+
+static void on_error(png_structp p, png_const_charp msg) {
+  struct failure *f = png_get_error_ptr(p);
+  snprintf(f->err, f->errlen, "%s", msg);
+  png_longjmp(p, 1);
+}
+
+static void on_warning(png_structp p, png_const_charp msg) {
+  (void)p;
+  (void)msg;
+}
+
+static void read_bytes(png_structp p, png_bytep out, png_size_t n) {
+  struct reader *r = png_get_io_ptr(p);
+  if (r->pos + n > r->size) png_error(p, "truncated PNG data");
+  memcpy(out, r->data + r->pos, n);
+  r->pos += n;
+}
+
+uint8_t *ci_decode_png(const uint8_t *data, size_t size, int *width, int *height, char *err, size_t errlen) {
+  if (size < 8 || png_sig_cmp(data, 0, 8) != 0) {
+    snprintf(err, errlen, "not a PNG file");
+    return NULL;
+  }
+  struct failure f = {err, errlen};
+  png_structp p = png_create_read_struct(PNG_LIBPNG_VER_STRING, &f, on_error, on_warning);
+  png_infop info = p ? png_create_info_struct(p) : NULL;
+  if (!info) {
+    snprintf(err, errlen, "cannot start the PNG decoder");
+    png_destroy_read_struct(&p, NULL, NULL);
+    return NULL;
+  }
+  struct reader r = {data, size, 0};
+  uint8_t *volatile buf = NULL;
+  png_bytep *volatile rows = NULL;
+  if (setjmp(png_jmpbuf(p))) {
+    free(buf);
+    free(rows);
+    png_destroy_read_struct(&p, &info, NULL);
+    return NULL;
+  }
+  png_set_read_fn(p, &r, read_bytes);
+  png_read_info(p, info);
+  png_uint_32 w = png_get_image_width(p, info), h = png_get_image_height(p, info);
+  if ((size_t)w * h > (size_t)1 << 28) png_error(p, "image too large");
+  int color = png_get_color_type(p, info), depth = png_get_bit_depth(p, info);
+  if (depth == 16) png_set_strip_16(p);  // high byte, as PIL
+  if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(p);
+  if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(p);
+  if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(p);
+  if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(p);
+  png_set_interlace_handling(p);
+  png_read_update_info(p, info);
+  if (png_get_rowbytes(p, info) != (size_t)w * 3) png_error(p, "unexpected PNG layout after conversion");
+  buf = malloc((size_t)w * h * 3);
+  rows = malloc(sizeof(png_bytep) * h);
+  if (!buf || !rows) png_error(p, "out of memory");
+  for (png_uint_32 y = 0; y < h; y++) rows[y] = buf + (size_t)y * w * 3;
+  png_read_image(p, rows);
+  png_read_end(p, NULL);
+  free(rows);
+  png_destroy_read_struct(&p, &info, NULL);
+  *width = (int)w;
+  *height = (int)h;
+  return buf;
+}
+
+struct writer {
+  uint8_t *data;
+  size_t size, cap;
+};
+
+static void write_bytes(png_structp p, png_bytep in, png_size_t n) {
+  struct writer *w = png_get_io_ptr(p);
+  if (w->size + n > w->cap) {
+    size_t cap = (w->cap + n) * 2;
+    uint8_t *d = realloc(w->data, cap);
+    if (!d) png_error(p, "out of memory");
+    w->data = d;
+    w->cap = cap;
+  }
+  memcpy(w->data + w->size, in, n);
+  w->size += n;
+}
+
+static void flush_bytes(png_structp p) { (void)p; }
+
+uint8_t *ci_encode_png(const uint8_t *pixels, int width, int height, int channels, int bit_depth, size_t *out_size,
+                       char *err, size_t errlen) {
+  int color = channels == 1 ? PNG_COLOR_TYPE_GRAY
+            : channels == 2 ? PNG_COLOR_TYPE_GRAY_ALPHA
+            : channels == 4 ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB;
+  struct failure f = {err, errlen};
+  png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, &f, on_error, on_warning);
+  png_infop info = p ? png_create_info_struct(p) : NULL;
+  if (!info) {
+    snprintf(err, errlen, "cannot start the PNG encoder");
+    png_destroy_write_struct(&p, NULL);
+    return NULL;
+  }
+  struct writer w = {NULL, 0, 0};
+  if (setjmp(png_jmpbuf(p))) {
+    free(w.data);
+    png_destroy_write_struct(&p, &info);
+    return NULL;
+  }
+  png_set_write_fn(p, &w, write_bytes, flush_bytes);
+  png_set_IHDR(p, info, width, height, bit_depth, color, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+               PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(p, info);
+  size_t stride = (size_t)width * channels * (bit_depth / 8);
+  for (int y = 0; y < height; y++) png_write_row(p, (png_const_bytep)(pixels + (size_t)y * stride));
+  png_write_end(p, info);
+  png_destroy_write_struct(&p, &info);
+  *out_size = w.size;
+  return w.data;
+}

@@ -1,0 +1,139 @@
+import CImage
+import Foundation
+
+/// An 8-bit RGB image, rows top to bottom, pixels interleaved (height × width × 3).
+public struct RGBImage: Sendable, Equatable {
+  public let width: Int
+  public let height: Int
+  public var pixels: [UInt8]
+
+  public init(width: Int, height: Int, pixels: [UInt8]) {
+    precondition(pixels.count == width * height * 3, "pixel count does not match \(width)×\(height)×3")
+    (self.width, self.height, self.pixels) = (width, height, pixels)
+  }
+
+  /// A uniform image.
+  public init(width: Int, height: Int, fill: (UInt8, UInt8, UInt8)) {
+    var p = [UInt8](repeating: 0, count: width * height * 3)
+    for i in 0..<(width * height) { (p[3 * i], p[3 * i + 1], p[3 * i + 2]) = fill }
+    self.init(width: width, height: height, pixels: p)
+  }
+
+  public subscript(x: Int, y: Int) -> (UInt8, UInt8, UInt8) {
+    let i = 3 * (y * width + x)
+    return (pixels[i], pixels[i + 1], pixels[i + 2])
+  }
+}
+
+/// A file that cannot be read as an image, naming the file and the problem.
+public struct ImageError: Error, CustomStringConvertible, Sendable {
+  public let path: String?
+  public let message: String
+  public init(path: String?, _ message: String) { (self.path, self.message) = (path, message) }
+  public var description: String { path.map { "\($0): \(message)" } ?? message }
+}
+
+/// The formats told apart by content (never by file name: ImageNet has PNGs named .JPEG).
+public enum ImageFormat: Sendable {
+  case jpeg, png
+
+  public init?(sniffing bytes: some Collection<UInt8>) {
+    let head = Array(bytes.prefix(8))
+    if head.count >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF {
+      self = .jpeg
+    } else if head == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] {
+      self = .png
+    } else {
+      return nil
+    }
+  }
+}
+
+/// Decoding and encoding through libjpeg-turbo and libpng.
+public enum ImageCodec {
+  /// Decodes JPEG or PNG bytes (by content). `minSide`: for JPEGs, decode at the smallest DCT-domain
+  /// scale (1/2, 1/4, 1/8, …) whose shorter side is still at least this — far cheaper than decoding in full
+  /// and resizing when the target is at most half the source.
+  public static func decode(_ bytes: [UInt8], minSide: Int = 0, path: String? = nil) throws -> RGBImage {
+    guard !bytes.isEmpty else { throw ImageError(path: path, "empty file (0 bytes)") }
+    guard let format = ImageFormat(sniffing: bytes) else {
+      throw ImageError(path: path, "not a JPEG or PNG image (unrecognised content)")
+    }
+    var w: Int32 = 0, h: Int32 = 0, sw: Int32 = 0, sh: Int32 = 0
+    var err = [CChar](repeating: 0, count: 256)
+    let out: UnsafeMutablePointer<UInt8>? = bytes.withUnsafeBufferPointer { b in
+      switch format {
+      case .jpeg: ci_decode_jpeg(b.baseAddress, b.count, Int32(minSide), &w, &h, &sw, &sh, &err, err.count)
+      case .png: ci_decode_png(b.baseAddress, b.count, &w, &h, &err, err.count)
+      }
+    }
+    guard let out else { throw ImageError(path: path, String(cString: err)) }
+    defer { free(out) }
+    let n = Int(w) * Int(h) * 3
+    return RGBImage(width: Int(w), height: Int(h), pixels: Array(UnsafeBufferPointer(start: out, count: n)))
+  }
+
+  /// Reads and decodes a file; errors name it.
+  public static func decode(contentsOf path: String, minSide: Int = 0) throws -> RGBImage {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw ImageError(path: path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
+    }
+    return try decode([UInt8](data), minSide: minSide, path: path)
+  }
+
+  /// PNG bytes: 8-bit RGB of `image`.
+  public static func encodePNG(_ image: RGBImage) throws -> [UInt8] {
+    try encodePNG(image.pixels, width: image.width, height: image.height, channels: 3)
+  }
+
+  /// PNG of raw samples: channels 1 (gray), 2 (gray+alpha), 3 (RGB), 4 (RGBA); bitDepth 8, or 16 with
+  /// big-endian sample pairs.
+  public static func encodePNG(_ samples: [UInt8], width: Int, height: Int, channels: Int, bitDepth: Int = 8) throws
+    -> [UInt8]
+  {
+    guard samples.count == width * height * channels * bitDepth / 8 else {
+      throw ImageError(path: nil, "\(samples.count) bytes do not make a \(width)×\(height)×\(channels) \(bitDepth)-bit image")
+    }
+    var size = 0
+    var err = [CChar](repeating: 0, count: 256)
+    let out = samples.withUnsafeBufferPointer {
+      ci_encode_png($0.baseAddress, Int32(width), Int32(height), Int32(channels), Int32(bitDepth), &size, &err, err.count)
+    }
+    guard let out else { throw ImageError(path: nil, String(cString: err)) }
+    defer { free(out) }
+    return Array(UnsafeBufferPointer(start: out, count: size))
+  }
+
+  /// JPEG bytes of 8-bit samples: channels 1 (gray), 3 (RGB) or 4 (CMYK, stored inverted as Adobe does).
+  public static func encodeJPEG(_ samples: [UInt8], width: Int, height: Int, channels: Int = 3, quality: Int = 90) throws
+    -> [UInt8]
+  {
+    guard [1, 3, 4].contains(channels), samples.count == width * height * channels else {
+      throw ImageError(path: nil, "\(samples.count) bytes do not make a \(width)×\(height)×\(channels) image")
+    }
+    var size = 0
+    var err = [CChar](repeating: 0, count: 256)
+    let out = samples.withUnsafeBufferPointer {
+      ci_encode_jpeg($0.baseAddress, Int32(width), Int32(height), Int32(channels), Int32(quality), &size, &err, err.count)
+    }
+    guard let out else { throw ImageError(path: nil, String(cString: err)) }
+    defer { free(out) }
+    return Array(UnsafeBufferPointer(start: out, count: size))
+  }
+
+  public static func encodeJPEG(_ image: RGBImage, quality: Int = 90) throws -> [UInt8] {
+    try encodeJPEG(image.pixels, width: image.width, height: image.height, channels: 3, quality: quality)
+  }
+
+  /// Writes `image` atomically as PNG or JPEG, chosen by the file extension.
+  public static func write(_ image: RGBImage, to path: String, quality: Int = 90) throws {
+    let ext = (path as NSString).pathExtension.lowercased()
+    let bytes: [UInt8]
+    switch ext {
+    case "png": bytes = try encodePNG(image)
+    case "jpg", "jpeg": bytes = try encodeJPEG(image, quality: quality)
+    default: throw ImageError(path: path, "unknown image extension '.\(ext)' (use .png, .jpg or .jpeg)")
+    }
+    try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+  }
+}
