@@ -1,0 +1,147 @@
+import Foundation
+
+/// File extensions taken as images when listing folders (case-insensitive; the content decides the
+/// format). Other files are not part of a dataset.
+public let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "jpe", "jfif"]
+
+/// A dataset problem found before training: names the folder or file and what is wrong.
+public struct DatasetError: Error, CustomStringConvertible, Sendable {
+  public let path: String
+  public let message: String
+  public init(path: String, _ message: String) { (self.path, self.message) = (path, message) }
+  public var description: String { "\(path): \(message)" }
+}
+
+/// Image files under `folder` (recursively), sorted, so item order never depends on the file system.
+func listImages(_ folder: String) throws -> [String] {
+  var isDir: ObjCBool = false
+  guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
+    throw DatasetError(path: folder, "missing folder")
+  }
+  guard let e = FileManager.default.enumerator(atPath: folder) else { throw DatasetError(path: folder, "cannot be listed") }
+  var out: [String] = []
+  for case let rel as String in e where imageExtensions.contains((rel as NSString).pathExtension.lowercased()) {
+    out.append(folder + "/" + rel)
+  }
+  return out.sorted()
+}
+
+/// One subfolder per class (ImageNet / fastai layout). Classes are the sorted subfolder names, or, when
+/// `vocabulary` is given, labels index into it (a class folder outside it is an error).
+public struct ImageFolder: Sendable {
+  public let root: String
+  public let classes: [String]
+  public let paths: [String]
+  public let labels: [Int]
+
+  public init(root: String, vocabulary: [String]? = nil) throws {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
+      throw DatasetError(path: root, "missing folder")
+    }
+    let found = try FileManager.default.contentsOfDirectory(atPath: root).filter { name in
+      var d: ObjCBool = false
+      return !name.hasPrefix(".") && FileManager.default.fileExists(atPath: root + "/" + name, isDirectory: &d) && d.boolValue
+    }.sorted()
+    guard !found.isEmpty else { throw DatasetError(path: root, "no class folders") }
+    let vocab = vocabulary ?? found
+    var paths: [String] = [], labels: [Int] = []
+    for name in found {
+      guard let label = vocab.firstIndex(of: name) else {
+        throw DatasetError(path: root + "/" + name, "class '\(name)' is not among the training classes")
+      }
+      let files = try listImages(root + "/" + name)
+      guard !files.isEmpty else { throw DatasetError(path: root + "/" + name, "class folder holds no images") }
+      paths += files
+      labels += Array(repeating: label, count: files.count)
+    }
+    (self.root, self.classes, self.paths, self.labels) = (root, vocab, paths, labels)
+  }
+
+  public var count: Int { paths.count }
+
+  /// Items per class name, in vocabulary order (classes without items included, as 0).
+  public func countsPerClass() -> [(String, Int)] {
+    var c = [Int](repeating: 0, count: classes.count)
+    for l in labels { c[l] += 1 }
+    return zip(classes, c).map { ($0, $1) }
+  }
+}
+
+/// Images without labels (ImageWang's unsup/, or any folder).
+public struct UnlabelledFolder: Sendable {
+  public let root: String
+  public let paths: [String]
+  public init(root: String) throws {
+    (self.root, self.paths) = (root, try listImages(root))
+    guard !paths.isEmpty else { throw DatasetError(path: root, "holds no images") }
+  }
+  public var count: Int { paths.count }
+}
+
+/// The ImageWang layout: train/ (one folder per class), val/ (classes that must exist in train/; labels use
+/// train/'s vocabulary) and unsup/ (no labels). Works for any data in the same layout.
+public struct ImageWangLayout: Sendable {
+  public let root: String
+  public let train: ImageFolder
+  public let valid: ImageFolder
+  public let unsup: UnlabelledFolder?
+
+  /// `requireUnsup`: unsup/ must exist (the pretext task reads it).
+  public init(root: String, requireUnsup: Bool = true) throws {
+    for split in ["train", "val"] + (requireUnsup ? ["unsup"] : []) where !FileManager.default.fileExists(atPath: root + "/" + split) {
+      throw DatasetError(path: root, "missing split '\(split)/' (an ImageWang-layout dataset has train/, val/ and unsup/)")
+    }
+    train = try ImageFolder(root: root + "/train")
+    valid = try ImageFolder(root: root + "/val", vocabulary: train.classes)
+    unsup = FileManager.default.fileExists(atPath: root + "/unsup") ? try UnlabelledFolder(root: root + "/unsup") : nil
+    self.root = root
+  }
+
+  /// Counts per split and class, as text.
+  public func summary() -> String {
+    var lines = ["\(root)", "  train: \(train.count) images in \(train.classes.count) classes",
+                 "  val:   \(valid.count) images in \(Set(valid.labels).count) classes",
+                 "  unsup: \(unsup?.count ?? 0) images"]
+    let validCounts = Dictionary(uniqueKeysWithValues: valid.countsPerClass())
+    lines.append("  class                           train    val")
+    for (name, n) in train.countsPerClass() {
+      lines.append("  " + name.padding(toLength: 30, withPad: " ", startingAt: 0)
+        + String(format: "%7d %6d", n, validCounts[name] ?? 0))
+    }
+    return lines.joined(separator: "\n")
+  }
+}
+
+/// The outcome of checking that every file decodes.
+public struct ScanReport: Sendable {
+  public let kept: [Int]
+  public let bad: [(path: String, problem: String)]
+  /// One warning naming and counting the skipped files (nil when none).
+  public var warning: String? {
+    guard !bad.isEmpty else { return nil }
+    let shown = bad.prefix(20).map { "  \($0.path): \($0.problem)" }.joined(separator: "\n")
+    return "warning: skipped \(bad.count) file\(bad.count == 1 ? "" : "s") that could not be decoded:\n" + shown
+      + (bad.count > 20 ? "\n  … and \(bad.count - 20) more" : "")
+  }
+}
+
+/// Decodes every file once (in parallel, at a small DCT scale) and reports the ones that fail.
+/// `strict`: any bad file is an error listing them all instead.
+public func scanImages(_ paths: [String], strict: Bool = false) throws -> ScanReport {
+  var problems = [String?](repeating: nil, count: paths.count)
+  problems.withUnsafeMutableBufferPointer { out in
+    nonisolated(unsafe) let base = out.baseAddress!  // each iteration writes its own slot only
+    DispatchQueue.concurrentPerform(iterations: paths.count) { i in
+      do { _ = try ImageCodec.decode(contentsOf: paths[i], minSide: 1) } catch {
+        base[i] = (error as? ImageError)?.message ?? "\(error)"
+      }
+    }
+  }
+  let bad = problems.enumerated().compactMap { i, p in p.map { (paths[i], $0) } }
+  let report = ScanReport(kept: problems.indices.filter { problems[$0] == nil }, bad: bad)
+  if strict, !bad.isEmpty {
+    throw DatasetError(path: bad[0].0, "\(bad.count) file(s) cannot be decoded:\n" + bad.map { "  \($0.0): \($0.1)" }.joined(separator: "\n"))
+  }
+  return report
+}
