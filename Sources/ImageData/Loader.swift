@@ -1,0 +1,198 @@
+import Foundation
+import Torch
+
+/// What a batch pairs each image with.
+public enum LoaderTask: Sendable {
+  /// (image, class index): the downstream classifier.
+  case classification
+  /// (image with cutout holes, the untouched image): the inpainting pretext. Holes are cut in validation
+  /// too, as the study did.
+  case inpainting(RandomCutout)
+}
+
+/// Batches of images decoded and augmented on worker threads, `prefetch` batches ahead, as NCHW float
+/// tensors in [0, 1]. Every random choice comes from a generator seeded by (seed, epoch, item), and the
+/// order from (seed, epoch), so the batches are the same whatever the number of workers.
+public final class ImageLoader: @unchecked Sendable {
+  public let paths: [String]
+  public let labels: [Int]?
+  public let task: LoaderTask
+  public let crop: RandomResizedCrop
+  public let training: Bool
+  public let batchSize: Int
+  public let shuffle: Bool
+  public let dropLast: Bool
+  public let seed: UInt64
+  public let workers: Int
+  public let prefetch: Int
+  /// When set, images are decoded once at this shorter side and kept in memory for later epochs.
+  public let cacheSide: Int?
+  let cache: ImageCache
+  /// Files that failed to decode while loading (their slot is filled with black); reported, not fatal.
+  public private(set) var failures: [String] = []
+  let failureLock = NSLock()
+
+  public init(
+    paths: [String], labels: [Int]? = nil, task: LoaderTask, size: Int, training: Bool, batchSize: Int,
+    shuffle: Bool? = nil, dropLast: Bool? = nil, seed: UInt64 = 0, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
+    prefetch: Int = 2, cacheSide: Int? = nil
+  ) {
+    precondition(labels == nil || labels!.count == paths.count, "labels and paths differ in length")
+    if case .classification = task { precondition(labels != nil, "classification needs labels") }
+    (self.paths, self.labels, self.task, self.training, self.batchSize) = (paths, labels, task, training, batchSize)
+    crop = RandomResizedCrop(size: size)
+    self.shuffle = shuffle ?? training
+    self.dropLast = dropLast ?? training
+    (self.seed, self.workers, self.prefetch, self.cacheSide) = (seed, Swift.max(1, workers), Swift.max(1, prefetch), cacheSide)
+    cache = ImageCache(count: cacheSide == nil ? 0 : paths.count)
+  }
+
+  public var batchCount: Int { dropLast ? paths.count / batchSize : (paths.count + batchSize - 1) / batchSize }
+
+  /// The item order of an epoch.
+  public func order(epoch: Int) -> [Int] {
+    var idx = Array(0..<paths.count)
+    if shuffle {
+      var g = SplitMix64.forItem(seed: seed, epoch: epoch, item: -1)
+      idx.shuffle(using: &g)
+    }
+    return idx
+  }
+
+  /// One augmented item: the network input and (for inpainting) the target image.
+  func item(_ index: Int, epoch: Int) -> (RGBImage, RGBImage) {
+    var rng = SplitMix64.forItem(seed: seed, epoch: epoch, item: index)
+    var img = crop(load(index), training: training, rng: &rng)
+    if training && Bool.random(using: &rng) { img = img.flippedHorizontally() }
+    if case .inpainting(let cutout) = task { return (cutout(img, rng: &rng).0, img) }
+    return (img, img)
+  }
+
+  func load(_ index: Int) -> RGBImage {
+    if cacheSide != nil, let hit = cache.get(index) { return hit }
+    // Decode at the smallest DCT scale that still covers what the crop needs.
+    let need = cacheSide ?? crop.size
+    let decoded: RGBImage
+    do {
+      decoded = try ImageCodec.decode(contentsOf: paths[index], minSide: need)
+    } catch {
+      failureLock.withLock { failures.append("\(error)") }
+      return RGBImage(width: need, height: need, fill: (0, 0, 0))
+    }
+    guard let side = cacheSide else { return decoded }
+    let short = Swift.min(decoded.width, decoded.height)
+    let base = short > side
+      ? decoded.resized(to: decoded.width * side / short, decoded.height * side / short) : decoded
+    cache.set(index, base)
+    return base
+  }
+
+  /// Builds batch `b` of `epoch` with `workers` threads.
+  func batch(_ b: Int, order: [Int], epoch: Int) throws -> (input: Tensor, target: Tensor) {
+    let lo = b * batchSize, n = Swift.min(batchSize, paths.count - lo)
+    let side = crop.size, plane = side * side * 3
+    let inputs = UnsafeMutablePointer<UInt8>.allocate(capacity: n * plane)
+    let targets: UnsafeMutablePointer<UInt8>? = {
+      if case .inpainting = task { return .allocate(capacity: n * plane) }
+      return nil
+    }()
+    nonisolated(unsafe) let (inBuf, outBuf) = (inputs, targets)
+    let chunks = Swift.min(workers, n)
+    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+      var i = c
+      while i < n {  // worker c takes items c, c + chunks, …: a fixed assignment, so no races on slots
+        let (x, y) = item(order[lo + i], epoch: epoch)
+        x.pixels.withUnsafeBufferPointer { inBuf.advanced(by: i * plane).update(from: $0.baseAddress!, count: plane) }
+        if let outBuf { y.pixels.withUnsafeBufferPointer { outBuf.advanced(by: i * plane).update(from: $0.baseAddress!, count: plane) } }
+        i += chunks
+      }
+    }
+    func tensor(_ p: UnsafeMutablePointer<UInt8>) throws -> Tensor {
+      // The uint8 batch is handed to libtorch without a copy, then made NCHW float in [0, 1].
+      let raw = try Tensor(bytesNoCopy: p, shape: [n, side, side, 3], dtype: .uint8) { p.deallocate() }
+      return try (raw.permute([0, 3, 1, 2]).to(dtype: .float32) / 255.0).contiguous()
+    }
+    let x = try tensor(inputs)
+    if let targets { return (x, try tensor(targets)) }
+    let y = try Tensor(order[lo..<(lo + n)].map { Int64(labels![$0]) })
+    return (x, y)
+  }
+
+  /// The batches of one epoch, produced ahead on a background thread (at most `prefetch` waiting).
+  public func batches(epoch: Int) throws -> AnyIterator<(input: Tensor, target: Tensor)> {
+    let order = order(epoch: epoch)
+    let queue = BoundedQueue<(input: Tensor, target: Tensor)?>(capacity: prefetch)
+    let count = batchCount
+    let producer = Thread { [self] in
+      for b in 0..<count {
+        do {
+          if !queue.put(try self.batch(b, order: order, epoch: epoch)) { return }  // the consumer went away
+        } catch {
+          failureLock.withLock { failures.append("batch \(b + 1) of epoch \(epoch + 1): \(error)") }
+          break
+        }
+      }
+      _ = queue.put(nil)
+    }
+    producer.start()
+    let stop = Closer(queue)  // released with the iterator: a consumer that stops early frees the producer
+    return AnyIterator {
+      guard let next = stop.queue.take() else { return nil }
+      return next
+    }
+  }
+}
+
+/// Decoded images kept in memory by index.
+final class ImageCache: @unchecked Sendable {
+  private var images: [RGBImage?]
+  private let lock = NSLock()
+  init(count: Int) { images = Array(repeating: nil, count: count) }
+  func get(_ i: Int) -> RGBImage? { lock.withLock { images[i] } }
+  func set(_ i: Int, _ img: RGBImage) { lock.withLock { images[i] = img } }
+  var bytes: Int { lock.withLock { images.reduce(0) { $0 + ($1?.pixels.count ?? 0) } } }
+}
+
+/// A blocking queue holding at most `capacity` elements (the loader's prefetch bound).
+final class BoundedQueue<T>: @unchecked Sendable {
+  private var items: [T] = []
+  private let capacity: Int
+  private let cond = NSCondition()
+  private var closed = false
+
+  init(capacity: Int) { self.capacity = capacity }
+
+  /// Waits for room; false when the queue was closed.
+  func put(_ item: T) -> Bool {
+    cond.lock()
+    defer { cond.unlock() }
+    while items.count >= capacity && !closed { cond.wait() }
+    if closed { return false }
+    items.append(item)
+    cond.broadcast()
+    return true
+  }
+
+  func take() -> T {
+    cond.lock()
+    defer { cond.unlock() }
+    while items.isEmpty { cond.wait() }
+    let item = items.removeFirst()
+    cond.broadcast()
+    return item
+  }
+
+  func close() {
+    cond.lock()
+    closed = true
+    cond.broadcast()
+    cond.unlock()
+  }
+}
+
+/// Closes a queue when released.
+final class Closer<T>: @unchecked Sendable {
+  let queue: BoundedQueue<T>
+  init(_ queue: BoundedQueue<T>) { self.queue = queue }
+  deinit { queue.close() }
+}

@@ -1,0 +1,140 @@
+import Foundation
+
+extension RGBImage {
+  /// Resamples the region (x0, y0, w, h) to outW × outH with a bilinear (triangle) filter widened when
+  /// shrinking, as PIL's BILINEAR resize does, so downscaling averages instead of aliasing.
+  public func resized(crop: (x: Int, y: Int, w: Int, h: Int)? = nil, to outW: Int, _ outH: Int) -> RGBImage {
+    let c = crop ?? (0, 0, width, height)
+    let horizontal = Self.weights(inSize: c.w, outSize: outW, offset: c.x)
+    let vertical = Self.weights(inSize: c.h, outSize: outH, offset: c.y)
+    // Horizontal pass over the rows the vertical pass needs.
+    let rowLo = vertical.map(\.start).min() ?? 0, rowHi = vertical.map { $0.start + $0.w.count }.max() ?? 0
+    var tmp = [Float](repeating: 0, count: (rowHi - rowLo) * outW * 3)
+    pixels.withUnsafeBufferPointer { src in
+      for y in rowLo..<rowHi {
+        let row = y * width * 3, t = (y - rowLo) * outW * 3
+        for (ox, k) in horizontal.enumerated() {
+          var r: Float = 0, g: Float = 0, b: Float = 0
+          for (j, wt) in k.w.enumerated() {
+            let s = row + (k.start + j) * 3
+            r += wt * Float(src[s]); g += wt * Float(src[s + 1]); b += wt * Float(src[s + 2])
+          }
+          tmp[t + ox * 3] = r; tmp[t + ox * 3 + 1] = g; tmp[t + ox * 3 + 2] = b
+        }
+      }
+    }
+    var out = [UInt8](repeating: 0, count: outW * outH * 3)
+    for (oy, k) in vertical.enumerated() {
+      for i in 0..<(outW * 3) {
+        var v: Float = 0
+        for (j, wt) in k.w.enumerated() { v += wt * tmp[(k.start + j - rowLo) * outW * 3 + i] }
+        out[oy * outW * 3 + i] = UInt8(Swift.max(0, Swift.min(255, v.rounded())))
+      }
+    }
+    return RGBImage(width: outW, height: outH, pixels: out)
+  }
+
+  /// Per output index: first input index and normalised triangle weights (PIL's resample coefficients).
+  static func weights(inSize: Int, outSize: Int, offset: Int) -> [(start: Int, w: [Float])] {
+    let scale = Double(inSize) / Double(outSize)
+    let support = Swift.max(scale, 1)
+    return (0..<outSize).map { o in
+      let center = (Double(o) + 0.5) * scale
+      let lo = Swift.max(0, Int((center - support).rounded(.down))), hi = Swift.min(inSize, Int((center + support).rounded(.up)))
+      var w = (lo..<hi).map { i in Swift.max(0, 1 - Swift.abs((Double(i) + 0.5 - center) / support)) }
+      let total = w.reduce(0, +)
+      if total > 0 { w = w.map { $0 / total } }
+      return (lo + offset, w.map(Float.init))
+    }
+  }
+
+  public func flippedHorizontally() -> RGBImage {
+    var out = pixels
+    for y in 0..<height {
+      for x in 0..<width {
+        let s = 3 * (y * width + x), d = 3 * (y * width + width - 1 - x)
+        out[d] = pixels[s]; out[d + 1] = pixels[s + 1]; out[d + 2] = pixels[s + 2]
+      }
+    }
+    return RGBImage(width: width, height: height, pixels: out)
+  }
+}
+
+/// fastai's RandomResizedCrop: in training a random region of 35–100 % of the area with aspect ratio in
+/// 3/4…4/3 (10 tries, then a centre crop at the nearest allowed ratio), resized to `size`; in validation the
+/// whole image squished to size + 14 % (rounded up to a multiple of 8) and centre-cropped to `size`.
+public struct RandomResizedCrop: Sendable {
+  public var size: Int
+  public var minScale: Double = 0.35
+  public var maxScale: Double = 1
+  public var ratio: (Double, Double) = (3.0 / 4, 4.0 / 3)
+  public var validExtra: Double = 0.14
+
+  public init(size: Int, minScale: Double = 0.35) { (self.size, self.minScale) = (size, minScale) }
+
+  public func callAsFunction(_ img: RGBImage, training: Bool, rng: inout SplitMix64) -> RGBImage {
+    let (w, h) = (img.width, img.height)
+    if !training {
+      let extra = Int((Double(size) * validExtra / 8).rounded(.up)) * 8
+      let big = size + extra
+      let off = (big - size) / 2  // fastai's crop_pad centre: (big - size) // 2
+      return img.resized(to: big, big).resized(crop: (off, off, size, size), to: size, size)
+    }
+    for _ in 0..<10 {
+      let area = Double.random(in: minScale...maxScale, using: &rng) * Double(w * h)
+      let r = Foundation.exp(Double.random(in: Foundation.log(ratio.0)...Foundation.log(ratio.1), using: &rng))
+      let nw = Int((area * r).squareRoot().rounded()), nh = Int((area / r).squareRoot().rounded())
+      if nw <= w && nh <= h && nw > 0 && nh > 0 {
+        let x = Int.random(in: 0...(w - nw), using: &rng), y = Int.random(in: 0...(h - nh), using: &rng)
+        return img.resized(crop: (x, y, nw, nh), to: size, size)
+      }
+    }
+    let (cw, ch): (Int, Int)
+    if Double(w) / Double(h) < ratio.0 { (cw, ch) = (w, Int(Double(w) / ratio.0)) }
+    else if Double(w) / Double(h) > ratio.1 { (cw, ch) = (Int(Double(h) * ratio.1), h) }
+    else { (cw, ch) = (w, h) }
+    return img.resized(crop: ((w - cw) / 2, (h - ch) / 2, cw, ch), to: size, size)
+  }
+}
+
+/// A rectangle of an image, for cutout holes: x0..<x1, y0..<y1 (already clipped to the image).
+public struct Hole: Sendable, Equatable {
+  public let x0, y0, x1, y1: Int
+}
+
+/// RandomCutout as the study used it: `count` holes (uniform in 5…9), each of height and width drawn
+/// independently (uniform in 5…49 px), centred uniformly over the image, clipped to it, filled with 0.
+/// `relativeTo`: sizes given for that image side and scaled to the actual one (the size-scaled variant).
+public struct RandomCutout: Sendable {
+  public var count: ClosedRange<Int> = 5...9
+  public var holeSize: ClosedRange<Int> = 5...49
+  public var relativeTo: Int?
+
+  public init(count: ClosedRange<Int> = 5...9, holeSize: ClosedRange<Int> = 5...49, relativeTo: Int? = nil) {
+    (self.count, self.holeSize, self.relativeTo) = (count, holeSize, relativeTo)
+  }
+
+  public func holes(width: Int, height: Int, rng: inout SplitMix64) -> [Hole] {
+    let scale = relativeTo.map { Double(Swift.min(width, height)) / Double($0) } ?? 1
+    return (0..<Int.random(in: count, using: &rng)).map { _ in
+      let hh = Swift.max(1, Int((Double(Int.random(in: holeSize, using: &rng)) * scale).rounded()))
+      let hw = Swift.max(1, Int((Double(Int.random(in: holeSize, using: &rng)) * scale).rounded()))
+      let cy = Int.random(in: 0..<height, using: &rng), cx = Int.random(in: 0..<width, using: &rng)
+      return Hole(x0: Swift.max(0, cx - hw / 2), y0: Swift.max(0, cy - hh / 2),
+                  x1: Swift.min(width, cx - hw / 2 + hw), y1: Swift.min(height, cy - hh / 2 + hh))
+    }
+  }
+
+  /// The damaged copy and the holes cut (the original is left untouched).
+  public func callAsFunction(_ img: RGBImage, rng: inout SplitMix64) -> (RGBImage, [Hole]) {
+    let hs = holes(width: img.width, height: img.height, rng: &rng)
+    var out = img
+    for h in hs {
+      for y in h.y0..<h.y1 {
+        let row = 3 * (y * img.width)
+        for i in (row + 3 * h.x0)..<(row + 3 * h.x1) { out.pixels[i] = 0 }
+      }
+    }
+    return (out, hs)
+  }
+}
