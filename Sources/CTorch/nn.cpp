@@ -58,6 +58,7 @@ pt_tensor pt_interpolate(pt_tensor x, const intptr_t *size, int mode, bool align
     switch (mode) {
       case 0: return at::upsample_nearest2d(T(x), out);
       case 1: return at::upsample_bilinear2d(T(x), out, align_corners);
+      case 2: return at::_upsample_bilinear2d_aa(T(x), out, align_corners);
     }
     throw std::invalid_argument("unknown interpolation mode " + std::to_string(mode));
   });

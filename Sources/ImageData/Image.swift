@@ -55,18 +55,22 @@ public enum ImageCodec {
   /// scale (1/2, 1/4, 1/8, …) whose shorter side is still at least this — far cheaper than decoding in full
   /// and resizing when the target is at most half the source.
   public static func decode(_ bytes: [UInt8], minSide: Int = 0, path: String? = nil) throws -> RGBImage {
+    try bytes.withUnsafeBufferPointer { try decode(buffer: $0, minSide: minSide, path: path) }
+  }
+
+  static func decode(buffer bytes: UnsafeBufferPointer<UInt8>, minSide: Int, path: String?) throws -> RGBImage {
     guard !bytes.isEmpty else { throw ImageError(path: path, "empty file (0 bytes)") }
     guard let format = ImageFormat(sniffing: bytes) else {
       throw ImageError(path: path, "not a JPEG or PNG image (unrecognised content)")
     }
     var w: Int32 = 0, h: Int32 = 0, sw: Int32 = 0, sh: Int32 = 0
     var err = [CChar](repeating: 0, count: 256)
-    let out: UnsafeMutablePointer<UInt8>? = bytes.withUnsafeBufferPointer { b in
+    let out: UnsafeMutablePointer<UInt8>? = {
       switch format {
-      case .jpeg: ci_decode_jpeg(b.baseAddress, b.count, Int32(minSide), &w, &h, &sw, &sh, &err, err.count)
-      case .png: ci_decode_png(b.baseAddress, b.count, &w, &h, &err, err.count)
+      case .jpeg: ci_decode_jpeg(bytes.baseAddress, bytes.count, Int32(minSide), &w, &h, &sw, &sh, &err, err.count)
+      case .png: ci_decode_png(bytes.baseAddress, bytes.count, &w, &h, &err, err.count)
       }
-    }
+    }()
     guard let out else { throw ImageError(path: path, String(cString: err)) }
     defer { free(out) }
     let n = Int(w) * Int(h) * 3
@@ -75,10 +79,30 @@ public enum ImageCodec {
 
   /// Reads and decodes a file; errors name it.
   public static func decode(contentsOf path: String, minSide: Int = 0) throws -> RGBImage {
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw ImageError(path: path, FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
+    let bytes = try readFile(path)
+    return try bytes.withUnsafeBufferPointer { try decode(buffer: $0, minSide: minSide, path: path) }
+  }
+
+  /// The whole file, read with one open/fstat/read (cheaper than Foundation for many small files).
+  static func readFile(_ path: String) throws -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+      throw ImageError(path: path, errno == ENOENT ? "no such file" : "cannot be read: \(String(cString: strerror(errno)))")
     }
-    return try decode([UInt8](data), minSide: minSide, path: path)
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw ImageError(path: path, "not a regular file") }
+    let size = Int(st.st_size)
+    return try [UInt8](unsafeUninitializedCapacity: size) { buf, count in
+      var done = 0
+      while done < size {
+        let n = read(fd, buf.baseAddress! + done, size - done)
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { throw ImageError(path: path, "read failed after \(done) of \(size) bytes") }
+        done += n
+      }
+      count = size
+    }
   }
 
   /// PNG bytes: 8-bit RGB of `image`.

@@ -60,10 +60,9 @@ public final class ImageLoader: @unchecked Sendable {
   }
 
   /// One augmented item: the network input and (for inpainting) the target image.
-  func item(_ index: Int, epoch: Int) -> (RGBImage, RGBImage) {
+  func item(_ index: Int, epoch: Int) throws -> (RGBImage, RGBImage) {
     var rng = SplitMix64.forItem(seed: seed, epoch: epoch, item: index)
-    var img = crop(load(index), training: training, rng: &rng)
-    if training && Bool.random(using: &rng) { img = img.flippedHorizontally() }
+    let img = try crop(load(index), training: training, flip: true, rng: &rng)
     if case .inpainting(let cutout) = task { return (cutout(img, rng: &rng).0, img) }
     return (img, img)
   }
@@ -81,8 +80,12 @@ public final class ImageLoader: @unchecked Sendable {
     }
     guard let side = cacheSide else { return decoded }
     let short = Swift.min(decoded.width, decoded.height)
-    let base = short > side
-      ? decoded.resized(to: decoded.width * side / short, decoded.height * side / short) : decoded
+    guard short > side,
+      let base = try? decoded.resized(to: decoded.width * side / short, decoded.height * side / short)
+    else {
+      cache.set(index, decoded)
+      return decoded
+    }
     cache.set(index, base)
     return base
   }
@@ -101,7 +104,14 @@ public final class ImageLoader: @unchecked Sendable {
     DispatchQueue.concurrentPerform(iterations: chunks) { c in
       var i = c
       while i < n {  // worker c takes items c, c + chunks, …: a fixed assignment, so no races on slots
-        let (x, y) = item(order[lo + i], epoch: epoch)
+        let (x, y): (RGBImage, RGBImage)
+        do {
+          (x, y) = try item(order[lo + i], epoch: epoch)
+        } catch {
+          failureLock.withLock { failures.append("\(paths[order[lo + i]]): \(error)") }
+          let black = RGBImage(width: side, height: side, fill: (0, 0, 0))
+          (x, y) = (black, black)
+        }
         x.pixels.withUnsafeBufferPointer { inBuf.advanced(by: i * plane).update(from: $0.baseAddress!, count: plane) }
         if let outBuf { y.pixels.withUnsafeBufferPointer { outBuf.advanced(by: i * plane).update(from: $0.baseAddress!, count: plane) } }
         i += chunks

@@ -1,51 +1,20 @@
 import Foundation
+import Torch
 
 extension RGBImage {
-  /// Resamples the region (x0, y0, w, h) to outW × outH with a bilinear (triangle) filter widened when
-  /// shrinking, as PIL's BILINEAR resize does, so downscaling averages instead of aliasing.
-  public func resized(crop: (x: Int, y: Int, w: Int, h: Int)? = nil, to outW: Int, _ outH: Int) -> RGBImage {
+  /// Resamples the region (x, y, w, h) to outW × outH with libtorch's antialiased bilinear filter (the
+  /// filter widens when shrinking, as PIL's BILINEAR resize, which it was made to match). `mirror` flips the
+  /// result horizontally.
+  public func resized(crop: (x: Int, y: Int, w: Int, h: Int)? = nil, to outW: Int, _ outH: Int, mirror: Bool = false)
+    throws -> RGBImage
+  {
     let c = crop ?? (0, 0, width, height)
-    let horizontal = Self.weights(inSize: c.w, outSize: outW, offset: c.x)
-    let vertical = Self.weights(inSize: c.h, outSize: outH, offset: c.y)
-    // Horizontal pass over the rows the vertical pass needs.
-    let rowLo = vertical.map(\.start).min() ?? 0, rowHi = vertical.map { $0.start + $0.w.count }.max() ?? 0
-    var tmp = [Float](repeating: 0, count: (rowHi - rowLo) * outW * 3)
-    pixels.withUnsafeBufferPointer { src in
-      for y in rowLo..<rowHi {
-        let row = y * width * 3, t = (y - rowLo) * outW * 3
-        for (ox, k) in horizontal.enumerated() {
-          var r: Float = 0, g: Float = 0, b: Float = 0
-          for (j, wt) in k.w.enumerated() {
-            let s = row + (k.start + j) * 3
-            r += wt * Float(src[s]); g += wt * Float(src[s + 1]); b += wt * Float(src[s + 2])
-          }
-          tmp[t + ox * 3] = r; tmp[t + ox * 3 + 1] = g; tmp[t + ox * 3 + 2] = b
-        }
-      }
-    }
-    var out = [UInt8](repeating: 0, count: outW * outH * 3)
-    for (oy, k) in vertical.enumerated() {
-      for i in 0..<(outW * 3) {
-        var v: Float = 0
-        for (j, wt) in k.w.enumerated() { v += wt * tmp[(k.start + j - rowLo) * outW * 3 + i] }
-        out[oy * outW * 3 + i] = UInt8(Swift.max(0, Swift.min(255, v.rounded())))
-      }
-    }
-    return RGBImage(width: outW, height: outH, pixels: out)
-  }
-
-  /// Per output index: first input index and normalised triangle weights (PIL's resample coefficients).
-  static func weights(inSize: Int, outSize: Int, offset: Int) -> [(start: Int, w: [Float])] {
-    let scale = Double(inSize) / Double(outSize)
-    let support = Swift.max(scale, 1)
-    return (0..<outSize).map { o in
-      let center = (Double(o) + 0.5) * scale
-      let lo = Swift.max(0, Int((center - support).rounded(.down))), hi = Swift.min(inSize, Int((center + support).rounded(.up)))
-      var w = (lo..<hi).map { i in Swift.max(0, 1 - Swift.abs((Double(i) + 0.5 - center) / support)) }
-      let total = w.reduce(0, +)
-      if total > 0 { w = w.map { $0 / total } }
-      return (lo + offset, w.map(Float.init))
-    }
+    // HWC bytes viewed as a channels-last 1×3×H×W tensor: the uint8 kernel works on it without a copy.
+    var t = try Tensor(pixels, shape: [1, height, width, 3])
+      .narrow(dim: 1, start: c.y, length: c.h).narrow(dim: 2, start: c.x, length: c.w).permute([0, 3, 1, 2])
+    if c.w != outW || c.h != outH { t = try interpolate(t, size: (outH, outW), mode: .bilinearAntialiased) }
+    if mirror { t = try t.flip([3]) }
+    return RGBImage(width: outW, height: outH, pixels: try t.permute([0, 2, 3, 1]).toArray(of: UInt8.self))
   }
 
   public func flippedHorizontally() -> RGBImage {
@@ -72,28 +41,36 @@ public struct RandomResizedCrop: Sendable {
 
   public init(size: Int, minScale: Double = 0.35) { (self.size, self.minScale) = (size, minScale) }
 
-  public func callAsFunction(_ img: RGBImage, training: Bool, rng: inout SplitMix64) -> RGBImage {
+  /// The crop, then (in training, when `flip` draws true: fastai's flip with p 0.5 right after the crop)
+  /// a horizontal mirror fused into the same resampling pass.
+  public func callAsFunction(_ img: RGBImage, training: Bool, flip: Bool = false, rng: inout SplitMix64) throws -> RGBImage {
     let (w, h) = (img.width, img.height)
     if !training {
       let extra = Int((Double(size) * validExtra / 8).rounded(.up)) * 8
       let big = size + extra
       let off = (big - size) / 2  // fastai's crop_pad centre: (big - size) // 2
-      return img.resized(to: big, big).resized(crop: (off, off, size, size), to: size, size)
+      return try img.resized(to: big, big).resized(crop: (off, off, size, size), to: size, size)
     }
+    let region = self.region(width: w, height: h, rng: &rng)
+    let mirror = flip && Bool.random(using: &rng)
+    return try img.resized(crop: region, to: size, size, mirror: mirror)
+  }
+
+  /// fastai's choice of the training crop.
+  public func region(width w: Int, height h: Int, rng: inout SplitMix64) -> (x: Int, y: Int, w: Int, h: Int) {
     for _ in 0..<10 {
       let area = Double.random(in: minScale...maxScale, using: &rng) * Double(w * h)
       let r = Foundation.exp(Double.random(in: Foundation.log(ratio.0)...Foundation.log(ratio.1), using: &rng))
       let nw = Int((area * r).squareRoot().rounded()), nh = Int((area / r).squareRoot().rounded())
       if nw <= w && nh <= h && nw > 0 && nh > 0 {
-        let x = Int.random(in: 0...(w - nw), using: &rng), y = Int.random(in: 0...(h - nh), using: &rng)
-        return img.resized(crop: (x, y, nw, nh), to: size, size)
+        return (Int.random(in: 0...(w - nw), using: &rng), Int.random(in: 0...(h - nh), using: &rng), nw, nh)
       }
     }
     let (cw, ch): (Int, Int)
     if Double(w) / Double(h) < ratio.0 { (cw, ch) = (w, Int(Double(w) / ratio.0)) }
     else if Double(w) / Double(h) > ratio.1 { (cw, ch) = (Int(Double(h) * ratio.1), h) }
     else { (cw, ch) = (w, h) }
-    return img.resized(crop: ((w - cw) / 2, (h - ch) / 2, cw, ch), to: size, size)
+    return ((w - cw) / 2, (h - ch) / 2, cw, ch)
   }
 }
 

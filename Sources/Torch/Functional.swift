@@ -11,6 +11,9 @@ public enum Reduction: Int32, Sendable {
 public enum InterpolationMode: Int32, Sendable {
   case nearest = 0
   case bilinear = 1
+  /// Bilinear with antialiasing (F.interpolate(..., antialias=True)): the filter widens when shrinking, as
+  /// PIL's BILINEAR resize; works on uint8 images.
+  case bilinearAntialiased = 2
 }
 
 @inline(__always)

@@ -3,42 +3,43 @@ import Testing
 @testable import ImageData
 
 @Suite struct TransformTests {
-  @Test func resizeAveragesWhenShrinkingAndKeepsFlatImagesFlat() {
+  @Test func resizeAveragesWhenShrinkingAndKeepsFlatImagesFlat() throws {
     let flat = RGBImage(width: 37, height: 23, fill: (10, 200, 99))
-    #expect(flat.resized(to: 16, 16) == RGBImage(width: 16, height: 16, fill: (10, 200, 99)))
-    #expect(flat.resized(to: 80, 50) == RGBImage(width: 80, height: 50, fill: (10, 200, 99)))
+    #expect(try flat.resized(to: 16, 16) == RGBImage(width: 16, height: 16, fill: (10, 200, 99)))
+    #expect(try flat.resized(to: 80, 50) == RGBImage(width: 80, height: 50, fill: (10, 200, 99)))
     // A 1-px checkerboard shrunk by 2 averages to mid grey, not to one of its colours (no aliasing).
     var p: [UInt8] = []
     for y in 0..<8 { for x in 0..<8 { let v: UInt8 = (x + y) % 2 == 0 ? 0 : 200; p += [v, v, v] } }
-    let small = RGBImage(width: 8, height: 8, pixels: p).resized(to: 4, 4)
+    let small = try RGBImage(width: 8, height: 8, pixels: p).resized(to: 4, 4)
     #expect(small.pixels.allSatisfy { abs(Int($0) - 100) <= 2 })
     // A crop region is resampled, not the whole image.
-    let g = gradient().resized(crop: (x: 4, y: 0, w: 4, h: 8), to: 4, 8)
+    let g = try gradient().resized(crop: (x: 4, y: 0, w: 4, h: 8), to: 4, 8)
     #expect(g[0, 0].0 == 64 && g[3, 0].0 == 112)
   }
 
-  @Test func flip() {
+  @Test func flip() throws {
     let g = gradient(), f = g.flippedHorizontally()
     #expect(f[0, 3] == g[15, 3] && f[15, 0] == g[0, 0])
     #expect(f.flippedHorizontally() == g)
+    #expect(try g.resized(crop: (2, 1, 10, 6), to: 20, 12, mirror: true) == g.resized(crop: (2, 1, 10, 6), to: 20, 12).flippedHorizontally())
   }
 
-  @Test func randomResizedCropIsSeededAndSized() {
+  @Test func randomResizedCropIsSeededAndSized() throws {
     var big: [UInt8] = []
     for y in 0..<120 { for x in 0..<200 { big += [UInt8(x % 256), UInt8(y), 7] } }
     let img = RGBImage(width: 200, height: 120, pixels: big)
     let rrc = RandomResizedCrop(size: 64)
     var a = SplitMix64(seed: 1), b = SplitMix64(seed: 1), c = SplitMix64(seed: 2)
-    let x = rrc(img, training: true, rng: &a)
+    let x = try rrc(img, training: true, rng: &a)
     #expect(x.width == 64 && x.height == 64)
-    #expect(x == rrc(img, training: true, rng: &b))
-    #expect(x != rrc(img, training: true, rng: &c))
+    #expect(try x == rrc(img, training: true, rng: &b))
+    #expect(try x != rrc(img, training: true, rng: &c))
     // Validation: deterministic, no randomness consumed; squish to 64 + 16 then centre-crop 64.
     var v = SplitMix64(seed: 9)
     let before = v
-    let val = rrc(img, training: false, rng: &v)
+    let val = try rrc(img, training: false, rng: &v)
     #expect(val.width == 64 && v.state == before.state)
-    #expect(val == img.resized(to: 80, 80).resized(crop: (8, 8, 64, 64), to: 64, 64))
+    #expect(try val == img.resized(to: 80, 80).resized(crop: (8, 8, 64, 64), to: 64, 64))
   }
 
   @Test func cutoutStatistics() {

@@ -232,7 +232,7 @@ pt_tensor pt_adaptive_avg_pool2d(pt_tensor x, const intptr_t *output_size);
 pt_tensor pt_adaptive_max_pool2d(pt_tensor x, const intptr_t *output_size);
 pt_tensor pt_pixel_shuffle(pt_tensor x, intptr_t factor);
 pt_tensor pt_pixel_unshuffle(pt_tensor x, intptr_t factor);
-// mode 0 nearest, 1 bilinear.
+// mode 0 nearest, 1 bilinear, 2 bilinear with antialiasing (PIL-like when shrinking; uint8 supported).
 pt_tensor pt_interpolate(pt_tensor x, const intptr_t *size, int mode, bool align_corners);
 pt_tensor pt_dropout(pt_tensor x, double p, bool train);
 pt_tensor pt_softmax(pt_tensor x, intptr_t dim);

@@ -1,0 +1,44 @@
+"""PIL doing what data-bench does on one thread: decode, fastai-style RandomResizedCrop(128) (bilinear),
+flip, RandomCutout (5-9 holes of 5-49 px, zero fill), to a uint8 array. Prints images/s."""
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+root, passes = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1
+paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if f.lower().endswith((".jpg", ".jpeg", ".png")))
+
+
+def rrc(img, size=128, min_scale=0.35, ratio=(3 / 4, 4 / 3)):
+    w, h = img.size
+    for _ in range(10):
+        area = random.uniform(min_scale, 1) * w * h
+        r = math.exp(random.uniform(math.log(ratio[0]), math.log(ratio[1])))
+        nw, nh = int(round(math.sqrt(area * r))), int(round(math.sqrt(area / r)))
+        if nw <= w and nh <= h:
+            x, y = random.randint(0, w - nw), random.randint(0, h - nh)
+            return img.crop((x, y, x + nw, y + nh)).resize((size, size), Image.BILINEAR)
+    return img.resize((size, size), Image.BILINEAR)
+
+
+def cutout(a):
+    a = a.copy()
+    for _ in range(random.randint(5, 9)):
+        hh, hw = random.randint(5, 49), random.randint(5, 49)
+        cy, cx = random.randrange(a.shape[0]), random.randrange(a.shape[1])
+        a[max(0, cy - hh // 2):cy - hh // 2 + hh, max(0, cx - hw // 2):cx - hw // 2 + hw] = 0
+    return a
+
+
+start = time.perf_counter()
+for _ in range(passes):
+    for p in paths:
+        img = rrc(Image.open(p).convert("RGB"))
+        if random.random() < 0.5:
+            img = img.transpose(Image.FLIP_LEFT_RIGHT)
+        cutout(np.asarray(img))
+print(f"pil_single_thread\t{len(paths) * passes / (time.perf_counter() - start):.1f}")
