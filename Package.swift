@@ -28,6 +28,9 @@ let package = Package(
     .library(name: "Training", targets: ["Training"]),
     .library(name: "ImageData", targets: ["ImageData"]),
   ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+  ],
   targets: [
     .target(
       name: "CTorch",
@@ -41,6 +44,8 @@ let package = Package(
     .target(name: "CImage", linkerSettings: [.linkedLibrary("turbojpeg"), .linkedLibrary("png")]),
     .target(name: "CGzip", linkerSettings: [.linkedLibrary("z")]),
     .target(name: "ImageData", dependencies: ["CImage", "CGzip", "Torch"]),
+    .executableTarget(
+      name: "pretext", dependencies: ["ImageData", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .executableTarget(name: "torch-smoke", dependencies: ["Torch"]),
     .executableTarget(name: "st-roundtrip", dependencies: ["Torch"]),
     .executableTarget(name: "train-synthetic", dependencies: ["Training"]),

@@ -71,7 +71,10 @@ public enum Download {
     session.dataTask(with: request).resume()
     job.done.wait()
     session.finishTasksAndInvalidate()
-    if let error = job.error { throw DatasetError(path: url.absoluteString, "download failed: \(error) (\(job.written) bytes kept in \(partial); run again to resume)") }
+    if let error = job.error {
+      let kept = job.written > 0 ? " (\(job.written) bytes kept in \(partial); run again to resume)" : ""
+      throw DatasetError(path: url.absoluteString, "download failed: \(error)\(kept)")
+    }
     if let md5 {
       let got = try MD5.hexDigest(ofFile: partial)
       guard got == md5 else {
