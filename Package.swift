@@ -55,7 +55,7 @@ let package = Package(
     .target(
       name: "BenchFloor", dependencies: ["CTorch"], path: "benchmarks/floor",
       cxxSettings: [.unsafeFlags(["-isystem", "\(libtorch)/include"])]),
-    .executableTarget(name: "data-bench", dependencies: ["ImageData"], path: "benchmarks/data-bench"),
+    .executableTarget(name: "data-bench", dependencies: ["ImageData", "NN"], path: "benchmarks/data-bench"),
     .executableTarget(name: "model-bench", dependencies: ["NN"], path: "benchmarks/model-bench"),
     .executableTarget(name: "torch-bench", dependencies: ["Torch", "BenchFloor"], path: "benchmarks/torch-bench"),
     .testTarget(

@@ -29,3 +29,5 @@ echo "data pipeline on $root ($passes passes, best of ${ROUNDS:-3} interleaved r
 printf "%-34s %10s\n" "Pretext, 1 thread" "$single" "PIL, 1 thread" "$pil" "Pretext loader, 2 workers" "$loader"
 printf "%-34s %10.2f\n" "ratio Pretext/PIL, 1 thread" "$(echo "$single / $pil" | bc -l)"
 echo "Pretext per image (µs): $stages"
+echo "$ours" | awk -F'\t' '/memory/ {print "Pretext loader memory: " $2}'
+echo "xresnet34 at 128 px fed by the loader (2 workers): $(.build/release/data-bench --feed "$root" 6 | cut -f2)"

@@ -47,6 +47,9 @@ public final class ImageLoader: @unchecked Sendable {
     cache = ImageCache(count: cacheSide == nil ? 0 : paths.count)
   }
 
+  /// Bytes of decoded pixels held by the cache.
+  public var cacheBytes: Int { cache.bytes }
+
   public var batchCount: Int { dropLast ? paths.count / batchSize : (paths.count + batchSize - 1) / batchSize }
 
   /// The item order of an epoch.

@@ -3,6 +3,7 @@
 // Usage: data-bench ROOT [passes]
 import Foundation
 import ImageData
+import NN
 import Torch
 
 let args = CommandLine.arguments
@@ -13,6 +14,43 @@ guard args.count >= 2 else {
 if args[1] == "--synth", args.count > 2 {
   do {
     try SyntheticImageWang(size: 128, trainPerClass: 24, validPerClass: 30, unsupCount: 1200).write(to: args[2])
+    exit(0)
+  } catch {
+    print("error: \(error)")
+    exit(1)
+  }
+}
+/// Peak resident memory of this process so far, in MB.
+func peakRSSMB() -> Double {
+  var u = rusage()
+  getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+  return Double(u.ru_maxrss) / 1024
+}
+
+if args[1] == "--feed", args.count > 2 {
+  // Trains xresnet34 at 128 px on batches from the loader (2 workers) and measures how long each step
+  // waited for its batch: the loader keeps up when that is ~0.
+  do {
+    Runtime.threadCount = 2
+    let ds = try ImageWangLayout(root: args[2])
+    let loader = ImageLoader(paths: ds.train.paths, labels: ds.train.labels, task: .classification, size: 128,
+                             training: true, batchSize: 32, workers: 2)
+    let model = try XResNet(.resnet34, classes: ds.train.classes.count)
+    let steps = args.count > 3 ? Int(args[3]) ?? 6 : 6
+    var waited = 0.0, computing = 0.0, n = 0
+    let it = try loader.batches(epoch: 0)
+    var t = Date()
+    while n < steps, let (x, y) = it.next() {
+      let got = Date()
+      if n > 0 { waited += got.timeIntervalSince(t) }  // the first batch has no step to hide behind
+      for p in model.parameters() { try p.value.clearGrad() }
+      try crossEntropy(model(x), y).backward()
+      t = Date()
+      if n > 0 { computing += t.timeIntervalSince(got) }
+      n += 1
+    }
+    print(String(format: "feed\tsteps %d, compute %.2f s, waiting for data %.3f s (%.2f%%), peak RSS %.0f MB",
+                 n - 1, computing, waited, 100 * waited / Swift.max(computing, 1e-9), peakRSSMB()))
     exit(0)
   } catch {
     print("error: \(error)")
@@ -55,13 +93,17 @@ do {
   for c in cropped { checksum &+= Int(cutout(c, rng: &rng).0.pixels[1]) }
   let cutUS = Date().timeIntervalSince(t) / Double(paths.count) * 1e6
   Runtime.threadCount = 2
-  let loader = ImageLoader(paths: paths, task: .inpainting(cutout), size: 128, training: true, batchSize: 32, workers: 2)
+  let rssBefore = peakRSSMB()
+  let loader = ImageLoader(paths: paths, task: .inpainting(cutout), size: 128, training: true, batchSize: 32, workers: 2,
+                           cacheSide: 144)
   let t0 = Date()
   var seen = 0
   for e in 0..<passes { for (x, _) in try loader.batches(epoch: e) { seen += x.shape[0] } }
   let threaded = Double(seen) / Date().timeIntervalSince(t0)
   print(String(format: "single_thread\t%.1f", single))
   print(String(format: "loader_2_workers\t%.1f", threaded))
+  print(String(format: "memory\tpeak RSS %.0f MB before the loader, %.0f MB after %d epochs with its decode cache (%.0f MB of pixels)",
+               rssBefore, peakRSSMB(), passes, Double(loader.cacheBytes) / 1e6))
   print(String(format: "stages_us_per_image\tdecode %.0f, crop+flip %.0f (resize alone %.0f), cutout %.0f", decodeUS, cropUS, resizeUS, cutUS))
   _ = checksum
 } catch {
