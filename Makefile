@@ -25,6 +25,7 @@ demo: release
 bench: release
 	benchmarks/op_overhead.sh
 	benchmarks/models.sh
+	benchmarks/data.sh
 
 clean:
 	rm -rf .build
