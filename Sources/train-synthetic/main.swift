@@ -25,19 +25,6 @@ while let a = args.popFirst() {
   }
 }
 
-func bars(_ n: Int, seed: UInt64) throws -> (Tensor, Tensor) {
-  let g = try Generator(seed: seed)
-  let labels = try Tensor.randint(0, 2, [n], generator: g)
-  let at = try Tensor.randint(2, 14, [n, 2], generator: g).toArray(of: Int64.self)
-  let y = try labels.toArray(of: Int64.self)
-  var pixels = try (Tensor.randn([n, 1, 16, 16], generator: g) * 0.5).toArray(of: Float.self)
-  for i in 0..<n {
-    let (r, c) = (Int(at[2 * i]), Int(at[2 * i + 1]))
-    for k in -2...2 { pixels[i * 256 + (y[i] == 0 ? r * 16 + c + k : (r + k) * 16 + c)] += 2 }
-  }
-  return (try Tensor(pixels, shape: [n, 1, 16, 16]), labels)
-}
-
 /// Prints a line per epoch, flushed, so a supervising process can follow.
 final class EpochLog: Callback {
   func on(_ event: Event, _ l: Learner) throws {
@@ -51,8 +38,8 @@ do {
   Runtime.threadCount = 1
   Runtime.manualSeed(seed)
   let model = try XResNet(.resnet18, inChannels: 1, classes: 2, widen: 0.125, dropout: 0.2)
-  let (x, y) = try bars(items, seed: seed &+ 10)
-  let (vx, vy) = try bars(128, seed: seed &+ 11)
+  let (x, y) = try syntheticBars(count: items, seed: seed &+ 10)
+  let (vx, vy) = try syntheticBars(count: 128, seed: seed &+ 11)
   let learner = Learner(
     model: model, train: TensorBatches(inputs: x, targets: y, batchSize: 32, shuffle: true, seed: seed),
     valid: TensorBatches(inputs: vx, targets: vy, batchSize: 64, shuffle: false),
