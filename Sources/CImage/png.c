@@ -102,11 +102,8 @@ static void write_bytes(png_structp p, png_bytep in, png_size_t n) {
 
 static void flush_bytes(png_structp p) { (void)p; }
 
-uint8_t *ci_encode_png(const uint8_t *pixels, int width, int height, int channels, int bit_depth, size_t *out_size,
-                       char *err, size_t errlen) {
-  int color = channels == 1 ? PNG_COLOR_TYPE_GRAY
-            : channels == 2 ? PNG_COLOR_TYPE_GRAY_ALPHA
-            : channels == 4 ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB;
+static uint8_t *encode(const uint8_t *pixels, int width, int height, int channels, int bit_depth, int color,
+                       const uint8_t *palette, int n_colors, size_t *out_size, char *err, size_t errlen) {
   struct failure f = {err, errlen};
   png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, &f, on_error, on_warning);
   png_infop info = p ? png_create_info_struct(p) : NULL;
@@ -124,6 +121,11 @@ uint8_t *ci_encode_png(const uint8_t *pixels, int width, int height, int channel
   png_set_write_fn(p, &w, write_bytes, flush_bytes);
   png_set_IHDR(p, info, width, height, bit_depth, color, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                PNG_FILTER_TYPE_DEFAULT);
+  if (palette) {
+    png_color colors[256];
+    for (int i = 0; i < n_colors; i++) colors[i] = (png_color){palette[3 * i], palette[3 * i + 1], palette[3 * i + 2]};
+    png_set_PLTE(p, info, colors, n_colors);
+  }
   png_write_info(p, info);
   size_t stride = (size_t)width * channels * (bit_depth / 8);
   for (int y = 0; y < height; y++) png_write_row(p, (png_const_bytep)(pixels + (size_t)y * stride));
@@ -131,4 +133,21 @@ uint8_t *ci_encode_png(const uint8_t *pixels, int width, int height, int channel
   png_destroy_write_struct(&p, &info);
   *out_size = w.size;
   return w.data;
+}
+
+uint8_t *ci_encode_png(const uint8_t *pixels, int width, int height, int channels, int bit_depth, size_t *out_size,
+                       char *err, size_t errlen) {
+  int color = channels == 1 ? PNG_COLOR_TYPE_GRAY
+            : channels == 2 ? PNG_COLOR_TYPE_GRAY_ALPHA
+            : channels == 4 ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB;
+  return encode(pixels, width, height, channels, bit_depth, color, NULL, 0, out_size, err, errlen);
+}
+
+uint8_t *ci_encode_png_palette(const uint8_t *indices, int width, int height, const uint8_t *palette, int n_colors,
+                               size_t *out_size, char *err, size_t errlen) {
+  if (n_colors < 1 || n_colors > 256) {
+    snprintf(err, errlen, "a palette holds 1 to 256 colours, not %d", n_colors);
+    return NULL;
+  }
+  return encode(indices, width, height, 1, 8, PNG_COLOR_TYPE_PALETTE, palette, n_colors, out_size, err, errlen);
 }

@@ -128,6 +128,23 @@ public enum ImageCodec {
     return Array(UnsafeBufferPointer(start: out, count: size))
   }
 
+  /// A palette PNG: one index per pixel into `palette` (RGB triples).
+  public static func encodePalettePNG(_ indices: [UInt8], width: Int, height: Int, palette: [UInt8]) throws -> [UInt8] {
+    guard indices.count == width * height, palette.count % 3 == 0 else {
+      throw ImageError(path: nil, "\(indices.count) indices or a \(palette.count)-byte palette do not fit \(width)×\(height)")
+    }
+    var size = 0
+    var err = [CChar](repeating: 0, count: 256)
+    let out = indices.withUnsafeBufferPointer { i in
+      palette.withUnsafeBufferPointer { p in
+        ci_encode_png_palette(i.baseAddress, Int32(width), Int32(height), p.baseAddress, Int32(palette.count / 3), &size, &err, err.count)
+      }
+    }
+    guard let out else { throw ImageError(path: nil, String(cString: err)) }
+    defer { free(out) }
+    return Array(UnsafeBufferPointer(start: out, count: size))
+  }
+
   /// JPEG bytes of 8-bit samples: channels 1 (gray), 3 (RGB) or 4 (CMYK, stored inverted as Adobe does).
   public static func encodeJPEG(_ samples: [UInt8], width: Int, height: Int, channels: Int = 3, quality: Int = 90) throws
     -> [UInt8]

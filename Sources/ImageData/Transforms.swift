@@ -9,12 +9,16 @@ extension RGBImage {
     throws -> RGBImage
   {
     let c = crop ?? (0, 0, width, height)
-    // HWC bytes viewed as a channels-last 1×3×H×W tensor: the uint8 kernel works on it without a copy.
-    var t = try Tensor(pixels, shape: [1, height, width, 3])
-      .narrow(dim: 1, start: c.y, length: c.h).narrow(dim: 2, start: c.x, length: c.w).permute([0, 3, 1, 2])
-    if c.w != outW || c.h != outH { t = try interpolate(t, size: (outH, outW), mode: .bilinearAntialiased) }
-    if mirror { t = try t.flip([3]) }
-    return RGBImage(width: outW, height: outH, pixels: try t.permute([0, 2, 3, 1]).toArray(of: UInt8.self))
+    return try pixels.withUnsafeBytes { raw in
+      // HWC bytes viewed (no copy) as a channels-last 1×3×H×W tensor, which the uint8 kernel takes as is;
+      // only read (every op below makes a new tensor), and the view does not outlive this closure.
+      let base = UnsafeMutableRawPointer(mutating: raw.baseAddress!)
+      var t = try Tensor(bytesNoCopy: base, shape: [1, height, width, 3], dtype: .uint8) {}
+        .narrow(dim: 1, start: c.y, length: c.h).narrow(dim: 2, start: c.x, length: c.w).permute([0, 3, 1, 2])
+      if c.w != outW || c.h != outH { t = try interpolate(t, size: (outH, outW), mode: .bilinearAntialiased) }
+      if mirror { t = try t.flip([3]) }
+      return RGBImage(width: outW, height: outH, pixels: try t.permute([0, 2, 3, 1]).toArray(of: UInt8.self))
+    }
   }
 
   public func flippedHorizontally() -> RGBImage {

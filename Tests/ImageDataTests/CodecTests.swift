@@ -43,6 +43,9 @@ func gradient() -> RGBImage {
     #expect(g16[1, 0] == (50, 50, 50))
     let rgb16 = try ImageCodec.decode(ImageCodec.encodePNG(gray.flatMap { [$0, 0xFF, 7, 0, 9, 0] }, width: w, height: h, channels: 3, bitDepth: 16))
     #expect(rgb16[3, 1] == (20, 7, 9))
+    let palette = try ImageCodec.decode(ImageCodec.encodePalettePNG([0, 1, 2, 1, 0, 0, 2, 2], width: w, height: h,
+                                                                   palette: [255, 0, 0, 0, 128, 0, 10, 20, 30]))
+    #expect(palette[1, 0] == (0, 128, 0) && palette[2, 0] == (10, 20, 30) && palette[0, 1] == (255, 0, 0))
     let rgba16 = try ImageCodec.decode(ImageCodec.encodePNG(gray.flatMap { [$0, 0, 1, 0, 2, 0, 0, 0] }, width: w, height: h, channels: 4, bitDepth: 16))
     #expect(rgba16[0, 1] == (200, 1, 2))
   }

@@ -26,6 +26,10 @@ uint8_t *ci_decode_png(const uint8_t *data, size_t size, int *width, int *height
 uint8_t *ci_encode_png(const uint8_t *pixels, int width, int height, int channels, int bit_depth, size_t *out_size,
                        char *err, size_t errlen);
 
+// Encodes a palette PNG: one index byte per pixel into `palette` (n_colors RGB triples, at most 256).
+uint8_t *ci_encode_png_palette(const uint8_t *indices, int width, int height, const uint8_t *palette, int n_colors,
+                               size_t *out_size, char *err, size_t errlen);
+
 // Encodes 8-bit pixels as JPEG (channels 1 gray, 3 RGB, 4 CMYK) at `quality`, into a malloc'd buffer.
 uint8_t *ci_encode_jpeg(const uint8_t *pixels, int width, int height, int channels, int quality, size_t *out_size,
                         char *err, size_t errlen);
