@@ -142,6 +142,9 @@ public final class Learner {
   }
 
   func trainEpoch(_ plan: FitPlan, _ base: [Double]) throws -> Double {
+    // Found once per epoch: walking the module tree by reflection is not free.
+    let device = optimizer.groups.first?.params.first?.value.device ?? .cpu
+    let trainable = optimizer.groups.flatMap(\.params)
     model.train()
     isTrainingPhase = true
     try emit(.beforeTrain)
@@ -161,7 +164,6 @@ public final class Learner {
           try self.emit(.afterPred)
           return try self.lossFunction(self.prediction!, y)
         }
-        let device = model.parameters().first?.value.device ?? .cpu
         let l = try mixedPrecision.map { dt in try withAutocast(device, dtype: dt, forward) } ?? forward()
         loss = l
         let value = try l.item().doubleValue
@@ -174,7 +176,7 @@ public final class Learner {
         try emit(.beforeBackward)
         try (scaler.map { try l * $0.scale } ?? l).backward()
         try emit(.afterBackward)
-        if scaler != nil, try !scaler!.unscale(optimizer.groups.flatMap(\.params).compactMap { $0.value.grad }) {
+        if scaler != nil, try !scaler!.unscale(trainable.compactMap { $0.value.grad }) {
           throw LearnerControl.skipBatch  // Inf/NaN gradients at this scale: no step, smaller scale
         }
         if let clipGradNorm { try clipGradients(maxNorm: clipGradNorm) }
