@@ -43,6 +43,7 @@ let package = Package(
     .target(name: "Training", dependencies: ["NN", "Torch"]),
     .target(name: "CImage", linkerSettings: [.linkedLibrary("turbojpeg"), .linkedLibrary("png")]),
     .target(name: "CGzip", linkerSettings: [.linkedLibrary("z")]),
+    .target(name: "Study", dependencies: ["ImageData", "NN", "Training"]),
     .target(name: "ImageData", dependencies: ["CImage", "CGzip", "Torch"]),
     .executableTarget(
       name: "pretext", dependencies: ["ImageData", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -62,6 +63,7 @@ let package = Package(
       name: "TrainingTests", dependencies: ["Training"], exclude: ["Fixtures/make_fixtures.py"],
       resources: [.copy("Fixtures")]),
     .testTarget(name: "ImageDataTests", dependencies: ["ImageData"]),
+    .testTarget(name: "StudyTests", dependencies: ["Study"]),
     .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
     .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures/make_fixtures.py"], resources: [.copy("Fixtures")]),
   ],

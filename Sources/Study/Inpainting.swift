@@ -1,0 +1,112 @@
+import Foundation
+import ImageData
+import NN
+import Torch
+import Training
+
+extension ImageLoader: BatchSource {}
+
+/// What the pretext run leaves behind.
+public struct PretextResult: Sendable {
+  public let encoderPath: String
+  public let gridPath: String
+  public let history: [EpochRecord]
+  public let seconds: Double
+  /// The images the pretext trained on (train/ and unsup/).
+  public let trainingItems: Int
+  /// Whether the pretext's loader was given any label (never: it is built from paths alone).
+  public let sawLabels: Bool
+}
+
+/// The inpainting pretext: a U-Net over xresnet34 restores RandomCutout-damaged images (MSE against the
+/// original), trained on train/ **and** unsup/ images without their labels; val/ only monitors the loss.
+/// Saves the encoder with classifier key names and a sample grid.
+public func pretrainInpainting(_ data: ImageWangLayout, _ config: StudyConfig, runDir: String, callbacks: [Callback] = [])
+  throws -> PretextResult
+{
+  try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+  let start = Date()
+  Runtime.manualSeed(config.seed)
+  let unet = try DynamicUnet(encoder: XResNet(.resnet34, widen: config.widen).body, outChannels: 3,
+                             imageSize: (config.pretextSize, config.pretextSize))
+  try unet.to(device: config.torchDevice)
+  // Paths only: the pretext loader is never given a label.
+  let paths = data.train.paths + (data.unsup?.paths ?? [])
+  let cutout = RandomCutout(relativeTo: config.pretextSize == config.cutoutReferenceSize ? nil : config.cutoutReferenceSize)
+  let train = ImageLoader(paths: paths, task: .inpainting(cutout), size: config.pretextSize, training: true,
+                          batchSize: config.pretextBatch, seed: config.seed, workers: config.workers)
+  let valid = ImageLoader(paths: data.valid.paths, task: .inpainting(cutout), size: config.pretextSize, training: false,
+                          batchSize: config.pretextBatch, seed: config.seed, workers: config.workers)
+  let groups = ParamGroup.groups(of: unet, lr: config.pretextLR)
+  let learner = Learner(
+    model: unet, train: OnDevice(train, config.torchDevice), valid: OnDevice(valid, config.torchDevice),
+    loss: Losses.mse(), optimizer: ranger(groups, weightDecay: config.weightDecay),
+    callbacks: callbacks + [CSVLogger(path: runDir + "/pretext.csv")])
+  learner.checkpointPath = runDir + "/pretext.checkpoint.safetensors"
+  try learner.fit(.flatCos(epochs: config.pretextEpochs, lr: .value(config.pretextLR)))
+  let encoderPath = runDir + "/encoder.safetensors"
+  try SafeTensors.save(EncoderTransfer.encoderState(of: unet), metadata: ["format": "pt", "source": "pretext inpainting"],
+                       to: encoderPath)
+  try unet.save(to: runDir + "/unet.safetensors")
+  let gridPath = runDir + "/inpainting.png"
+  try writeSampleGrid(unet, valid, to: gridPath, device: config.torchDevice)
+  return PretextResult(encoderPath: encoderPath, gridPath: gridPath, history: learner.history,
+                       seconds: Date().timeIntervalSince(start), trainingItems: paths.count,
+                       sawLabels: train.labels != nil || valid.labels != nil)
+}
+
+/// Moves a source's batches to a device.
+struct OnDevice: BatchSource {
+  let source: BatchSource
+  let device: Device
+  init(_ source: BatchSource, _ device: Device) { (self.source, self.device) = (source, device) }
+  var batchCount: Int { source.batchCount }
+  func batches(epoch: Int) throws -> AnyIterator<(input: Tensor, target: Tensor)> {
+    let it = try source.batches(epoch: epoch)
+    if device == .cpu { return it }
+    return AnyIterator {
+      guard let (x, y) = it.next(), let dx = try? x.to(device), let dy = try? y.to(device) else { return nil }
+      return (dx, dy)
+    }
+  }
+}
+
+/// A grid of rows `damaged | original | restored` from the first validation batch, the cut-out holes
+/// outlined in green on the damaged image.
+public func writeSampleGrid(_ unet: Module, _ loader: ImageLoader, to path: String, rows: Int = 4, device: Device = .cpu) throws {
+  guard let (x, y) = try loader.batches(epoch: 0).next() else { throw DatasetError(path: path, "no validation batch") }
+  unet.eval()
+  let out = try withNoGrad { try unet(x.to(device)).clamp(min: 0, max: 1).to(.cpu) }
+  unet.train()
+  let n = Swift.min(rows, x.shape[0]), s = x.shape[2]
+  func image(_ t: Tensor, _ i: Int) throws -> [UInt8] {
+    try (t[i].permute([1, 2, 0]) * 255.0).round().clamp(min: 0, max: 255).to(dtype: .uint8).contiguous().toArray(of: UInt8.self)
+  }
+  let gap = 2, width = 3 * s + 2 * gap
+  var grid = [UInt8](repeating: 255, count: n * (s + gap) * width * 3)
+  for i in 0..<n {
+    var damaged = try image(x, i)
+    let original = try image(y, i), restored = try image(out, i)
+    // Hole pixels: black in the input where the original is not; outline = hole pixels with a non-hole neighbour.
+    func hole(_ px: Int, _ py: Int) -> Bool {
+      guard px >= 0, py >= 0, px < s, py < s else { return false }
+      let k = 3 * (py * s + px)
+      return damaged[k] == 0 && damaged[k + 1] == 0 && damaged[k + 2] == 0
+        && (original[k] | original[k + 1] | original[k + 2]) != 0
+    }
+    var outline: [Int] = []
+    for py in 0..<s {
+      for px in 0..<s where hole(px, py) && !(hole(px - 1, py) && hole(px + 1, py) && hole(px, py - 1) && hole(px, py + 1)) {
+        outline.append(3 * (py * s + px))
+      }
+    }
+    for k in outline { (damaged[k], damaged[k + 1], damaged[k + 2]) = (0, 255, 0) }
+    for (col, img) in [damaged, original, restored].enumerated() {
+      for py in 0..<s {
+        let dst = ((i * (s + gap) + py) * width + col * (s + gap)) * 3
+        for j in 0..<(s * 3) { grid[dst + j] = img[py * s * 3 + j] }
+      }
+    }
+  }
+  try ImageCodec.write(RGBImage(width: width, height: n * (s + gap), pixels: grid), to: path)
+}
