@@ -11,16 +11,15 @@ build: setup
 	$(SWIFT) build
 
 release: setup
-	$(SWIFT) build -c release
+	@start=$$(date +%s); $(SWIFT) build -c release; echo "[make] set-up done; release build took $$(( $$(date +%s) - start )) s"
 
 test: setup
 	@start=$$(date +%s); $(SWIFT) build --build-tests; echo "[make test] build took $$(( $$(date +%s) - start )) s"
 	$(SWIFT) test --skip-build
 
 demo: release
-	$(SWIFT) run -c release --skip-build torch-smoke
-	@mkdir -p runs/demo
-	$(SWIFT) run -c release --skip-build train-synthetic --epochs 6 --items 2048 --checkpoint runs/demo/checkpoint.safetensors --out runs/demo/model.safetensors --logdir runs/demo
+	@start=$$(date +%s); $(SWIFT) run -c release --skip-build pretext experiment --preset demo --out runs; \
+	  echo "[make demo] the experiment took $$(( $$(date +%s) - start )) s (set-up and build not counted)"
 
 bench: release
 	benchmarks/op_overhead.sh

@@ -46,7 +46,8 @@ let package = Package(
     .target(name: "Study", dependencies: ["ImageData", "NN", "Training"]),
     .target(name: "ImageData", dependencies: ["CImage", "CGzip", "Torch"]),
     .executableTarget(
-      name: "pretext", dependencies: ["ImageData", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+      name: "pretext",
+      dependencies: ["ImageData", "Study", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .executableTarget(name: "torch-smoke", dependencies: ["Torch"]),
     .executableTarget(name: "st-roundtrip", dependencies: ["Torch"]),
     .executableTarget(name: "train-synthetic", dependencies: ["Training"]),

@@ -52,7 +52,7 @@ public enum DataCache {
   }
 
   /// fastai's archives hold one top folder named like the archive; use it when present.
-  static func datasetFolder(_ dest: String, _ name: String) -> String {
+  public static func datasetFolder(_ dest: String, _ name: String) -> String {
     FileManager.default.fileExists(atPath: dest + "/" + name + "/train") ? dest + "/" + name : dest
   }
 }

@@ -33,8 +33,8 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   /// Minutes on 2 CPU cores, end to end, still meaning something.
   public static var demo: StudyConfig {
     var c = StudyConfig()
-    (c.pretextSize, c.pretextBatch, c.pretextEpochs) = (64, 32, 3)
-    (c.size, c.batch, c.epochs, c.headEpochs) = (64, 32, 5, 1)
+    (c.pretextSize, c.pretextBatch, c.pretextEpochs) = (64, 32, 4)
+    (c.size, c.batch, c.epochs, c.headEpochs) = (64, 32, 8, 1)
     (c.widen, c.runs) = (0.25, 2)
     return c
   }

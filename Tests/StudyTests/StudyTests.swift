@@ -70,3 +70,29 @@ final class Watch: Callback {
     #expect(r3.result.history.map(\.epoch) == [0, 1])
   }
 }
+
+@Suite struct ExperimentTests {
+  @Test func experimentWritesItsReport() throws {
+    let root = NSTemporaryDirectory() + "pretext-exp-\(UUID().uuidString)"
+    try SyntheticImageWang(size: 32, trainPerClass: 2, validPerClass: 1, unsupCount: 30, seed: 2).write(to: root + "/data")
+    var config = StudyConfig()
+    (config.pretextSize, config.pretextBatch, config.pretextEpochs) = (32, 8, 1)
+    (config.size, config.batch, config.epochs, config.headEpochs, config.runs) = (32, 8, 2, 1, 2)
+    config.widen = 0.125
+    var lines: [String] = []
+    let result = try runExperiment(data: ImageWangLayout(root: root + "/data"), config: config, runDir: root + "/run") { lines.append($0) }
+    #expect(result.scenarios.count == 6)  // 3 scenarios × 2 runs
+    #expect(Set(result.scenarios.map(\.run)) == [0, 1])
+    #expect(result.scenarios.allSatisfy { (0...1).contains($0.finalAccuracy) && $0.history.count == 2 })
+    let md = try String(contentsOfFile: root + "/run/report.md", encoding: .utf8)
+    #expect(md.contains("| 1. random init, all trained |") && md.contains("discriminative") && md.contains(" ± "))
+    let html = try String(contentsOfFile: root + "/run/report.html", encoding: .utf8)
+    #expect(html.contains("<svg") && html.contains("<polyline") && html.contains("inpainting.png"))
+    let saved = try JSONDecoder().decode(StudyConfig.self, from: Data(contentsOf: URL(fileURLWithPath: root + "/run/config.json")))
+    #expect(saved == config)
+    for file in ["encoder.safetensors", "unet.safetensors", "inpainting.png", "results.json", "pretext.csv", "random-1.csv"] {
+      #expect(FileManager.default.fileExists(atPath: root + "/run/" + file), "\(file) missing")
+    }
+    #expect(lines.first!.hasPrefix("pretext: inpainting on 70 images"))
+  }
+}
