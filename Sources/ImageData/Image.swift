@@ -118,14 +118,11 @@ public enum ImageCodec {
     guard samples.count == width * height * channels * bitDepth / 8 else {
       throw ImageError(path: nil, "\(samples.count) bytes do not make a \(width)×\(height)×\(channels) \(bitDepth)-bit image")
     }
-    var size = 0
-    var err = [CChar](repeating: 0, count: 256)
-    let out = samples.withUnsafeBufferPointer {
-      ci_encode_png($0.baseAddress, Int32(width), Int32(height), Int32(channels), Int32(bitDepth), &size, &err, err.count)
+    return try encoded { size, err, n in
+      samples.withUnsafeBufferPointer {
+        ci_encode_png($0.baseAddress, Int32(width), Int32(height), Int32(channels), Int32(bitDepth), &size, err, n)
+      }
     }
-    guard let out else { throw ImageError(path: nil, String(cString: err)) }
-    defer { free(out) }
-    return Array(UnsafeBufferPointer(start: out, count: size))
   }
 
   /// A palette PNG: one index per pixel into `palette` (RGB triples).
@@ -133,16 +130,13 @@ public enum ImageCodec {
     guard indices.count == width * height, palette.count % 3 == 0 else {
       throw ImageError(path: nil, "\(indices.count) indices or a \(palette.count)-byte palette do not fit \(width)×\(height)")
     }
-    var size = 0
-    var err = [CChar](repeating: 0, count: 256)
-    let out = indices.withUnsafeBufferPointer { i in
-      palette.withUnsafeBufferPointer { p in
-        ci_encode_png_palette(i.baseAddress, Int32(width), Int32(height), p.baseAddress, Int32(palette.count / 3), &size, &err, err.count)
+    return try encoded { size, err, n in
+      indices.withUnsafeBufferPointer { i in
+        palette.withUnsafeBufferPointer { p in
+          ci_encode_png_palette(i.baseAddress, Int32(width), Int32(height), p.baseAddress, Int32(palette.count / 3), &size, err, n)
+        }
       }
     }
-    guard let out else { throw ImageError(path: nil, String(cString: err)) }
-    defer { free(out) }
-    return Array(UnsafeBufferPointer(start: out, count: size))
   }
 
   /// JPEG bytes of 8-bit samples: channels 1 (gray), 3 (RGB) or 4 (CMYK, stored inverted as Adobe does).
@@ -152,18 +146,27 @@ public enum ImageCodec {
     guard [1, 3, 4].contains(channels), samples.count == width * height * channels else {
       throw ImageError(path: nil, "\(samples.count) bytes do not make a \(width)×\(height)×\(channels) image")
     }
-    var size = 0
-    var err = [CChar](repeating: 0, count: 256)
-    let out = samples.withUnsafeBufferPointer {
-      ci_encode_jpeg($0.baseAddress, Int32(width), Int32(height), Int32(channels), Int32(quality), &size, &err, err.count)
+    return try encoded { size, err, n in
+      samples.withUnsafeBufferPointer {
+        ci_encode_jpeg($0.baseAddress, Int32(width), Int32(height), Int32(channels), Int32(quality), &size, err, n)
+      }
     }
-    guard let out else { throw ImageError(path: nil, String(cString: err)) }
-    defer { free(out) }
-    return Array(UnsafeBufferPointer(start: out, count: size))
   }
 
   public static func encodeJPEG(_ image: RGBImage, quality: Int = 90) throws -> [UInt8] {
     try encodeJPEG(image.pixels, width: image.width, height: image.height, channels: 3, quality: quality)
+  }
+
+  /// Runs a CImage encoder (size out, error buffer, its length) and takes ownership of the buffer it returns.
+  static func encoded(
+    _ call: (inout Int, UnsafeMutablePointer<CChar>, Int) -> UnsafeMutablePointer<UInt8>?
+  ) throws -> [UInt8] {
+    var size = 0
+    var err = [CChar](repeating: 0, count: 256)
+    let out = err.withUnsafeMutableBufferPointer { call(&size, $0.baseAddress!, $0.count) }
+    guard let out else { throw ImageError(path: nil, String(cString: err)) }
+    defer { free(out) }
+    return Array(UnsafeBufferPointer(start: out, count: size))
   }
 
   /// Writes `image` atomically as PNG or JPEG, chosen by the file extension.
