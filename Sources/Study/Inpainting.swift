@@ -110,3 +110,14 @@ public func writeSampleGrid(_ unet: Module, _ loader: ImageLoader, to path: Stri
   }
   try ImageCodec.write(RGBImage(width: width, height: n * (s + gap), pixels: grid), to: path)
 }
+
+/// Rebuilds a run's U-Net from its config and weights and writes a sample grid of `data`'s val/ images.
+public func showSampleGrid(runDir: String, config: StudyConfig, data: ImageWangLayout, rows: Int, to path: String) throws {
+  let unet = try DynamicUnet(encoder: XResNet(.resnet34, widen: config.widen).body, outChannels: 3,
+                             imageSize: (config.pretextSize, config.pretextSize))
+  try unet.load(from: runDir + "/unet.safetensors")
+  let cutout = RandomCutout(relativeTo: config.pretextSize == config.cutoutReferenceSize ? nil : config.cutoutReferenceSize)
+  let valid = ImageLoader(paths: data.valid.paths, task: .inpainting(cutout), size: config.pretextSize, training: false,
+                          batchSize: rows, seed: config.seed, workers: config.workers)
+  try writeSampleGrid(unet, valid, to: path, rows: rows)
+}
