@@ -25,9 +25,10 @@ extension Learner {
     guard let done = file.metadata["pretext.epochs_done"].flatMap(Int.init) else {
       throw FileError(path: path, "not a Pretext checkpoint (no pretext.epochs_done)")
     }
-    try model.loadStateDict(try file.tensors().compactMap { $0.name.hasPrefix("model.") ? (String($0.name.dropFirst(6)), $0.tensor) : nil },
+    let tensors = try file.tensors()  // mapped once, shared by the model's and the optimizer's part
+    try model.loadStateDict(tensors.compactMap { $0.name.hasPrefix("model.") ? (String($0.name.dropFirst(6)), $0.tensor) : nil },
                             strict: true, source: path)
-    try optimizer.loadStateTensors(try file.tensors().filter { $0.name.hasPrefix("optimizer.") || $0.name.hasPrefix("lookahead.") })
+    try optimizer.loadStateTensors(tensors.filter { $0.name.hasPrefix("optimizer.") || $0.name.hasPrefix("lookahead.") })
     try Generator.defaultGenerator().setState(try file.tensor("rng.cpu").clone())
     if let h = file.metadata["pretext.history"] { history = try JSONDecoder().decode([EpochRecord].self, from: Data(h.utf8)) }
     return done
