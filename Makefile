@@ -2,7 +2,7 @@
 # Both set up a fresh machine themselves (Debian packages, libtorch, build).
 SWIFT ?= swift
 
-.PHONY: setup build release test demo bench clean
+.PHONY: setup build release test demo bench bench-ops clean
 
 setup:
 	@scripts/setup.sh
@@ -21,10 +21,14 @@ demo: release
 	@start=$$(date +%s); $(SWIFT) run -c release --skip-build pretext experiment --preset demo --out runs; \
 	  echo "[make demo] the experiment took $$(( $$(date +%s) - start )) s (set-up and build not counted)"
 
+# Side by side with PyTorch/fastai (a Python peer with the same torch in ~/.cache/pretext/pyenv): one table,
+# JSON in benchmarks/results/. ROUNDS=n for more interleaved rounds.
 bench: release
+	@py=$$(scripts/pyenv.sh --fastai) && "$$py" benchmarks/bench.py
+
+# Per-op overhead of the Swift layer against a C++ floor and PyTorch Python.
+bench-ops: release
 	benchmarks/op_overhead.sh
-	benchmarks/models.sh
-	benchmarks/data.sh
 
 clean:
 	rm -rf .build

@@ -58,15 +58,18 @@ let package = Package(
       name: "BenchFloor", dependencies: ["CTorch"], path: "benchmarks/floor",
       cxxSettings: [.unsafeFlags(["-isystem", "\(libtorch)/include"])]),
     .executableTarget(name: "data-bench", dependencies: ["ImageData", "NN"], path: "benchmarks/data-bench"),
-    .executableTarget(name: "model-bench", dependencies: ["NN"], path: "benchmarks/model-bench"),
+    .executableTarget(name: "model-bench", dependencies: ["NN", "Training"], path: "benchmarks/model-bench"),
+    .executableTarget(name: "epoch-bench", dependencies: ["Study"], path: "benchmarks/epoch-bench"),
     .executableTarget(name: "torch-bench", dependencies: ["Torch", "BenchFloor"], path: "benchmarks/torch-bench"),
+    // Helpers for tests that run the package's executables (not a product).
+    .target(name: "TestSupport"),
     .testTarget(
-      name: "TrainingTests", dependencies: ["Training"], exclude: ["Fixtures/make_fixtures.py"],
+      name: "TrainingTests", dependencies: ["Training", "TestSupport"], exclude: ["Fixtures/make_fixtures.py"],
       resources: [.copy("Fixtures")]),
     .testTarget(name: "ImageDataTests", dependencies: ["ImageData"]),
-    .testTarget(name: "StudyTests", dependencies: ["Study"]),
+    .testTarget(name: "StudyTests", dependencies: ["Study", "TestSupport"]),
     .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
-    .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures/make_fixtures.py"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"], exclude: ["Fixtures/make_fixtures.py"], resources: [.copy("Fixtures")]),
   ],
   cxxLanguageStandard: .cxx20
 )

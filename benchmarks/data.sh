@@ -19,7 +19,7 @@ for r in $(seq "${ROUNDS:-3}"); do
   ours=$(.build/release/data-bench "$root" "$passes")
   theirs=$("$py" benchmarks/data_bench.py "$root" "$passes")
   s=$(echo "$ours" | awk -F'\t' '/single_thread/ {print $2}')
-  l=$(echo "$ours" | awk -F'\t' '/loader_2_workers/ {print $2}')
+  l=$(echo "$ours" | awk -F'\t' '/loader_2_workers_cached/ {print $2}')
   p=$(echo "$theirs" | awk -F'\t' '{print $2}')
   if (( $(echo "$s > $single" | bc -l) )); then single=$s; stages=$(echo "$ours" | awk -F'\t' '/stages/ {print $2}'); fi
   (( $(echo "$l > $loader" | bc -l) )) && loader=$l

@@ -1,5 +1,6 @@
 """PIL doing what data-bench does on one thread: decode, fastai-style RandomResizedCrop(128) (bilinear),
-flip, RandomCutout (5-9 holes of 5-49 px, zero fill), to a uint8 array. Prints images/s."""
+flip, RandomCutout (5-9 holes of 5-49 px, zero fill), to a uint8 array. Prints images/s.
+Usage: data_bench.py ROOT [PASSES [WORKERS]]"""
 import math
 import os
 import random
@@ -10,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 root, passes = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1
+workers = int(sys.argv[3]) if len(sys.argv) > 3 else 1  # > 1: that many processes (multiprocessing.Pool)
 paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if f.lower().endswith((".jpg", ".jpeg", ".png")))
 
 
@@ -34,11 +36,25 @@ def cutout(a):
     return a
 
 
-start = time.perf_counter()
-for _ in range(passes):
-    for p in paths:
-        img = rrc(Image.open(p).convert("RGB"))
-        if random.random() < 0.5:
-            img = img.transpose(Image.FLIP_LEFT_RIGHT)
-        cutout(np.asarray(img))
-print(f"pil_single_thread\t{len(paths) * passes / (time.perf_counter() - start):.1f}")
+def one(p):
+    img = rrc(Image.open(p).convert("RGB"))
+    if random.random() < 0.5:
+        img = img.transpose(Image.FLIP_LEFT_RIGHT)
+    return cutout(np.asarray(img)).shape[0]
+
+
+if __name__ == "__main__":
+    if workers > 1:
+        import multiprocessing
+        with multiprocessing.Pool(workers) as pool:
+            pool.map(one, paths[:workers])  # start-up outside the timing
+            start = time.perf_counter()
+            for _ in range(passes):
+                pool.map(one, paths, chunksize=32)
+        print(f"pil_{workers}_processes\t{len(paths) * passes / (time.perf_counter() - start):.1f}")
+    else:
+        start = time.perf_counter()
+        for _ in range(passes):
+            for p in paths:
+                one(p)
+        print(f"pil_single_thread\t{len(paths) * passes / (time.perf_counter() - start):.1f}")

@@ -1,6 +1,9 @@
-"""fastai's xresnet34 / DynamicUnet train-step throughput (images/s), the same loop as model-bench.
-Usage: model_bench.py MODEL SIZE BATCH STEPS [channels-last]"""
+"""fastai's xresnet34 / DynamicUnet train step (forward, loss, backward, fastai's ranger step with wd 1e-2,
+zero_grad as fastai's Optimizer does it), the same loop as model-bench. Prints: images/s<TAB>peak RSS MB.
+Usage: model_bench.py MODEL SIZE BATCH STEPS [contiguous|channels-last]
+       model_bench.py --flops MODEL SIZE   (GEMM FLOPs of one train step per image, PyTorch's FlopCounterMode)"""
 import os
+import resource
 import sys
 import time
 
@@ -8,31 +11,53 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import fastai_env  # noqa: F401
 import torch
 import torch.nn as nn
+from fastai.optimizer import ranger
 from fastai.vision.models.unet import DynamicUnet
 from fastai.vision.models.xresnet import xresnet34
 
+torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
+
+
+def make(name, size):
+    torch.manual_seed(0)
+    if name == "unet":
+        return DynamicUnet(nn.Sequential(*list(xresnet34().children())[:-4]), n_out=3, img_size=(size, size))
+    return xresnet34(n_out=20)
+
+
+def loss_of(name, out, x, y):
+    return nn.functional.mse_loss(out, x) if name == "unet" else nn.functional.cross_entropy(out, y)
+
+
+if sys.argv[1] == "--flops":
+    from torch.utils.flop_counter import FlopCounterMode
+    name, size = sys.argv[2], int(sys.argv[3])
+    model, batch = make(name, size).train(), 4
+    x, y = torch.rand(batch, 3, size, size), torch.randint(0, 20, (batch,))
+    with FlopCounterMode(display=False) as counter:
+        loss_of(name, model(x), x, y).backward()
+    print(counter.get_total_flops() / batch)
+    sys.exit(0)
+
 name, size, batch, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 cl = len(sys.argv) > 5 and sys.argv[5] == "channels-last"
-torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
-torch.manual_seed(0)
-model = (DynamicUnet(nn.Sequential(*list(xresnet34().children())[:-4]), n_out=3, img_size=(size, size))
-         if name == "unet" else xresnet34(n_out=20))
-model.train()
+model = make(name, size).train()
 x, y = torch.rand(batch, 3, size, size), torch.randint(0, 20, (batch,))
 if cl:
     model = model.to(memory_format=torch.channels_last)
     x = x.contiguous(memory_format=torch.channels_last)
+opt = ranger(model.parameters(), lr=1e-3, wd=1e-2)
 
 
 def step():
-    model.zero_grad(set_to_none=True)
-    out = model(x)
-    loss = torch.nn.functional.mse_loss(out, x) if name == "unet" else torch.nn.functional.cross_entropy(out, y)
-    loss.backward()
+    loss_of(name, model(x), x, y).backward()
+    opt.step()
+    opt.zero_grad()
 
 
 step()
 start = time.perf_counter()
 for _ in range(steps):
     step()
-print(f"{steps * batch / (time.perf_counter() - start):.3f}")
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(f"{steps * batch / (time.perf_counter() - start):.3f}\t{peak:.0f}")

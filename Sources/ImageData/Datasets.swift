@@ -60,6 +60,21 @@ public struct ImageFolder: Sendable {
 
   public var count: Int { paths.count }
 
+  init(root: String, classes: [String], paths: [String], labels: [Int]) {
+    (self.root, self.classes, self.paths, self.labels) = (root, classes, paths, labels)
+  }
+
+  /// At most `n` items of each class: the first in file-name order (deterministic; ImageNet's numbered
+  /// names are in no meaningful order).
+  public func limited(perClass n: Int) -> ImageFolder {
+    var seen = [Int](repeating: 0, count: classes.count)
+    let keep = labels.indices.filter { i in
+      seen[labels[i]] += 1
+      return seen[labels[i]] <= n
+    }
+    return ImageFolder(root: root, classes: classes, paths: keep.map { paths[$0] }, labels: keep.map { labels[$0] })
+  }
+
   /// Items per class name, in vocabulary order (classes without items included, as 0).
   public func countsPerClass() -> [(String, Int)] {
     var c = [Int](repeating: 0, count: classes.count)
@@ -77,6 +92,9 @@ public struct UnlabelledFolder: Sendable {
     guard !paths.isEmpty else { throw DatasetError(path: root, "holds no images") }
   }
   public var count: Int { paths.count }
+  init(root: String, paths: [String]) { (self.root, self.paths) = (root, paths) }
+  /// The first `n` images in file-name order.
+  public func limited(_ n: Int) -> UnlabelledFolder { UnlabelledFolder(root: root, paths: Array(paths.prefix(n))) }
 }
 
 /// The ImageWang layout: train/ (one folder per class), val/ (classes that must exist in train/; labels use
@@ -96,6 +114,18 @@ public struct ImageWangLayout: Sendable {
     valid = try ImageFolder(root: root + "/val", vocabulary: train.classes)
     unsup = FileManager.default.fileExists(atPath: root + "/unsup") ? try UnlabelledFolder(root: root + "/unsup") : nil
     self.root = root
+  }
+
+  init(root: String, train: ImageFolder, valid: ImageFolder, unsup: UnlabelledFolder?) {
+    (self.root, self.train, self.valid, self.unsup) = (root, train, valid, unsup)
+  }
+
+  /// A smaller dataset of the same layout: at most so many images per train/ and val/ class and in unsup/
+  /// (nil: all).
+  public func limited(trainPerClass: Int?, validPerClass: Int?, unsup maxUnsup: Int?) -> ImageWangLayout {
+    ImageWangLayout(root: root, train: trainPerClass.map { train.limited(perClass: $0) } ?? train,
+                    valid: validPerClass.map { valid.limited(perClass: $0) } ?? valid,
+                    unsup: maxUnsup.flatMap { n in unsup.map { $0.limited(n) } } ?? unsup)
   }
 
   /// Counts per split and class, as text.

@@ -21,50 +21,78 @@ public struct ScenarioResult: Codable, Sendable {
   public let seconds: Double
   public var finalAccuracy: Double { history.last?.metrics["accuracy"] ?? .nan }
   public var bestAccuracy: Double { history.compactMap { $0.metrics["accuracy"] }.max() ?? .nan }
+  /// The final accuracy with predictions restricted to val/'s classes (`AccuracyAmong`).
+  public var finalAccuracyAmongValidClasses: Double { history.last?.metrics["accuracy_among_valid_classes"] ?? .nan }
 }
 
-/// Trains one scenario once; `encoder` is the pretext's encoder file (ignored by `.random`).
+/// Trains one scenario once; `encoder` is the pretext's encoder file (ignored by `.random`). Leaves in `runDir`
+/// (files named `<scenario>-<run>`): a CSV log, a checkpoint per epoch, the final weights and, once done, a
+/// result file. With `resume`, a finished run returns its result file's contents (and no learner) and an
+/// unfinished one continues from its checkpoint, bit-identical to a run never stopped.
 public func trainScenario(
   _ scenario: Scenario, run: Int, data: ImageWangLayout, encoder: String?, _ config: StudyConfig, runDir: String,
-  callbacks: [Callback] = []
-) throws -> (result: ScenarioResult, learner: Learner, model: XResNet) {
-  try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+  resume: Bool = false, callbacks: [Callback] = []
+) throws -> (result: ScenarioResult, learner: Learner?, model: XResNet) {
+  let data = config.select(data)
+  let name = runDir + "/\(scenario.rawValue)-\(run)"
   let start = Date()
   let seed = config.seed &+ UInt64(run) &* 1000
   Runtime.manualSeed(seed)
   let model = try XResNet(.resnet34, classes: data.train.classes.count, widen: config.widen)
+  if resume, let done = try RunFolder.read(ScenarioResult.self, from: name + ".json") {
+    try model.load(from: name + ".safetensors")
+    return (done, nil, model)
+  }
+  try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
   if scenario != .random {
     guard let encoder else { throw DatasetError(path: runDir, "scenario \(scenario) needs the pretext encoder") }
     try EncoderTransfer.loadBody(try SafeTensors.File(path: encoder).tensors(), into: model, source: encoder)
   }
-  try model.to(device: config.torchDevice)
+  try model.to(device: config.torchDevice, memoryFormat: config.memoryFormat)
   let train = ImageLoader(paths: data.train.paths, labels: data.train.labels, task: .classification, size: config.size,
                           training: true, batchSize: config.batch, seed: seed, workers: config.workers)
   let valid = ImageLoader(paths: data.valid.paths, labels: data.valid.labels, task: .classification, size: config.size,
                           training: false, batchSize: config.batch, seed: seed, workers: config.workers)
   let groups = ParamGroup.groups(of: model, lr: config.lr)
   let learner = Learner(
-    model: model, train: OnDevice(train, config.torchDevice), valid: OnDevice(valid, config.torchDevice),
+    model: model, train: OnDevice(train, config), valid: OnDevice(valid, config),
     loss: Losses.labelSmoothingCrossEntropy(), optimizer: ranger(groups, weightDecay: config.weightDecay),
-    metrics: [Accuracy()], callbacks: callbacks + [CSVLogger(path: runDir + "/\(scenario.rawValue)-\(run).csv")])
-  var history: [EpochRecord]
+    metrics: [Accuracy(), AccuracyAmong(classes: Array(Set(data.valid.labels)))], callbacks: callbacks + [CSVLogger(path: name + ".csv")])
+  let checkpoint = name + ".checkpoint.safetensors"
+  learner.checkpointPath = checkpoint
+  var restored = 0  // epochs restored from a checkpoint
   switch scenario {
   case .random:
-    try learner.fit(.flatCos(epochs: config.epochs, lr: .value(config.lr)))
-    history = learner.history
+    restored = try resumeIfAsked(learner, resume)
+    try learner.fit(.flatCos(epochs: config.epochs, lr: .value(config.lr)), startEpoch: restored)
   case .head:
     try model.freeze()
-    try learner.fit(.flatCos(epochs: config.epochs, lr: .value(config.lr)))
-    history = learner.history
+    restored = try resumeIfAsked(learner, resume)
+    try learner.fit(.flatCos(epochs: config.epochs, lr: .value(config.lr)), startEpoch: restored)
   case .discriminative:
-    try model.freeze()
+    // Two fits, each with its own checkpoint: the head phase's, then the whole network's.
     let head = Swift.min(config.headEpochs, config.epochs)
-    try learner.fit(.flatCos(epochs: head, lr: .value(config.lr)))
-    try model.unfreeze()
-    try learner.fit(.flatCos(epochs: config.epochs - head, lr: .range(config.lr / 100, config.lr)))
-    // The learner's history holds both fits; number the second's epochs after the first's.
-    history = learner.history.enumerated().map { i, r in var r = r; r.epoch = i; return r }
+    let headCheckpoint = name + ".head.checkpoint.safetensors"
+    if resume && FileManager.default.fileExists(atPath: checkpoint) {
+      try model.unfreeze()
+      _ = try resumeIfAsked(learner, resume)
+      restored = learner.history.count  // the head phase's epochs and the second fit's done so far
+    } else {
+      try model.freeze()
+      learner.checkpointPath = headCheckpoint
+      restored = try resumeIfAsked(learner, resume)
+      try learner.fit(.flatCos(epochs: head, lr: .value(config.lr)), startEpoch: restored)
+      try model.unfreeze()
+      learner.checkpointPath = checkpoint
+    }
+    try learner.fit(.flatCos(epochs: config.epochs - head, lr: .range(config.lr / 100, config.lr)),
+                    startEpoch: Swift.max(0, learner.history.count - head))
   }
-  let result = ScenarioResult(scenario: scenario, run: run, history: history, seconds: Date().timeIntervalSince(start))
+  // A discriminative run's history holds both fits: number the second's epochs after the first's.
+  let history = learner.history.enumerated().map { i, r in var r = r; r.epoch = i; return r }
+  let result = ScenarioResult(scenario: scenario, run: run, history: history,
+                              seconds: Date().timeIntervalSince(start) + earlierSeconds(learner, restored))
+  try model.save(to: name + ".safetensors")
+  try RunFolder.write(result, to: name + ".json")
   return (result, learner, model)
 }

@@ -7,7 +7,7 @@ import Training
 extension ImageLoader: BatchSource {}
 
 /// What the pretext run leaves behind.
-public struct PretextResult: Sendable {
+public struct PretextResult: Codable, Sendable {
   public let encoderPath: String
   public let gridPath: String
   public let history: [EpochRecord]
@@ -20,16 +20,20 @@ public struct PretextResult: Sendable {
 
 /// The inpainting pretext: a U-Net over xresnet34 restores RandomCutout-damaged images (MSE against the
 /// original), trained on train/ **and** unsup/ images without their labels; val/ only monitors the loss.
-/// Saves the encoder with classifier key names and a sample grid.
-public func pretrainInpainting(_ data: ImageWangLayout, _ config: StudyConfig, runDir: String, callbacks: [Callback] = [])
-  throws -> PretextResult
+/// Saves the encoder with classifier key names and a sample grid. With `resume`, a finished pretext in
+/// `runDir` (its `pretext.json`) is returned as it is and an unfinished one continues from its checkpoint.
+public func pretrainInpainting(_ data: ImageWangLayout, _ config: StudyConfig, runDir: String, resume: Bool = false,
+                               callbacks: [Callback] = []) throws -> PretextResult
 {
+  let data = config.select(data)
+  let marker = runDir + "/pretext.json"
+  if resume, let done = try RunFolder.read(PretextResult.self, from: marker) { return done }
   try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
   let start = Date()
   Runtime.manualSeed(config.seed)
   let unet = try DynamicUnet(encoder: XResNet(.resnet34, widen: config.widen).body, outChannels: 3,
                              imageSize: (config.pretextSize, config.pretextSize))
-  try unet.to(device: config.torchDevice)
+  try unet.to(device: config.torchDevice, memoryFormat: config.memoryFormat)
   // Paths only: the pretext loader is never given a label.
   let paths = data.train.paths + (data.unsup?.paths ?? [])
   let cutout = RandomCutout(relativeTo: config.pretextSize == config.cutoutReferenceSize ? nil : config.cutoutReferenceSize)
@@ -39,33 +43,54 @@ public func pretrainInpainting(_ data: ImageWangLayout, _ config: StudyConfig, r
                           batchSize: config.pretextBatch, seed: config.seed, workers: config.workers)
   let groups = ParamGroup.groups(of: unet, lr: config.pretextLR)
   let learner = Learner(
-    model: unet, train: OnDevice(train, config.torchDevice), valid: OnDevice(valid, config.torchDevice),
+    model: unet, train: OnDevice(train, config), valid: OnDevice(valid, config),
     loss: Losses.mse(), optimizer: ranger(groups, weightDecay: config.weightDecay),
     callbacks: callbacks + [CSVLogger(path: runDir + "/pretext.csv")])
   learner.checkpointPath = runDir + "/pretext.checkpoint.safetensors"
-  try learner.fit(.flatCos(epochs: config.pretextEpochs, lr: .value(config.pretextLR)))
+  let done = try resumeIfAsked(learner, resume)
+  try learner.fit(.flatCos(epochs: config.pretextEpochs, lr: .value(config.pretextLR)), startEpoch: done)
   let encoderPath = runDir + "/encoder.safetensors"
   try SafeTensors.save(EncoderTransfer.encoderState(of: unet), metadata: ["format": "pt", "source": "pretext inpainting"],
                        to: encoderPath)
   try unet.save(to: runDir + "/unet.safetensors")
   let gridPath = runDir + "/inpainting.png"
   try writeSampleGrid(unet, valid, to: gridPath, device: config.torchDevice)
-  return PretextResult(encoderPath: encoderPath, gridPath: gridPath, history: learner.history,
-                       seconds: Date().timeIntervalSince(start), trainingItems: paths.count,
-                       sawLabels: train.labels != nil || valid.labels != nil)
+  let result = PretextResult(encoderPath: encoderPath, gridPath: gridPath, history: learner.history,
+                             seconds: Date().timeIntervalSince(start) + earlierSeconds(learner, done), trainingItems: paths.count,
+                             sawLabels: train.labels != nil || valid.labels != nil)
+  try RunFolder.write(result, to: marker)
+  return result
 }
 
-/// Moves a source's batches to a device.
+/// With `resume` and a checkpoint at the learner's checkpoint path, restores it and returns its epochs done.
+func resumeIfAsked(_ learner: Learner, _ resume: Bool, checkpoint: String? = nil) throws -> Int {
+  guard resume, let path = checkpoint ?? learner.checkpointPath, FileManager.default.fileExists(atPath: path) else { return 0 }
+  return try learner.loadCheckpoint(from: path)
+}
+
+/// The epoch seconds a resumed learner did before this process (its first `done` history records).
+func earlierSeconds(_ learner: Learner, _ done: Int) -> Double {
+  learner.history.prefix(done).map(\.seconds).reduce(0, +)
+}
+
+/// A source's batches on the config's device, images in its memory layout (NHWC when `channelsLast`).
 struct OnDevice: BatchSource {
   let source: BatchSource
   let device: Device
-  init(_ source: BatchSource, _ device: Device) { (self.source, self.device) = (source, device) }
+  let channelsLast: Bool
+  init(_ source: BatchSource, _ config: StudyConfig) {
+    (self.source, self.device, self.channelsLast) = (source, config.torchDevice, config.channelsLast)
+  }
   var batchCount: Int { source.batchCount }
   func batches(epoch: Int) throws -> AnyIterator<(input: Tensor, target: Tensor)> {
     let it = try source.batches(epoch: epoch)
-    if device == .cpu { return it }
+    if device == .cpu && !channelsLast { return it }
+    func place(_ t: Tensor) throws -> Tensor {
+      let moved = try t.to(device)
+      return channelsLast && moved.shape.count == 4 ? try moved.contiguous(.channelsLast) : moved
+    }
     return AnyIterator {
-      guard let (x, y) = it.next(), let dx = try? x.to(device), let dy = try? y.to(device) else { return nil }
+      guard let (x, y) = it.next(), let dx = try? place(x), let dy = try? place(y) else { return nil }
       return (dx, dy)
     }
   }
@@ -113,6 +138,7 @@ public func writeSampleGrid(_ unet: Module, _ loader: ImageLoader, to path: Stri
 
 /// Rebuilds a run's U-Net from its config and weights and writes a sample grid of `data`'s val/ images.
 public func showSampleGrid(runDir: String, config: StudyConfig, data: ImageWangLayout, rows: Int, to path: String) throws {
+  let data = config.select(data)
   let unet = try DynamicUnet(encoder: XResNet(.resnet34, widen: config.widen).body, outChannels: 3,
                              imageSize: (config.pretextSize, config.pretextSize))
   try unet.load(from: runDir + "/unet.safetensors")

@@ -1,4 +1,5 @@
 import Foundation
+import ImageData
 import Torch
 
 /// Every setting of the study, with the published protocol as the `imagewang` preset.
@@ -24,18 +25,29 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   public var seed: UInt64 = 42
   public var workers = 2
   public var device = "cpu"
+  /// Models and batches in channels-last (NHWC) layout: libtorch's convolutions run faster so on CPUs
+  /// (benchmarks/bench.py measures both layouts) and on GPUs with tensor cores.
+  public var channelsLast = true
+  /// Caps on the images used (nil: all): per train/ class, per val/ class, and of unsup/. The `demo` preset
+  /// sets them so that it takes minutes on full ImageWang too.
+  public var maxTrainPerClass: Int?
+  public var maxValidPerClass: Int?
+  public var maxUnsup: Int?
 
   public init() {}
 
   /// The study's protocol (for a GPU).
   public static var imagewang: StudyConfig { StudyConfig() }
 
-  /// Minutes on 2 CPU cores, end to end, still meaning something.
+  /// Minutes on 2 CPU cores, end to end: 64 px, xresnet34 × 0.25, the pretext 3 epochs, each scenario 3 runs of
+  /// 8 epochs; at most 40 images per train/ class, 30 per val/ class and 1,000 of unsup/ (about the size of
+  /// `imagewang-mini`; full ImageWang is cut to it).
   public static var demo: StudyConfig {
     var c = StudyConfig()
-    (c.pretextSize, c.pretextBatch, c.pretextEpochs) = (64, 32, 4)
-    (c.size, c.batch, c.epochs, c.headEpochs) = (64, 32, 8, 1)
-    (c.widen, c.runs) = (0.25, 2)
+    (c.pretextSize, c.pretextBatch, c.pretextEpochs) = (64, 32, 3)
+    (c.size, c.batch, c.epochs, c.headEpochs) = (64, 32, 8, 2)
+    (c.widen, c.runs) = (0.25, 3)
+    (c.maxTrainPerClass, c.maxValidPerClass, c.maxUnsup) = (40, 30, 1000)
     return c
   }
 
@@ -47,5 +59,11 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     }
   }
 
+  /// The images of `data` this config uses (its caps applied; the same selection every time).
+  public func select(_ data: ImageWangLayout) -> ImageWangLayout {
+    data.limited(trainPerClass: maxTrainPerClass, validPerClass: maxValidPerClass, unsup: maxUnsup)
+  }
+
   public var torchDevice: Device { Device(device) ?? .cpu }
+  public var memoryFormat: MemoryFormat { channelsLast ? .channelsLast : .contiguous }
 }

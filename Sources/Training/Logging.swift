@@ -42,29 +42,31 @@ public final class ProgressCallback: Callback {
   }
 }
 
-/// Per-epoch results to a CSV file (epoch, train_loss, valid_loss, metrics…, seconds), one row appended
-/// and flushed per epoch, so an interrupted run keeps every finished epoch.
+/// Per-epoch results to a CSV file (epoch, train_loss, valid_loss, metrics…, seconds), flushed per epoch.
+/// The learner's history is the source: a logger's first write starts the file with every epoch in it
+/// (all of them when the history was restored from a checkpoint, so a resumed run's log is whole even if
+/// the run was killed between its checkpoint and its log line); later epochs are appended.
 public final class CSVLogger: Callback {
   public let path: String
   var header: [String]?
+  var written = 0
 
   public init(path: String) { self.path = path }
 
   public func on(_ event: Event, _ l: Learner) throws {
-    guard event == .afterEpoch, let r = l.history.last else { return }
-    let names = r.metrics.keys.sorted()
+    guard event == .afterEpoch, let last = l.history.last else { return }
     var text = ""
     if header == nil {
-      header = names
-      if !FileManager.default.fileExists(atPath: path) || l.epoch == 0 {
-        text += (["epoch", "train_loss", "valid_loss"] + names + ["seconds"]).joined(separator: ",") + "\n"
-        FileManager.default.createFile(atPath: path, contents: nil)
-      }
+      header = last.metrics.keys.sorted()
+      text += (["epoch", "train_loss", "valid_loss"] + header! + ["seconds"]).joined(separator: ",") + "\n"
+      guard FileManager.default.createFile(atPath: path, contents: nil) else { throw FileError(path: path, "cannot create") }
     }
-    let valid: String = r.validLoss.map { "\($0)" } ?? ""
-    let metrics: [String] = header!.map { name in r.metrics[name].map { "\($0)" } ?? "" }
-    let fields: [String] = [String(r.epoch + 1), "\(r.trainLoss)", valid] + metrics + [String(format: "%.3f", r.seconds)]
-    text += fields.joined(separator: ",") + "\n"
+    for (i, r) in l.history.enumerated().dropFirst(written) {
+      let valid: String = r.validLoss.map { "\($0)" } ?? ""
+      let metrics: [String] = header!.map { name in r.metrics[name].map { "\($0)" } ?? "" }
+      text += ([String(i + 1), "\(r.trainLoss)", valid] + metrics + [String(format: "%.3f", r.seconds)]).joined(separator: ",") + "\n"
+    }
+    written = l.history.count
     guard let h = FileHandle(forWritingAtPath: path) else { throw FileError(path: path, "cannot open for writing") }
     defer { try? h.close() }
     try h.seekToEnd()

@@ -1,15 +1,23 @@
-// The `pretext` command-line tool. Subcommands so far: `data get|info|synth`.
+// The `pretext` command-line tool: data, experiment, pretrain, finetune, show, resume.
 import ArgumentParser
 import Foundation
 import ImageData
 import Study
+import Torch
 import Training
 
 @main
 struct Pretext: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Self-supervised pretraining of image models, and what it buys downstream.",
-    subcommands: [DataCommand.self, ExperimentCommand.self, PretrainCommand.self, FinetuneCommand.self, ShowCommand.self])
+    subcommands: [DataCommand.self, ExperimentCommand.self, PretrainCommand.self, FinetuneCommand.self, ShowCommand.self,
+                  ResumeCommand.self])
+}
+
+/// The tool's output goes straight to file descriptor 1, a line at a time, so a pipe or a CI log shows progress
+/// as it happens and in order with the progress callback's lines (Swift's `print` is block-buffered into a pipe).
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+  FileHandle.standardOutput.write(Data((items.map { "\($0)" }.joined(separator: separator) + terminator).utf8))
 }
 
 /// Settings shared by the commands that train: a preset, then flags overriding it.
@@ -24,9 +32,15 @@ struct StudyOptions: ParsableArguments {
   @Option(help: "Pretext epochs.") var pretextEpochs: Int?
   @Option(help: "Downstream image size.") var size: Int?
   @Option(help: "Pretext image size.") var pretextSize: Int?
+  @Option(help: "Downstream batch size.") var batch: Int?
+  @Option(help: "Pretext batch size.") var pretextBatch: Int?
+  @Option(help: "Scenario 3: head-only epochs before unfreezing.") var headEpochs: Int?
+  @Option(help: "Data-loading worker threads.") var workers: Int?
   @Option(help: "xresnet34 width multiplier.") var widen: Double?
   @Option(help: "Learning rate (downstream; the pretext's with `pretrain`).") var lr: Double?
   @Option(help: "cpu, cuda or cuda:N.") var device: String?
+  @Flag(inversion: .prefixedNo, help: "Channels-last (NHWC) models and batches (default: on; faster convolutions).")
+  var channelsLast: Bool?
   @Option(help: "Random seed.") var seed: UInt64?
 
   func config() throws -> StudyConfig {
@@ -36,16 +50,31 @@ struct StudyOptions: ParsableArguments {
     if let pretextEpochs { c.pretextEpochs = pretextEpochs }
     if let size { c.size = size }
     if let pretextSize { c.pretextSize = pretextSize }
+    if let batch { c.batch = batch }
+    if let pretextBatch { c.pretextBatch = pretextBatch }
+    if let headEpochs { c.headEpochs = headEpochs }
+    if let workers { c.workers = workers }
     if let widen { c.widen = widen }
     if let lr { (c.lr, c.pretextLR) = (lr, lr) }
-    if let device { c.device = device }
+    if let device {
+      guard let d = Device(device) else { throw ValidationError("unknown device '\(device)' (cpu, cuda, cuda:N)") }
+      if d != .cpu && !Runtime.cudaIsAvailable {
+        throw ValidationError("--device \(device): this libtorch has no usable CUDA device (set up with the CUDA wheel: PRETEXT_CUDA=1 make setup)")
+      }
+      c.device = device
+    }
     if let seed { c.seed = seed }
+    if let channelsLast { c.channelsLast = channelsLast }
     return c
   }
 
-  func dataset() throws -> ImageWangLayout {
-    let layout = try ImageWangLayout(root: try data ?? defaultDataset())
-    let report = try scanImages(layout.train.paths + layout.valid.paths + (layout.unsup?.paths ?? []))
+  /// The dataset (its root made absolute, so `resume` finds it from anywhere); the images `config` selects
+  /// are decoded once to report bad files before training.
+  func dataset(_ config: StudyConfig) throws -> ImageWangLayout {
+    let root = URL(fileURLWithPath: try data ?? defaultDataset()).standardizedFileURL.path
+    let layout = try ImageWangLayout(root: root)
+    let used = config.select(layout)
+    let report = try scanImages(used.train.paths + used.valid.paths + (used.unsup?.paths ?? []))
     if let warning = report.warning { print(warning) }
     return layout
   }
@@ -66,9 +95,9 @@ struct PretrainCommand: ParsableCommand {
     guard task == "inpainting" else { throw ValidationError("unknown pretext task '\(task)' (inpainting)") }
     let dir = options.runDir("pretrain")
     let config = try options.config()
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    try JSONEncoder().encode(config).write(to: URL(fileURLWithPath: dir + "/config.json"), options: .atomic)
-    let r = try pretrainInpainting(options.dataset(), config, runDir: dir, callbacks: [ProgressCallback()])
+    let data = try options.dataset(config)
+    try RunFolder.start(dir, config: config, manifest: RunManifest(kind: .pretrain, dataset: data.root))
+    let r = try pretrainInpainting(data, config, runDir: dir, callbacks: [ProgressCallback()])
     print("encoder: \(r.encoderPath)\nsample grid: \(r.gridPath)")
   }
 }
@@ -94,8 +123,11 @@ struct FinetuneCommand: ParsableCommand {
     if scenario != .random && !FileManager.default.fileExists(atPath: initFrom) {
       throw ValidationError("no encoder file at \(initFrom)")
     }
-    let r = try trainScenario(scenario, run: 0, data: options.dataset(), encoder: scenario == .random ? nil : initFrom,
-                              options.config(), runDir: options.runDir("finetune"), callbacks: [ProgressCallback()])
+    let encoder = scenario == .random ? nil : URL(fileURLWithPath: initFrom).standardizedFileURL.path
+    let (dir, config) = (options.runDir("finetune"), try options.config())
+    let data = try options.dataset(config)
+    try RunFolder.start(dir, config: config, manifest: RunManifest(kind: .finetune, dataset: data.root, scenario: scenario, encoder: encoder))
+    let r = try trainScenario(scenario, run: 0, data: data, encoder: encoder, config, runDir: dir, callbacks: [ProgressCallback()])
     print(String(format: "final accuracy %.4f, best %.4f", r.result.finalAccuracy, r.result.bestAccuracy))
   }
 }
@@ -133,13 +165,28 @@ struct ExperimentCommand: ParsableCommand {
 
   func run() throws {
     let config = try options.config()
-    let layout = try options.dataset()
-    print(layout.summary().split(separator: "\n").prefix(4).joined(separator: "\n"))
+    let layout = try options.dataset(config)
+    print(config.select(layout).summary().split(separator: "\n").prefix(4).joined(separator: "\n"))
     let runDir = options.runDir("experiment")
     let start = Date()
-    let result = try runExperiment(data: layout, config: config, runDir: runDir, callbacks: [ProgressCallback()])
+    let result = try runExperiment(data: layout, config: config, runDir: runDir, log: { print($0) }, callbacks: [ProgressCallback()])
     print("\n" + Report.markdown(result))
     print(String(format: "experiment took %.0f s; report: %@/report.md and report.html", Date().timeIntervalSince(start), runDir))
+  }
+}
+
+/// `pretext resume RUN`: continues an interrupted run from its last checkpoint.
+struct ResumeCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "resume",
+    abstract: "Continue an interrupted experiment, pretrain or finetune run from where it stopped.",
+    discussion: "Finished stages are kept; the unfinished one continues from its last epoch checkpoint (bit-identical to a run never stopped); the rest run. The run's own config.json and dataset are used.")
+  @Argument(help: "The run folder (holding config.json and run.json).") var folder: String
+
+  func run() throws {
+    let start = Date()
+    try resumeRun(folder, log: { print($0) }, callbacks: [ProgressCallback()])
+    print(String(format: "resumed run finished in %.0f s: %@", Date().timeIntervalSince(start), folder))
   }
 }
 

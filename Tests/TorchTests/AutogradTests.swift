@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Torch
 
 @Suite struct AutogradTests {
@@ -136,23 +137,10 @@ import Testing
   /// dropped. Every handle must be freed, and resident memory must stay flat (whole tensors leaked would
   /// cost > 100 MiB; the bound leaves room for allocator noise).
   @Test func hundredThousandTensorsLeaveMemoryFlat() throws {
-    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    let tool = [dir, dir.deletingLastPathComponent(), dir.deletingLastPathComponent().deletingLastPathComponent()]
-      .map { $0.appendingPathComponent("torch-leak-check") }
-      .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    guard let tool else {
-      Issue.record("torch-leak-check not found near \(dir.path): build it with `swift build --build-tests`")
-      return
-    }
-    let process = Process()
-    process.executableURL = tool
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    process.waitUntilExit()
-    let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let run = try runTool(try builtTool("torch-leak-check"), [])
+    let out = run.output
     let fields = out.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
-    #expect(process.terminationStatus == 0 && fields.count == 2, "torch-leak-check said: \(out)")
+    #expect(run.status == 0 && fields.count == 2, "torch-leak-check said: \(out)")
     guard fields.count == 2 else { return }
     #expect(fields[1] == 0, "\(fields[1]) tensor handles outlived the loop")
     #expect(fields[0] < 8 << 20, "resident memory grew \(fields[0] >> 10) KiB")

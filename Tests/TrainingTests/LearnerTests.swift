@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import NN
 @testable import Torch
 @testable import Training
@@ -101,25 +102,9 @@ final class LRProbe: Callback {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let tool = try builtTool("train-synthetic")
     func run(_ args: [String], killAfter line: String? = nil) throws -> String {
-      let p = Process()
-      p.executableURL = tool
-      p.arguments = args
-      let pipe = Pipe()
-      p.standardOutput = pipe
-      try p.run()
-      var out = ""
-      if let line {
-        while !out.contains(line) {
-          let chunk = pipe.fileHandleForReading.availableData
-          if chunk.isEmpty { break }
-          out += String(decoding: chunk, as: UTF8.self)
-        }
-        kill(p.processIdentifier, SIGKILL)
-      }
-      p.waitUntilExit()
-      out += String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-      if line != nil { #expect(p.terminationReason == .uncaughtSignal, "the run was not killed: \(out)") }
-      return out
+      let r = try runTool(tool, args, killWhen: line.map { line in { $0.contains(line) } })
+      if line != nil { #expect(r.killed, "the run was not killed: \(r.output)") }
+      return r.output
     }
     _ = try run(["--epochs", "4", "--checkpoint", dir + "/a.ckpt", "--out", dir + "/straight.safetensors"])
     _ = try run(["--epochs", "4", "--checkpoint", dir + "/b.ckpt"], killAfter: "epoch 2 done")
@@ -194,15 +179,4 @@ final class StopAfter: Callback {
   func on(_ event: Event, _ l: Learner) throws {
     if event == .afterEpoch && l.epoch + 1 >= epochs { throw LearnerControl.stopTraining }
   }
-}
-
-/// An executable built beside the test bundle (`swift build --build-tests` builds every product).
-func builtTool(_ name: String) throws -> URL {
-  let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-  let candidates = [dir, dir.deletingLastPathComponent(), dir.deletingLastPathComponent().deletingLastPathComponent()]
-    .map { $0.appendingPathComponent(name) }
-  guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-    throw FileError(path: dir.path, "\(name) is not built here: run `swift build --build-tests`")
-  }
-  return found
 }

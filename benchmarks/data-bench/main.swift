@@ -93,6 +93,12 @@ do {
   for c in cropped { checksum &+= Int(cutout(c, rng: &rng).0.pixels[1]) }
   let cutUS = Date().timeIntervalSince(t) / Double(paths.count) * 1e6
   Runtime.threadCount = 2
+  // The loader on 2 workers decoding every image every epoch (the row set against PIL in 2 processes).
+  let plain = ImageLoader(paths: paths, task: .inpainting(cutout), size: 128, training: true, batchSize: 32, workers: 2)
+  let tp = Date()
+  var seenPlain = 0
+  for e in 0..<passes { for (x, _) in try plain.batches(epoch: e) { seenPlain += x.shape[0] } }
+  print(String(format: "loader_2_workers_no_cache\t%.1f", Double(seenPlain) / Date().timeIntervalSince(tp)))
   let rssBefore = peakRSSMB()
   let loader = ImageLoader(paths: paths, task: .inpainting(cutout), size: 128, training: true, batchSize: 32, workers: 2,
                            cacheSide: 144)
@@ -101,7 +107,7 @@ do {
   for e in 0..<passes { for (x, _) in try loader.batches(epoch: e) { seen += x.shape[0] } }
   let threaded = Double(seen) / Date().timeIntervalSince(t0)
   print(String(format: "single_thread\t%.1f", single))
-  print(String(format: "loader_2_workers\t%.1f", threaded))
+  print(String(format: "loader_2_workers_cached\t%.1f", threaded))
   print(String(format: "memory\tpeak RSS %.0f MB before the loader, %.0f MB after %d epochs with its decode cache (%.0f MB of pixels)",
                rssBefore, peakRSSMB(), passes, Double(loader.cacheBytes) / 1e6))
   print(String(format: "stages_us_per_image\tdecode %.0f, crop+flip %.0f (resize alone %.0f), cutout %.0f", decodeUS, cropUS, resizeUS, cutUS))

@@ -1,37 +1,61 @@
-// Train-step throughput (forward + backward, images/s) of xresnet34 and the U-Net, for
-// benchmarks/models.sh, which runs fastai's models in PyTorch Python beside it.
-// Usage: model-bench MODEL SIZE BATCH STEPS [channels-last]   (MODEL: xresnet34 | unet)
+// Train-step throughput (images/s) of xresnet34 and the U-Net: forward, loss, backward, the study's optimizer
+// step (Ranger, wd 1e-2) and zeroing the gradients; benchmarks/bench.py runs fastai's models and fastai's
+// ranger in PyTorch Python beside it (model_bench.py). Prints: images/s<TAB>peak RSS MB.
+// Usage: model-bench MODEL SIZE BATCH STEPS [contiguous|channels-last]   (MODEL: xresnet34 | unet)
+//        model-bench --gemm N REPEATS   (this CPU's float32 GEMM rate through libtorch, GFLOP/s)
 import Foundation
 import NN
 import Torch
+import Training
 
 let a = CommandLine.arguments
-guard a.count >= 5, let size = Int(a[2]), let batch = Int(a[3]), let steps = Int(a[4]) else {
-  print("usage: model-bench xresnet34|unet SIZE BATCH STEPS [channels-last]")
-  exit(2)
-}
-let channelsLast = a.count > 5 && a[5] == "channels-last"
 Runtime.threadCount = Int(ProcessInfo.processInfo.environment["BENCH_THREADS"] ?? "2") ?? 2
+
+func peakRSSMB() -> Double {
+  var u = rusage()
+  getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+  return Double(u.ru_maxrss) / 1024
+}
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+  let start = DispatchTime.now().uptimeNanoseconds
+  try body()
+  return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
 do {
+  if a.count >= 4, a[1] == "--gemm", let n = Int(a[2]), let repeats = Int(a[3]) {
+    // The best of `repeats` N×N×N products: the rate the convolutions' GEMMs could at most reach here.
+    let x = try Tensor.rand([n, n]), y = try Tensor.rand([n, n])
+    _ = try x.matmul(y)
+    let best = try (0..<repeats).map { _ in try seconds { _ = try x.matmul(y) } }.min()!
+    print(String(format: "%.2f", 2 * Double(n * n * n) / best / 1e9))
+    exit(0)
+  }
+  guard a.count >= 5, let size = Int(a[2]), let batch = Int(a[3]), let steps = Int(a[4]) else {
+    print("usage: model-bench xresnet34|unet SIZE BATCH STEPS [contiguous|channels-last] | model-bench --gemm N REPEATS")
+    exit(2)
+  }
+  let channelsLast = a.count > 5 && a[5] == "channels-last"
   Runtime.manualSeed(0)
-  let model: Module = a[1] == "unet"
+  let model: Module & ParameterGroups = a[1] == "unet"
     ? try DynamicUnet(encoder: XResNet(.resnet34).body, outChannels: 3, imageSize: (size, size))
     : try XResNet(.resnet34, classes: 20)
   if channelsLast { try model.to(memoryFormat: .channelsLast) }
+  let optimizer = ranger(ParamGroup.groups(of: model, lr: 1e-3), weightDecay: 1e-2)
   var x = try Tensor.rand([batch, 3, size, size])
   if channelsLast { x = try x.contiguous(.channelsLast) }
   let y = try Tensor.randint(0, 20, [batch])
   func step() throws {
-    for p in model.parameters() { try p.value.clearGrad() }
     let out = try model(x)
     let loss = a[1] == "unet" ? try mseLoss(out, x) : try crossEntropy(out, y)
     try loss.backward()
+    try optimizer.step()
+    try optimizer.zeroGrad()
   }
-  try step()  // warm-up
-  let start = DispatchTime.now().uptimeNanoseconds
-  for _ in 0..<steps { try step() }
-  let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-  print(String(format: "%.3f", Double(steps * batch) / seconds))
+  try step()  // warm-up (allocations, optimizer state)
+  let t = try seconds { for _ in 0..<steps { try step() } }
+  print(String(format: "%.3f\t%.0f", Double(steps * batch) / t, peakRSSMB()))
 } catch {
   print("error: \(error)")
   exit(1)

@@ -1,0 +1,135 @@
+"""`make bench`: Pretext against PyTorch Python / fastai on this machine, side by side in one run, same torch
+version and thread count. Rows: train-step throughput (xresnet34, U-Net; 64, 128 px; batch 32; both memory
+layouts), the data pipeline (one thread; all cores), one full epoch of the pretext task and of a downstream
+scenario (data loading included, fastai's Learner as the peer), peak resident memory of each, and the
+fraction of this CPU's GEMM rate each train step reaches. The two sides alternate ROUNDS times and each keeps
+its best (noise on a shared machine only slows). Prints one table; writes JSON to benchmarks/results/.
+Run by `make bench` (which builds release and sets up the peer first); environment: ROUNDS, DATA, BENCH_THREADS."""
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+repo = os.path.dirname(here)
+release = os.path.join(repo, ".build", "release")
+threads = os.environ.get("BENCH_THREADS", "2")
+rounds = int(os.environ.get("ROUNDS", "2"))
+env = dict(os.environ, BENCH_THREADS=threads, BENCH_WORKERS=threads, OMP_NUM_THREADS=threads)
+py = sys.executable
+
+
+def run(cmd):
+    out = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed:\n{out.stdout}\n{out.stderr}")
+    return out.stdout.strip()
+
+
+def fields(line):
+    return [float(v) for v in line.split("\t")]
+
+
+def best_of(ours_cmd, theirs_cmd, n, higher_is_better=True):
+    """Alternates the two commands n times; each side keeps its best value (first field) and its memory
+    (second field, when printed) of that best run."""
+    pick = max if higher_is_better else min
+    ours, theirs = [], []
+    for _ in range(n):
+        ours.append(fields(run(ours_cmd)))
+        theirs.append(fields(run(theirs_cmd)))
+    bo, bt = pick(ours, key=lambda v: v[0]), pick(theirs, key=lambda v: v[0])
+    return {"ours": bo[0], "theirs": bt[0], "ours_all": [v[0] for v in ours], "theirs_all": [v[0] for v in theirs],
+            "ours_rss_mb": max(v[1] for v in ours) if len(bo) > 1 else None,
+            "theirs_rss_mb": max(v[1] for v in theirs) if len(bt) > 1 else None}
+
+
+def data_root():
+    root = os.environ.get("DATA", os.path.join(repo, "..", "shared", "data", "imagewang-mini"))
+    if os.path.isdir(os.path.join(root, "train")):
+        return os.path.abspath(root)
+    synth = os.path.join(os.environ.get("PRETEXT_CACHE", os.path.expanduser("~/.cache/pretext")), "data", "synthetic-imagewang-128")
+    if not os.path.isdir(synth):
+        run([os.path.join(release, "data-bench"), "--synth", synth])
+    print(f"no {root}: using a synthetic ImageWang ({synth})", file=sys.stderr)
+    return synth
+
+
+def main():
+    root = data_root()
+    result = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "threads": int(threads), "rounds": rounds,
+              "data": root, "machine": platform.processor() or platform.machine(), "rows": []}
+    # The hardware limit: the best float32 GEMM rate libtorch reaches here (2048³, best of 5).
+    gemm = max(float(run([os.path.join(release, "model-bench"), "--gemm", "2048", "5"])) for _ in range(2))
+    result["gemm_gflops"] = gemm
+    steps = {("xresnet34", 64): 5, ("xresnet34", 128): 3, ("unet", 64): 3, ("unet", 128): 2}
+    for (model, size), n in steps.items():
+        flops = float(run([py, os.path.join(here, "model_bench.py"), "--flops", model, str(size)]))
+        for layout in ["contiguous", "channels-last"]:
+            args = [model, str(size), "32", str(n), layout]
+            r = best_of([os.path.join(release, "model-bench")] + args, [py, os.path.join(here, "model_bench.py")] + args, rounds)
+            r.update(kind="train step", name=f"{model} @ {size} px, {layout}", unit="images/s", flops_per_image=flops,
+                     ours_gemm_fraction=r["ours"] * flops / (gemm * 1e9), theirs_gemm_fraction=r["theirs"] * flops / (gemm * 1e9))
+            result["rows"].append(r)
+            report_row(r)
+    # Data pipeline: decode + RandomResizedCrop(128) + flip + cutout. One thread; then all cores (our loader's
+    # worker threads, no decode cache, against PIL in as many processes).
+    ours_single, ours_all, pil_single, pil_all = [], [], [], []
+    for _ in range(rounds):
+        out = dict(line.split("\t", 1) for line in run([os.path.join(release, "data-bench"), root, "1"]).splitlines())
+        ours_single.append(float(out["single_thread"]))
+        ours_all.append(float(out["loader_2_workers_no_cache"]))
+        pil_single.append(float(run([py, os.path.join(here, "data_bench.py"), root, "1"]).split("\t")[1]))
+        pil_all.append(float(run([py, os.path.join(here, "data_bench.py"), root, "1", threads]).split("\t")[1]))
+    for name, o, t in [("1 thread (PIL)", ours_single, pil_single), (f"{threads} workers (PIL in {threads} processes)", ours_all, pil_all)]:
+        r = {"kind": "data", "name": name, "unit": "images/s", "ours": max(o), "theirs": max(t), "ours_all": o, "theirs_all": t,
+             "ours_rss_mb": None, "theirs_rss_mb": None}
+        result["rows"].append(r)
+        report_row(r)
+    # Full epochs at the demo preset's settings (64 px, xresnet34 × 0.25, batch 32): seconds, lower is better.
+    for task, n in [("downstream", max(rounds, 3)), ("pretext", rounds)]:
+        args = [task, root]
+        r = best_of([os.path.join(release, "epoch-bench")] + args, [py, os.path.join(here, "epoch_bench.py")] + args, n,
+                    higher_is_better=False)
+        r.update(kind="full epoch", name=f"{task} epoch (fastai Learner)", unit="s")
+        result["rows"].append(r)
+        report_row(r)
+    os.makedirs(os.path.join(here, "results"), exist_ok=True)
+    path = os.path.join(here, "results", "bench-" + result["date"].replace(":", "-") + ".json")
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)
+    print_table(result)
+    print(f"\nJSON: {os.path.relpath(path, repo)}")
+
+
+def speedup(r):
+    # Ours over theirs as a speed: rates divide ours/theirs, times theirs/ours.
+    return r["ours"] / r["theirs"] if r["unit"] != "s" else r["theirs"] / r["ours"]
+
+
+def report_row(r):
+    print(f"  {r['kind']}: {r['name']}: ours {r['ours']:.2f}, theirs {r['theirs']:.2f} {r['unit']} -> {speedup(r):.2f}x",
+          file=sys.stderr, flush=True)
+
+
+def print_table(result):
+    print(f"Pretext vs PyTorch/fastai, {result['threads']} threads, best of {result['rounds']}+ interleaved rounds, "
+          f"data {result['data']}")
+    print(f"GEMM limit (float32 2048³ through libtorch): {result['gemm_gflops']:.1f} GFLOP/s\n")
+    print("| row | Pretext | peer | speed ratio | Pretext RSS MB | peer RSS MB | Pretext / peer % of GEMM limit |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in result["rows"]:
+        mem = lambda v: f"{v:.0f}" if v is not None else "–"
+        frac = (f"{100 * r['ours_gemm_fraction']:.0f} % / {100 * r['theirs_gemm_fraction']:.0f} %"
+                if "ours_gemm_fraction" in r else "–")
+        print(f"| {r['kind']}: {r['name']} | {r['ours']:.2f} {r['unit']} | {r['theirs']:.2f} {r['unit']} | "
+              f"{speedup(r):.2f}× | {mem(r['ours_rss_mb'])} | {mem(r['theirs_rss_mb'])} | {frac} |")
+    print("\nspeed ratio: Pretext's speed over the peer's (> 1: Pretext faster). Train steps: forward, loss, backward, "
+          "Ranger step, zero grads, batch 32. Full epochs: the demo preset's settings, train + validation with data "
+          "loading, fastai's Learner and DataLoaders (their RSS: main process + largest worker).")
+
+
+if __name__ == "__main__":
+    main()
