@@ -66,7 +66,7 @@ else:
     dls = block.dataloaders(root, bs=batch, num_workers=workers)
     learn = Learner(dls, xresnet34(n_out=len(dls.vocab), widen=widen), loss_func=LabelSmoothingCrossEntropy(),
                     opt_func=ranger, metrics=accuracy, wd=1e-2)
-with learn.no_logging():
+with learn.no_logging(), learn.no_bar():
     start = time.perf_counter()
     learn.fit_flat_cos(1, 8e-3)
     seconds = time.perf_counter() - start

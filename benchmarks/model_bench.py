@@ -1,5 +1,6 @@
 """fastai's xresnet34 / DynamicUnet train step (forward, loss, backward, fastai's ranger step with wd 1e-2,
-zero_grad as fastai's Optimizer does it), the same loop as model-bench. Prints: images/s<TAB>peak RSS MB.
+zero_grad as fastai's Optimizer does it), the same loop as model-bench.
+Prints: images/s<TAB>peak RSS MB<TAB>optimizer ms per step.
 Usage: model_bench.py MODEL SIZE BATCH STEPS [contiguous|channels-last]
        model_bench.py --flops MODEL SIZE   (GEMM FLOPs of one train step per image, PyTorch's FlopCounterMode)"""
 import os
@@ -49,15 +50,22 @@ if cl:
 opt = ranger(model.parameters(), lr=1e-3, wd=1e-2)
 
 
+opt_seconds = 0.0
+
+
 def step():
+    global opt_seconds
     loss_of(name, model(x), x, y).backward()
+    t = time.perf_counter()
     opt.step()
     opt.zero_grad()
+    opt_seconds += time.perf_counter() - t
 
 
 step()
+opt_seconds = 0.0
 start = time.perf_counter()
 for _ in range(steps):
     step()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"{steps * batch / (time.perf_counter() - start):.3f}\t{peak:.0f}")
+print(f"{steps * batch / (time.perf_counter() - start):.3f}\t{peak:.0f}\t{1000 * opt_seconds / steps:.1f}")

@@ -16,12 +16,12 @@ for case in ${CASES:-xresnet34:64 xresnet34:128 unet:64 unet:128}; do
   for layout in contiguous channels-last; do
     ours=0 theirs=0
     for r in $(seq "$rounds"); do
-      o=$(.build/release/model-bench "$model" "$size" "$batch" "$steps" "$layout")
-      t=$("$py" benchmarks/model_bench.py "$model" "$size" "$batch" "$steps" "$layout" 2>/dev/null)
+      o=$(.build/release/model-bench "$model" "$size" "$batch" "$steps" "$layout" | cut -f1)
+      t=$("$py" benchmarks/model_bench.py "$model" "$size" "$batch" "$steps" "$layout" 2>/dev/null | cut -f1)
       ours=$(echo "if ($o > $ours) $o else $ours" | bc -l)
       theirs=$(echo "if ($t > $theirs) $t else $theirs" | bc -l)
     done
     printf "%-16s %-14s %10.2f %10.2f %8.2f\n" "$model@$size" "$layout" "$ours" "$theirs" "$(echo "$ours / $theirs" | bc -l)"
   done
 done
-echo "(images/s, forward+backward, batch $batch, best of $rounds rounds of $steps timed steps after one warm-up, $BENCH_THREADS threads)"
+echo "(images/s, forward+backward+Ranger step, batch $batch, best of $rounds rounds of $steps timed steps after one warm-up, $BENCH_THREADS threads)"

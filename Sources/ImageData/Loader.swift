@@ -11,7 +11,7 @@ public enum LoaderTask: Sendable {
 }
 
 /// Batches of images decoded and augmented on worker threads, `prefetch` batches ahead, as NCHW float
-/// tensors in [0, 1]. Every random choice comes from a generator seeded by (seed, epoch, item), and the
+/// tensors in [0, 1] (channels-last in memory). Every random choice comes from a generator seeded by (seed, epoch, item), and the
 /// order from (seed, epoch), so the batches are the same whatever the number of workers.
 public final class ImageLoader: @unchecked Sendable {
   public let paths: [String]
@@ -93,16 +93,24 @@ public final class ImageLoader: @unchecked Sendable {
     return base
   }
 
-  /// Builds batch `b` of `epoch` with `workers` threads.
+  /// Builds batch `b` of `epoch` with `workers` threads. Each worker writes its items' pixels as floats in
+  /// [0, 1] straight into the batch buffer, which libtorch then takes without a copy: N×H×W×3 memory seen as
+  /// an NCHW tensor in channels-last layout (what the study's models use; `.contiguous()` gives plain NCHW).
   func batch(_ b: Int, order: [Int], epoch: Int) throws -> (input: Tensor, target: Tensor) {
     let lo = b * batchSize, n = Swift.min(batchSize, paths.count - lo)
     let side = crop.size, plane = side * side * 3
-    let inputs = UnsafeMutablePointer<UInt8>.allocate(capacity: n * plane)
-    let targets: UnsafeMutablePointer<UInt8>? = {
+    let inputs = UnsafeMutablePointer<Float>.allocate(capacity: n * plane)
+    let targets: UnsafeMutablePointer<Float>? = {
       if case .inpainting = task { return .allocate(capacity: n * plane) }
       return nil
     }()
     nonisolated(unsafe) let (inBuf, outBuf) = (inputs, targets)
+    /// Pixels to floats as `float(x) / 255`, as the uint8 → float tensor division did (bit for bit).
+    @Sendable func store(_ img: RGBImage, _ dst: UnsafeMutablePointer<Float>) {
+      img.pixels.withUnsafeBufferPointer { src in
+        for k in 0..<plane { dst[k] = Float(src[k]) / 255 }
+      }
+    }
     let chunks = Swift.min(workers, n)
     DispatchQueue.concurrentPerform(iterations: chunks) { c in
       var i = c
@@ -115,15 +123,13 @@ public final class ImageLoader: @unchecked Sendable {
           let black = RGBImage(width: side, height: side, fill: (0, 0, 0))
           (x, y) = (black, black)
         }
-        x.pixels.withUnsafeBufferPointer { inBuf.advanced(by: i * plane).update(from: $0.baseAddress!, count: plane) }
-        if let outBuf { y.pixels.withUnsafeBufferPointer { outBuf.advanced(by: i * plane).update(from: $0.baseAddress!, count: plane) } }
+        store(x, inBuf.advanced(by: i * plane))
+        if let outBuf { store(y, outBuf.advanced(by: i * plane)) }
         i += chunks
       }
     }
-    func tensor(_ p: UnsafeMutablePointer<UInt8>) throws -> Tensor {
-      // The uint8 batch is handed to libtorch without a copy, then made NCHW float in [0, 1].
-      let raw = try Tensor(bytesNoCopy: p, shape: [n, side, side, 3], dtype: .uint8) { p.deallocate() }
-      return try (raw.permute([0, 3, 1, 2]).to(dtype: .float32) / 255.0).contiguous()
+    func tensor(_ p: UnsafeMutablePointer<Float>) throws -> Tensor {
+      try Tensor(bytesNoCopy: p, shape: [n, side, side, 3], dtype: .float32) { p.deallocate() }.permute([0, 3, 1, 2])
     }
     let x = try tensor(inputs)
     if let targets { return (x, try tensor(targets)) }

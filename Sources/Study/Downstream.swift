@@ -57,7 +57,9 @@ public func trainScenario(
   let learner = Learner(
     model: model, train: OnDevice(train, config), valid: OnDevice(valid, config),
     loss: Losses.labelSmoothingCrossEntropy(), optimizer: ranger(groups, weightDecay: config.weightDecay),
-    metrics: [Accuracy(), AccuracyAmong(classes: Array(Set(data.valid.labels)))], callbacks: callbacks + [CSVLogger(path: name + ".csv")])
+    metrics: [Accuracy(), AccuracyAmong(classes: Array(Set(data.valid.labels)))],
+    callbacks: callbacks + [CSVLogger(path: name + ".csv"),
+                            try TensorBoardLogger(directory: runDir + "/tensorboard/\(scenario.rawValue)-\(run)")])
   let checkpoint = name + ".checkpoint.safetensors"
   learner.checkpointPath = checkpoint
   var restored = 0  // epochs restored from a checkpoint

@@ -45,7 +45,7 @@ public func pretrainInpainting(_ data: ImageWangLayout, _ config: StudyConfig, r
   let learner = Learner(
     model: unet, train: OnDevice(train, config), valid: OnDevice(valid, config),
     loss: Losses.mse(), optimizer: ranger(groups, weightDecay: config.weightDecay),
-    callbacks: callbacks + [CSVLogger(path: runDir + "/pretext.csv")])
+    callbacks: callbacks + [CSVLogger(path: runDir + "/pretext.csv"), try TensorBoardLogger(directory: runDir + "/tensorboard/pretext")])
   learner.checkpointPath = runDir + "/pretext.checkpoint.safetensors"
   let done = try resumeIfAsked(learner, resume)
   try learner.fit(.flatCos(epochs: config.pretextEpochs, lr: .value(config.pretextLR)), startEpoch: done)

@@ -3,6 +3,16 @@ import CTorch
 /// libtorch's multi-tensor kernels (`torch._foreach_*`, `torch._fused_*`): one call updates a whole list
 /// of tensors, as torch.optim does. All lists must have the same length.
 public enum Foreach {
+  /// The fused kernels walk each parameter and its gradient and state as flat arrays: their strides must
+  /// agree (a channels-last parameter with contiguous state would be updated wrongly, without an error).
+  static func sameLayout(_ op: String, _ params: [Tensor], _ others: [Tensor]...) throws {
+    for (i, p) in params.enumerated() {
+      for list in others where !list[i].hasSameLayout(as: p) {
+        throw TorchError(operation: op, message: "tensor \(i): strides \(list[i].strides) differ from the parameter's \(p.strides)")
+      }
+    }
+  }
+
   static func lists(_ op: String, _ ls: [Tensor]...) throws {
     guard let n = ls.first?.count, ls.allSatisfy({ $0.count == n }) else {
       throw TorchError(operation: op, message: "tensor lists differ in length: \(ls.map(\.count))")
@@ -67,15 +77,17 @@ public enum Foreach {
   }
 
   /// One Adam (or, with `decoupled`, AdamW) step of torch.optim's fused kernel over every parameter.
-  /// `steps` are float32 0-d step counters; they are incremented before the update, as torch.optim does.
+  /// `steps` are float32 0-d step counters; they are incremented before the update, as torch.optim does,
+  /// unless `incrementSteps` is false (the caller passes the step numbers to use; they may be one tensor).
   public static func fusedAdam_(
     params: [Tensor], grads: [Tensor], expAvgs: [Tensor], expAvgSqs: [Tensor], maxExpAvgSqs: [Tensor] = [],
     steps: [Tensor], lr: Double, beta1: Double, beta2: Double, weightDecay: Double, eps: Double,
-    amsgrad: Bool = false, maximize: Bool = false, decoupled: Bool
+    amsgrad: Bool = false, maximize: Bool = false, decoupled: Bool, incrementSteps: Bool = true
   ) throws {
     try lists("_fused_adam_", params, grads, expAvgs, expAvgSqs, steps)
     if amsgrad { try lists("_fused_adam_", params, maxExpAvgSqs) }
-    try add_(steps, 1)
+    try sameLayout("_fused_adam_", params, grads, expAvgs, expAvgSqs, amsgrad ? maxExpAvgSqs : params)
+    if incrementSteps { try add_(steps, 1) }
     try withHandles(params) { p in
       try withHandles(grads) { g in
         try withHandles(expAvgs) { m in
@@ -102,6 +114,7 @@ public enum Foreach {
   ) throws {
     try lists("_fused_sgd_", params, grads)
     if !momentumBuffers.isEmpty { try lists("_fused_sgd_", params, momentumBuffers) }
+    try sameLayout("_fused_sgd_", params, grads, momentumBuffers.isEmpty ? params : momentumBuffers)
     try withHandles(params) { p in
       try withHandles(grads) { g in
         try withHandles(momentumBuffers) { b in

@@ -54,6 +54,15 @@ public final class Tensor: @unchecked Sendable {
     pt_is_contiguous(handle, format.rawValue) == 1
   }
 
+  /// Whether the two tensors have the same shape and lay their elements out in the same order in memory
+  /// (the strides of size-1 dimensions do not matter: nothing steps along them).
+  public func hasSameLayout(as other: Tensor) -> Bool {
+    let (shape, otherShape) = (self.shape, other.shape)
+    guard shape == otherShape else { return false }
+    let (a, b) = (strides, other.strides)
+    return shape.indices.allSatisfy { shape[$0] == 1 || a[$0] == b[$0] }
+  }
+
   /// Size in bytes of the elements (not of the storage a view may share).
   public var byteCount: Int { count * dtype.elementSize }
 

@@ -108,6 +108,18 @@ open class Optimizer: @unchecked Sendable {
     for g in groups { for p in g.params { try p.value.clearGrad() } }
   }
 
+  /// The state tensor `slot` of parameter `key` in the memory layout of `param` (zeros on first use). A state
+  /// restored from a checkpoint is stored contiguous; torch's fused kernels walk parameter, gradient and
+  /// state as flat arrays, so a channels-last parameter needs its state channels-last too.
+  public func slot(_ key: String, _ name: String, like param: Tensor) throws -> Tensor {
+    let t = try slot(key, name) { try param.zerosLike() }
+    guard !t.hasSameLayout(as: param) else { return t }
+    let relaid = try param.zerosLike()
+    try relaid.copy_(t)
+    state[key, default: [:]][name] = relaid
+    return relaid
+  }
+
   /// The state tensor `slot` of parameter `key`, created by `make` on first use.
   public func slot(_ key: String, _ name: String, _ make: () throws -> Tensor) rethrows -> Tensor {
     if let t = state[key]?[name] { return t }

@@ -16,7 +16,7 @@ public final class SGD: Optimizer {
   public override func update(_ b: StepBatch) throws {
     let g = b.group
     let first = state[b.keys[0]]?["momentum_buffer"] == nil
-    let buffers = g.momentum == 0 ? [] : try zip(b.keys, b.params).map { key, p in try slot(key, "momentum_buffer") { try p.zerosLike() } }
+    let buffers = g.momentum == 0 ? [] : try zip(b.keys, b.params).map { key, p in try slot(key, "momentum_buffer", like: p) }
     try Foreach.fusedSGD_(
       params: b.params, grads: b.grads, momentumBuffers: buffers, lr: g.lr, momentum: g.momentum,
       dampening: dampening, weightDecay: b.decay ? g.weightDecay : 0, nesterov: nesterov, isFirstStep: first)
@@ -35,8 +35,8 @@ public final class Adam: Optimizer {
 
   public override func update(_ b: StepBatch) throws {
     let g = b.group
-    let m = try zip(b.keys, b.params).map { key, p in try slot(key, "exp_avg") { try p.zerosLike() } }
-    let v = try zip(b.keys, b.params).map { key, p in try slot(key, "exp_avg_sq") { try p.zerosLike() } }
+    let m = try zip(b.keys, b.params).map { key, p in try slot(key, "exp_avg", like: p) }
+    let v = try zip(b.keys, b.params).map { key, p in try slot(key, "exp_avg_sq", like: p) }
     let steps = try b.keys.map { key in try slot(key, "step") { try Tensor.zeros([], dtype: .float32, device: b.params[0].device) } }
     try Foreach.fusedAdam_(
       params: b.params, grads: b.grads, expAvgs: m, expAvgSqs: v, steps: steps, lr: g.lr, beta1: g.momentum,
@@ -60,12 +60,30 @@ public final class RAdam: Optimizer {
     let g = b.group
     let (beta1, beta2) = (g.momentum, g.sqrMomentum)
     let wd = b.decay ? g.weightDecay : 0
-    let m = try zip(b.keys, b.params).map { key, p in try slot(key, "exp_avg") { try p.zerosLike() } }
-    let v = try zip(b.keys, b.params).map { key, p in try slot(key, "exp_avg_sq") { try p.zerosLike() } }
+    let m = try zip(b.keys, b.params).map { key, p in try slot(key, "exp_avg", like: p) }
+    let v = try zip(b.keys, b.params).map { key, p in try slot(key, "exp_avg_sq", like: p) }
     let stepTensor = try slot(b.keys[0], "step") { try Tensor.zeros([], dtype: .float64) }
     try stepTensor.add_(1)
     for key in b.keys.dropFirst() { state[key, default: [:]]["step"] = stepTensor }
     let t = try stepTensor.item().doubleValue
+    let bc1 = 1 - pow(beta1, t), bc2 = 1 - pow(beta2, t)
+    let rhoInf = 2 / (1 - beta2) - 1
+    let rho = rhoInf - 2 * t * pow(beta2, t) / bc2
+    if rho > 5 {
+      // The rectified step is Adam's with lr·rect, so torch's fused Adam kernel does decay, moments and update
+      // in one pass over the memory (instead of eight foreach passes):
+      //   fastai: p −= lr·rect/bc1 · m / (√v/√bc2 + ε)       = Adam(lr·rect, ε)
+      //   torch:  p −= lr·rect/bc1 · m / ((√v + ε)/√bc2)     = Adam(lr·rect, ε/√bc2)
+      // Decoupled decay p ← p·(1 − lr·wd) is the kernel's p·(1 − lr·rect · wd/rect).
+      let rect = ((rho - 4) * (rho - 2) * rhoInf / ((rhoInf - 4) * (rhoInf - 2) * rho)).squareRoot()
+      let step = try Tensor(scalar: Float(t)).to(b.params[0].device)
+      try Foreach.fusedAdam_(
+        params: b.params, grads: b.grads, expAvgs: m, expAvgSqs: v, steps: Array(repeating: step, count: b.params.count),
+        lr: g.lr * rect, beta1: beta1, beta2: beta2, weightDecay: decoupled ? wd / rect : wd,
+        eps: style == .fastai ? g.eps : g.eps / bc2.squareRoot(), decoupled: decoupled, incrementSteps: false)
+      return
+    }
+    // The first steps (variance not yet tractable): momentum SGD with bias correction.
     var grads = b.grads
     if wd != 0 {
       if decoupled {
@@ -78,27 +96,7 @@ public final class RAdam: Optimizer {
     try Foreach.lerp_(m, grads, weight: .float(1 - beta1))
     try Foreach.mul_(v, .float(beta2))
     try Foreach.addcmul_(v, grads, grads, value: .float(1 - beta2))
-    let bc1 = 1 - pow(beta1, t), bc2 = 1 - pow(beta2, t)
-    let rhoInf = 2 / (1 - beta2) - 1
-    let rho = rhoInf - 2 * t * pow(beta2, t) / bc2
-    guard rho > 5 else {
-      try Foreach.add_(b.params, m, alpha: .float(-g.lr / bc1))
-      return
-    }
-    let rect = ((rho - 4) * (rho - 2) * rhoInf / ((rhoInf - 4) * (rhoInf - 2) * rho)).squareRoot()
-    switch style {
-    case .torch:
-      // p −= lr · rect · (m / bc1) · √bc2 / (√v + ε)
-      let denom = try Foreach.sqrt(v)
-      try Foreach.add_(denom, .float(g.eps))
-      try Foreach.addcdiv_(b.params, m, denom, value: .float(-g.lr * rect * bc2.squareRoot() / bc1))
-    case .fastai:
-      // p −= lr · rect / bc1 · m / (√(v / bc2) + ε)
-      let denom = try Foreach.sqrt(v)
-      try Foreach.mul_(denom, .float(1 / bc2.squareRoot()))
-      try Foreach.add_(denom, .float(g.eps))
-      try Foreach.addcdiv_(b.params, m, denom, value: .float(-g.lr * rect / bc1))
-    }
+    try Foreach.add_(b.params, m, alpha: .float(-g.lr / bc1))
   }
 }
 

@@ -106,7 +106,9 @@ struct PretrainCommand: ParsableCommand {
 struct FinetuneCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "finetune", abstract: "Train the classifier from random init or a saved encoder.")
-  @Option(help: "random, or an encoder file (safetensors with classifier keys).") var initFrom = "random"
+  @Option(name: [.customLong("init"), .customLong("init-from")],
+          help: "random, or an encoder file (safetensors with classifier keys, e.g. a pretext run's encoder.safetensors).")
+  var initFrom = "random"
   @Option(help: "full (all trained), head (body frozen) or discriminative (head first, then lr/100…lr).") var mode = "full"
   @OptionGroup var options: StudyOptions
 

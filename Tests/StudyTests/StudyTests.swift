@@ -90,7 +90,8 @@ final class Watch: Callback {
     #expect(html.contains("<svg") && html.contains("<polyline") && html.contains("inpainting.png"))
     let saved = try JSONDecoder().decode(StudyConfig.self, from: Data(contentsOf: URL(fileURLWithPath: root + "/run/config.json")))
     #expect(saved == config)
-    for file in ["encoder.safetensors", "unet.safetensors", "inpainting.png", "results.json", "pretext.csv", "random-1.csv"] {
+    for file in ["encoder.safetensors", "unet.safetensors", "inpainting.png", "results.json", "pretext.csv", "random-1.csv",
+                 "random-1.safetensors", "run.json", "tensorboard/pretext", "tensorboard/discriminative-1"] {
       #expect(FileManager.default.fileExists(atPath: root + "/run/" + file), "\(file) missing")
     }
     #expect(lines.first!.hasPrefix("pretext: inpainting on 70 images"))

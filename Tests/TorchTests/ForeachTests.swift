@@ -56,6 +56,22 @@ import Testing
     #expect(try values(step) == [5])
   }
 
+  /// The fused kernels read parameter, gradient and state as flat arrays: a channels-last parameter with a
+  /// contiguous state is refused rather than updated wrongly; size-1 dimensions' strides do not count.
+  @Test func fusedAdamRefusesMismatchedLayouts() throws {
+    let p = try Tensor.rand([2, 3, 4, 4]).contiguous(.channelsLast)
+    let state = try Tensor.zeros([2, 3, 4, 4])
+    func step(_ m: Tensor, _ v: Tensor, _ p: Tensor) throws {
+      try Foreach.fusedAdam_(params: [p], grads: [p.zerosLike()], expAvgs: [m], expAvgSqs: [v],
+                             steps: [Tensor.zeros([], dtype: .float32)], lr: 0.1, beta1: 0.9, beta2: 0.99,
+                             weightDecay: 0, eps: 1e-8, decoupled: true)
+    }
+    #expect { try step(state, state.clone(), p) } throws: { "\($0)".contains("strides") }
+    try step(p.zerosLike(), p.zerosLike(), p)  // same layout: fine
+    let column = try Tensor.rand([4, 1, 1, 1]).contiguous(.channelsLast)  // strides differ only on size-1 dims
+    try step(Tensor.zeros([4, 1, 1, 1]), Tensor.zeros([4, 1, 1, 1]), column)
+  }
+
   @Test func fusedSGDWithMomentum() throws {
     let p = try Tensor([1.0, 2.0]), buf = try Tensor.zeros([2], dtype: .float64)
     var ref = [1.0, 2.0], mom = [0.0, 0.0]

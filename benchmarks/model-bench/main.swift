@@ -1,6 +1,6 @@
 // Train-step throughput (images/s) of xresnet34 and the U-Net: forward, loss, backward, the study's optimizer
 // step (Ranger, wd 1e-2) and zeroing the gradients; benchmarks/bench.py runs fastai's models and fastai's
-// ranger in PyTorch Python beside it (model_bench.py). Prints: images/s<TAB>peak RSS MB.
+// ranger in PyTorch Python beside it (model_bench.py). Prints: images/s<TAB>peak RSS MB<TAB>optimizer ms per step.
 // Usage: model-bench MODEL SIZE BATCH STEPS [contiguous|channels-last]   (MODEL: xresnet34 | unet)
 //        model-bench --gemm N REPEATS   (this CPU's float32 GEMM rate through libtorch, GFLOP/s)
 import Foundation
@@ -46,16 +46,20 @@ do {
   var x = try Tensor.rand([batch, 3, size, size])
   if channelsLast { x = try x.contiguous(.channelsLast) }
   let y = try Tensor.randint(0, 20, [batch])
+  var optimizerSeconds = 0.0
   func step() throws {
     let out = try model(x)
     let loss = a[1] == "unet" ? try mseLoss(out, x) : try crossEntropy(out, y)
     try loss.backward()
-    try optimizer.step()
-    try optimizer.zeroGrad()
+    optimizerSeconds += try seconds {
+      try optimizer.step()
+      try optimizer.zeroGrad()
+    }
   }
   try step()  // warm-up (allocations, optimizer state)
+  optimizerSeconds = 0
   let t = try seconds { for _ in 0..<steps { try step() } }
-  print(String(format: "%.3f\t%.0f", Double(steps * batch) / t, peakRSSMB()))
+  print(String(format: "%.3f\t%.0f\t%.1f", Double(steps * batch) / t, peakRSSMB(), 1000 * optimizerSeconds / Double(steps)))
 } catch {
   print("error: \(error)")
   exit(1)
