@@ -39,13 +39,13 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   /// The study's protocol (for a GPU).
   public static var imagewang: StudyConfig { StudyConfig() }
 
-  /// Minutes on 2 CPU cores, end to end: 64 px, xresnet34 × 0.25, the pretext 3 epochs, each scenario 3 runs of
-  /// 8 epochs; at most 40 images per train/ class, 30 per val/ class and 1,000 of unsup/ (about the size of
+  /// Minutes on 2 CPU cores, end to end: 64 px, xresnet34 × 0.25, the pretext 6 epochs, each scenario 3 runs of
+  /// 12 epochs; at most 40 images per train/ class, 30 per val/ class and 1,000 of unsup/ (about the size of
   /// `imagewang-mini`; full ImageWang is cut to it).
   public static var demo: StudyConfig {
     var c = StudyConfig()
-    (c.pretextSize, c.pretextBatch, c.pretextEpochs) = (64, 32, 3)
-    (c.size, c.batch, c.epochs, c.headEpochs) = (64, 32, 8, 2)
+    (c.pretextSize, c.pretextBatch, c.pretextEpochs) = (64, 32, 6)
+    (c.size, c.batch, c.epochs, c.headEpochs) = (64, 32, 12, 2)
     (c.widen, c.runs) = (0.25, 3)
     (c.maxTrainPerClass, c.maxValidPerClass, c.maxUnsup) = (40, 30, 1000)
     return c
