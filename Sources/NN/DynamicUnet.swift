@@ -43,7 +43,7 @@ public final class UnetBlock: Module {
     conv2 = try ConvLayer(
       outChannels, outChannels, batchNorm: false, activation: activation,
       extra: selfAttention ? try SelfAttention(outChannels) : nil)
-    relu = activation.make()
+    relu = activation.make(inplace: true)  // on the fresh concatenation, whose backward does not need it
     super.init()
   }
 
@@ -142,7 +142,9 @@ public final class DynamicUnet: Module {
       h = try m(h)
       if parts.skipIndices.contains(i) { skips[i] = h }
     }
-    h = try parts.middle(relu(parts.bn(h)))
+    let normed = try parts.bn(h)
+    try normed.relu_()  // in place: BatchNorm's output is fresh and its backward does not need it
+    h = try parts.middle(normed)
     for (block, idx) in zip(parts.blocks, parts.skipIndices) { h = try block.forward(h, skip: skips[idx]!) }
     if let s = parts.finalShuffle { h = try s(h) }
     if h.shape[2] != x.shape[2] || h.shape[3] != x.shape[3] {
