@@ -139,17 +139,17 @@ struct ShowCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "show", abstract: "Write a sample grid (damaged | original | restored) from a run's saved U-Net.")
   @Argument(help: "A run folder holding config.json and unet.safetensors.") var folder: String
-  @Option(help: "The dataset whose val/ images to show (default: the one in results.json).") var data: String?
+  @Option(help: "The dataset whose val/ images to show (default: the run's own, from run.json).") var data: String?
   @Option(help: "Rows in the grid.") var rows = 8
   @Option(help: "Output PNG (default: RUN/show.png).") var output: String?
 
   func run() throws {
-    let config = try JSONDecoder().decode(StudyConfig.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/config.json")))
-    var root = data
-    if root == nil, let r = try? JSONDecoder().decode(ExperimentResult.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/results.json"))) {
-      root = r.dataset
+    guard let config = try RunFolder.read(StudyConfig.self, from: folder + "/config.json") else {
+      throw ValidationError("no config.json in \(folder): not a run folder")
     }
-    guard let root else { throw ValidationError("no results.json in \(folder): pass --data") }
+    guard let root = try data ?? RunFolder.read(RunManifest.self, from: folder + "/run.json")?.dataset else {
+      throw ValidationError("no run.json in \(folder): pass --data")
+    }
     let layout = try ImageWangLayout(root: root, requireUnsup: false)
     let path = output ?? folder + "/show.png"
     try showSampleGrid(runDir: folder, config: config, data: layout, rows: rows, to: path)

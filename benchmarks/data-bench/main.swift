@@ -92,7 +92,7 @@ do {
   t = Date()
   for c in cropped { checksum &+= Int(cutout(c, rng: &rng).0.pixels[1]) }
   let cutUS = Date().timeIntervalSince(t) / Double(paths.count) * 1e6
-  Runtime.threadCount = Int(ProcessInfo.processInfo.environment["LOADER_TORCH_THREADS"] ?? "2") ?? 2
+  Runtime.threadCount = 2
   // The loader on 2 workers decoding every image every epoch (the row set against PIL in 2 processes).
   let plain = ImageLoader(paths: paths, task: .inpainting(cutout), size: 128, training: true, batchSize: 32, workers: 2)
   let tp = Date()

@@ -19,7 +19,10 @@ def _pad(img, padding, fill=0, padding_mode="constant"):
     if not any(padding):
         return img
     if isinstance(img, torch.Tensor):
-        mode = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "symmetric": "circular"}[padding_mode]
+        modes = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}  # torch has no "symmetric"
+        if padding_mode not in modes:
+            raise NotImplementedError(f"pad mode {padding_mode!r} for tensors in this stub")
+        mode = modes[padding_mode]
         return torch.nn.functional.pad(img, (left, right, top, bottom), mode=mode, value=fill if mode == "constant" else None)
     a = np.asarray(img)
     widths = ((top, bottom), (left, right)) + (((0, 0),) if a.ndim == 3 else ())
