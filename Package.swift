@@ -52,6 +52,7 @@ let package = Package(
     .executableTarget(name: "st-roundtrip", dependencies: ["Torch"]),
     .executableTarget(name: "train-synthetic", dependencies: ["Training"]),
     .executableTarget(name: "torch-leak-check", dependencies: ["Torch"]),
+    .executableTarget(name: "cpu-cache-check", dependencies: ["Torch"]),
     .executableTarget(name: "nn-export", dependencies: ["NN"]),
     // The C++ floor of the per-op benchmark: links libtorch through CTorch's linker settings, uses ATen directly.
     .target(

@@ -12,6 +12,12 @@ struct Pretext: ParsableCommand {
     abstract: "Self-supervised pretraining of image models, and what it buys downstream.",
     subcommands: [DataCommand.self, ExperimentCommand.self, PretrainCommand.self, FinetuneCommand.self, ShowCommand.self,
                   ResumeCommand.self])
+
+  /// The caching CPU allocator is on (see `Runtime.cachesCPUMemory`) unless PRETEXT_CPU_CACHE=0.
+  static func main() {
+    Runtime.cachesCPUMemory = ProcessInfo.processInfo.environment["PRETEXT_CPU_CACHE"] != "0"
+    main(nil)
+  }
 }
 
 /// The tool's output goes straight to file descriptor 1, a line at a time, so a pipe or a CI log shows progress

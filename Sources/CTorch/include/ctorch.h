@@ -126,6 +126,14 @@ bool pt_cuda_is_available(void);
 intptr_t pt_cuda_device_count(void);
 int pt_cuda_synchronize(int device_index);
 const char *pt_version(void);
+// The caching CPU allocator (allocator.cpp): freed blocks of >= 1 MiB are kept by size and reused, within
+// an eighth above the peak of live bytes; disabling unmaps the cached blocks and restores c10's allocator.
+void pt_cpu_cache_enable(bool enabled);
+bool pt_cpu_cache_is_enabled(void);
+void pt_cpu_cache_empty(void);
+// Large blocks only (those the cache manages): free ones held, ones in use; requests served from the cache
+// or not.
+void pt_cpu_cache_stats(uint64_t *cached_bytes, uint64_t *live_bytes, uint64_t *hits, uint64_t *misses);
 
 // ---- generators ----
 pt_generator pt_generator_new(uint64_t seed, int device_type, int device_index);

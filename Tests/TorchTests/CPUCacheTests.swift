@@ -1,0 +1,36 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The caching CPU allocator, observed by cpu-cache-check in its own process (the cache's counters are
+/// process-wide, and other tests allocate large tensors in parallel).
+@Suite struct CPUCacheTests {
+  @Test func freedBlocksAreReusedWithinTheBoundAndGivenBack() throws {
+    let run = try runTool(try builtTool("cpu-cache-check"), [])
+    #expect(run.status == 0, "cpu-cache-check said: \(run.output)")
+    var seen: [String: String] = [:]
+    for line in run.output.split(separator: "\n") {
+      let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+      if parts.count == 2 { seen[parts[0]] = parts[1] }
+    }
+    func int(_ key: String) -> Int { Int(seen[key] ?? "") ?? -1 }
+    let mib = 1 << 20
+    // A large block is mapped once, kept when freed, and served again to the next request of its size.
+    #expect(int("first.misses") == 1 && int("first.live") == 4 * mib)
+    #expect(int("freed.cached") == 4 * mib)
+    #expect(int("again.hits") == 1 && int("again.cached") == 0)
+    #expect(seen["again.sum"] == "2097152.0", "a reused block must work like fresh memory")
+    #expect(int("small.counted") == 0, "blocks under 1 MiB are not the cache's")
+    // Live + cached stay within the peak of live bytes plus an eighth.
+    #expect(int("bound.evicted.cached") == 0)
+    #expect(int("bound.kept.cached") == 2 * mib)
+    // Blocks made and freed on four threads at once: right contents, nothing left live.
+    #expect(int("threads.failures") == 0 && int("threads.live") == 0)
+    // Emptying gives the memory back to the system.
+    #expect(seen["empty.cached.before"] == "true" && int("empty.cached") == 0)
+    #expect(int("empty.rss.drop") >= 60 * mib)
+    // Off: nothing cached, blocks made under the cache unmapped when freed, libtorch's allocator back.
+    #expect(int("off.cached") == 0 && int("off.live") == 0 && int("off.cached.after.free") == 0)
+    #expect(int("off.counted") == 0)
+  }
+}
