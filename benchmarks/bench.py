@@ -2,8 +2,9 @@
 version and thread count. Rows: train-step throughput (xresnet34, U-Net; 64, 128 px; batch 32; both memory
 layouts), the data pipeline (one thread; all cores), one full epoch of the pretext task and of a downstream
 scenario (data loading included, fastai's Learner as the peer), peak resident memory of each, and the
-fraction of this CPU's GEMM rate each train step reaches. The two sides alternate ROUNDS times and each keeps
-its best (noise on a shared machine only slows). Prints one table; writes JSON to benchmarks/results/.
+fraction of this CPU's GEMM rate each train step reaches. Train steps run both sides at once in lockstep, step by step
+(ROUNDS scales the steps); the other rows alternate ROUNDS times; each side keeps its best (noise on a shared
+machine only slows). Prints one table; writes JSON to benchmarks/results/.
 Run by `make bench` (which builds release and sets up the peer first); environment: ROUNDS, DATA, BENCH_THREADS."""
 import datetime
 import json
@@ -46,6 +47,40 @@ def best_of(ours_cmd, theirs_cmd, n, higher_is_better=True):
             "theirs_rss_mb": max(v[1] for v in theirs) if len(bt) > 1 else None}
 
 
+def lockstep(ours_cmd, theirs_cmd, steps, batch):
+    """Train-step rows: both sides warm up, then take turns step by step (the other waits on its stdin), who
+    goes first alternating, so that this shared machine's slow spells fall on both sides alike. Each side's
+    rate comes from its fastest step; also the median over pairs of the per-pair speed ratio."""
+    procs = [subprocess.Popen(c + ["--lockstep"], cwd=repo, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True) for c in (ours_cmd, theirs_cmd)]
+
+    def line(p):
+        text = p.stdout.readline()
+        if not text:
+            sys.exit(f"bench: {' '.join(p.args)} stopped: {p.stdout.read()}")
+        return text.strip()
+
+    for p in procs:
+        if line(p) != "ready":
+            sys.exit(f"bench: {' '.join(p.args)} did not start")
+    times = [[], []]
+    for i in range(steps):
+        for k in ((0, 1) if i % 2 == 0 else (1, 0)):
+            procs[k].stdin.write("go\n")
+            procs[k].stdin.flush()
+            times[k].append(float(line(procs[k])))
+    summaries = []
+    for p in procs:
+        p.stdin.close()
+        summaries.append(fields(line(p)))
+        p.wait()
+    pair_ratios = sorted(t / o for o, t in zip(*times))
+    return {"ours": batch / min(times[0]), "theirs": batch / min(times[1]),
+            "ours_all": [batch / t for t in times[0]], "theirs_all": [batch / t for t in times[1]],
+            "median_pair_ratio": pair_ratios[len(pair_ratios) // 2],
+            "ours_rss_mb": summaries[0][1], "theirs_rss_mb": summaries[1][1]}
+
+
 def data_root():
     root = os.environ.get("DATA", os.path.join(repo, "..", "shared", "data", "imagewang-mini"))
     if os.path.isdir(os.path.join(root, "train")):
@@ -64,12 +99,14 @@ def main():
     # The hardware limit: the best float32 GEMM rate libtorch reaches here (2048³, best of 5).
     gemm = max(float(run([os.path.join(release, "model-bench"), "--gemm", "2048", "5"])) for _ in range(2))
     result["gemm_gflops"] = gemm
-    steps = {("xresnet34", 64): 5, ("xresnet34", 128): 4, ("unet", 64): 4, ("unet", 128): 3}
+    # Timed steps per side (in lockstep), scaled with ROUNDS: about a minute per row at 64 px, two at 128.
+    steps = {("xresnet34", 64): 12, ("xresnet34", 128): 8, ("unet", 64): 6, ("unet", 128): 3}
     for (model, size), n in steps.items():
         flops = float(run([py, os.path.join(here, "model_bench.py"), "--flops", model, str(size)]))
         for layout in ["contiguous", "channels-last"]:
-            args = [model, str(size), "32", str(n), layout]
-            r = best_of([os.path.join(release, "model-bench")] + args, [py, os.path.join(here, "model_bench.py")] + args, rounds)
+            args = [model, str(size), "32", str(n * rounds), layout]
+            r = lockstep([os.path.join(release, "model-bench")] + args, [py, os.path.join(here, "model_bench.py")] + args,
+                         n * rounds, 32)
             r.update(kind="train step", name=f"{model} @ {size} px, {layout}", unit="images/s", flops_per_image=flops,
                      ours_gemm_fraction=r["ours"] * flops / (gemm * 1e9), theirs_gemm_fraction=r["theirs"] * flops / (gemm * 1e9))
             result["rows"].append(r)
@@ -110,8 +147,12 @@ def speedup(r):
 
 
 def report_row(r):
-    print(f"  {r['kind']}: {r['name']}: ours {r['ours']:.2f}, theirs {r['theirs']:.2f} {r['unit']} -> {speedup(r):.2f}x",
+    print(f"  {r['kind']}: {r['name']}: ours {r['ours']:.2f}, theirs {r['theirs']:.2f} {r['unit']} -> {speedup(r):.2f}x{pairs(r)}",
           file=sys.stderr, flush=True)
+
+
+def pairs(r):
+    return f" (pairs {r['median_pair_ratio']:.2f}×)" if "median_pair_ratio" in r else ""
 
 
 def print_table(result):
@@ -125,9 +166,10 @@ def print_table(result):
         frac = (f"{100 * r['ours_gemm_fraction']:.0f} % / {100 * r['theirs_gemm_fraction']:.0f} %"
                 if "ours_gemm_fraction" in r else "–")
         print(f"| {r['kind']}: {r['name']} | {r['ours']:.2f} {r['unit']} | {r['theirs']:.2f} {r['unit']} | "
-              f"{speedup(r):.2f}× | {mem(r['ours_rss_mb'])} | {mem(r['theirs_rss_mb'])} | {frac} |")
+              f"{speedup(r):.2f}×{pairs(r)} | {mem(r['ours_rss_mb'])} | {mem(r['theirs_rss_mb'])} | {frac} |")
     print("\nspeed ratio: Pretext's speed over the peer's (> 1: Pretext faster). Train steps: forward, loss, backward, "
-          "Ranger step, zero grads, batch 32; the fastest timed step of each side. Full epochs: the demo preset's settings, train + validation with data "
+          "Ranger step, zero grads, batch 32; the two sides take turns step by step, each rated by its fastest step; "
+          "(pairs: the median over the step pairs of the per-pair ratio). Full epochs: the demo preset's settings, train + validation with data "
           "loading, fastai's Learner and DataLoaders (their RSS: main process + largest worker).")
 
 

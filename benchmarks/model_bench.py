@@ -1,7 +1,9 @@
 """fastai's xresnet34 / DynamicUnet train step (forward, loss, backward, fastai's ranger step with wd 1e-2,
 zero_grad as fastai's Optimizer does it), the same loop as model-bench; images/s from the fastest timed step.
 Prints: images/s<TAB>peak RSS MB<TAB>optimizer ms per step.
-Usage: model_bench.py MODEL SIZE BATCH STEPS [contiguous|channels-last]
+Usage: model_bench.py MODEL SIZE BATCH STEPS [contiguous|channels-last] [--lockstep]
+       (--lockstep: as model-bench's: "ready" after the warm-up, then a line on stdin before each timed step
+       and its seconds printed after it)
        model_bench.py --flops MODEL SIZE   (GEMM FLOPs of one train step per image, PyTorch's FlopCounterMode)"""
 import os
 import resource
@@ -42,6 +44,7 @@ if sys.argv[1] == "--flops":
 
 name, size, batch, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 cl = len(sys.argv) > 5 and sys.argv[5] == "channels-last"
+lockstep = "--lockstep" in sys.argv
 model = make(name, size).train()
 x, y = torch.rand(batch, 3, size, size), torch.randint(0, 20, (batch,))
 if cl:
@@ -64,10 +67,16 @@ def step():
 
 step()
 opt_seconds = 0.0
+if lockstep:
+    print("ready", flush=True)
 times = []
 for _ in range(steps):  # the fastest step: on a shared machine noise only ever slows a step down
+    if lockstep and not sys.stdin.readline():
+        sys.exit(3)
     start = time.perf_counter()
     step()
     times.append(time.perf_counter() - start)
+    if lockstep:
+        print(times[-1], flush=True)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(f"{batch / min(times):.3f}\t{peak:.0f}\t{1000 * opt_seconds / steps:.1f}")

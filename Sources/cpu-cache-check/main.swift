@@ -39,16 +39,23 @@ do {
   for _ in 0..<100 { _ = try Tensor.ones([1000]) + 1 }
   report("small.counted", Runtime.cpuMemoryCacheStats.hits + Runtime.cpuMemoryCacheStats.misses - s.hits - s.misses)
 
-  // The bound: the peak of live bytes is 4 MiB, so 4 MiB cached + a fresh 2 MiB (6 > 4.5 MiB) evicts the
-  // cached block first, while 2 MiB cached + a fresh 1.5 MiB (3.5 MiB) keeps it.
+  // A request up to a third smaller than a cached block gets that block.
   b = nil
-  var c: Tensor? = try Tensor.ones(floats(2 * mib))
+  var c: Tensor? = try Tensor.ones(floats(2 * mib))  // 4 MiB cached, but 2 MiB is too small for it
   report("bound.evicted.cached", Runtime.cpuMemoryCacheStats.cachedBytes)
   c = nil
+  s = Runtime.cpuMemoryCacheStats
   var d: Tensor? = try Tensor.ones(floats(3 * mib / 2))
-  report("bound.kept.cached", Runtime.cpuMemoryCacheStats.cachedBytes)
+  report("near.hits", Runtime.cpuMemoryCacheStats.hits - s.hits)
+  report("near.live", Runtime.cpuMemoryCacheStats.liveBytes)
+  report("near.sum", try d!.sum().item(Double.self))
   d = nil
-  _ = (c, d)
+  // The bound: the peak of live bytes is 4 MiB, so 4 MiB cached + a fresh 2 MiB (6 > 4.25 MiB) evicted
+  // the cached block first (above), while 2 MiB cached + a fresh 1 MiB (3 MiB) keeps it.
+  var e: Tensor? = try Tensor.ones(floats(1 * mib))
+  report("bound.kept.cached", Runtime.cpuMemoryCacheStats.cachedBytes)
+  e = nil
+  _ = (c, d, e)
 
   // Freed from other threads at once (loader workers drop their batches), sizes mixed, contents checked.
   let sizes = [1 * mib, 3 * mib / 2, 2 * mib, 4 * mib]

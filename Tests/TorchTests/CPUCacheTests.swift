@@ -21,7 +21,9 @@ import Testing
     #expect(int("again.hits") == 1 && int("again.cached") == 0)
     #expect(seen["again.sum"] == "2097152.0", "a reused block must work like fresh memory")
     #expect(int("small.counted") == 0, "blocks under 1 MiB are not the cache's")
-    // Live + cached stay within the peak of live bytes plus an eighth.
+    // A 1.5 MiB request takes the cached 2 MiB block (counted live at its full size).
+    #expect(int("near.hits") == 1 && int("near.live") == 2 * mib && seen["near.sum"] == "393216.0")
+    // Live + cached stay within the peak of live bytes plus a sixteenth.
     #expect(int("bound.evicted.cached") == 0)
     #expect(int("bound.kept.cached") == 2 * mib)
     // Blocks made and freed on four threads at once: right contents, nothing left live.

@@ -1,7 +1,9 @@
 // Train-step throughput (images/s, from the fastest of STEPS timed steps) of xresnet34 and the U-Net: forward, loss, backward, the study's optimizer
 // step (Ranger, wd 1e-2) and zeroing the gradients; benchmarks/bench.py runs fastai's models and fastai's
 // ranger in PyTorch Python beside it (model_bench.py). Prints: images/s<TAB>peak RSS MB<TAB>optimizer ms per step.
-// Usage: model-bench MODEL SIZE BATCH STEPS [contiguous|channels-last]   (MODEL: xresnet34 | unet)
+// Usage: model-bench MODEL SIZE BATCH STEPS [contiguous|channels-last] [--lockstep]   (MODEL: xresnet34 | unet)
+//        --lockstep: after the warm-up print "ready", then before each timed step wait for a line on stdin
+//        and after it print the step's seconds (benchmarks/bench.py alternates the two sides step by step).
 //        model-bench --gemm N REPEATS   (this CPU's float32 GEMM rate through libtorch, GFLOP/s)
 import Foundation
 import NN
@@ -38,6 +40,7 @@ do {
     exit(2)
   }
   let channelsLast = a.count > 5 && a[5] == "channels-last"
+  let lockstep = a.contains("--lockstep")
   Runtime.manualSeed(0)
   let model: Module & ParameterGroups = a[1] == "unet"
     ? try DynamicUnet(encoder: XResNet(.resnet34).body, outChannels: 3, imageSize: (size, size))
@@ -59,8 +62,15 @@ do {
   }
   try step()  // warm-up (allocations, optimizer state)
   optimizerSeconds = 0
+  func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }  // unbuffered
+  if lockstep { say("ready") }
   // The fastest step: on a shared machine noise only ever slows a step down.
-  let best = try (0..<steps).map { _ in try seconds { try step() } }.min()!
+  let best = try (0..<steps).map { _ in
+    if lockstep { guard readLine() != nil else { exit(3) } }
+    let t = try seconds { try step() }
+    if lockstep { say(String(t)) }
+    return t
+  }.min()!
   print(String(format: "%.3f\t%.0f\t%.1f", Double(batch) / best, peakRSSMB(), 1000 * optimizerSeconds / Double(steps)))
 } catch {
   print("error: \(error)")

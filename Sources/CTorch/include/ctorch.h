@@ -126,8 +126,9 @@ bool pt_cuda_is_available(void);
 intptr_t pt_cuda_device_count(void);
 int pt_cuda_synchronize(int device_index);
 const char *pt_version(void);
-// The caching CPU allocator (allocator.cpp): freed blocks of >= 1 MiB are kept by size and reused, within
-// an eighth above the peak of live bytes; disabling unmaps the cached blocks and restores c10's allocator.
+// The caching CPU allocator (allocator.cpp): freed blocks of >= 1 MiB are kept and reused for requests of
+// their size or up to a third smaller, within a sixteenth above the peak of live bytes; disabling unmaps
+// the cached blocks and restores c10's allocator.
 void pt_cpu_cache_enable(bool enabled);
 bool pt_cpu_cache_is_enabled(void);
 void pt_cpu_cache_empty(void);
