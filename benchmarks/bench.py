@@ -147,30 +147,34 @@ def speedup(r):
 
 
 def report_row(r):
-    print(f"  {r['kind']}: {r['name']}: ours {r['ours']:.2f}, theirs {r['theirs']:.2f} {r['unit']} -> {speedup(r):.2f}x{pairs(r)}",
+    print(f"  {r['kind']}: {r['name']}: ours {r['ours']:.2f}, theirs {r['theirs']:.2f} {r['unit']} -> {headline(r):.2f}x "
+          f"(bests {speedup(r):.2f}x)",
           file=sys.stderr, flush=True)
 
 
-def pairs(r):
-    return f" (pairs {r['median_pair_ratio']:.2f}×)" if "median_pair_ratio" in r else ""
+def headline(r):
+    """The row's speed ratio: for train steps (run in lockstep) the median over step pairs of the per-pair
+    ratio, which compares steps taken under the same conditions; otherwise the ratio of the two bests."""
+    return r.get("median_pair_ratio", speedup(r))
 
 
 def print_table(result):
-    print(f"Pretext vs PyTorch/fastai, {result['threads']} threads, best of {result['rounds']}+ interleaved rounds, "
-          f"data {result['data']}")
+    print(f"Pretext vs PyTorch/fastai, {result['threads']} threads, data {result['data']}")
     print(f"GEMM limit (float32 2048³ through libtorch): {result['gemm_gflops']:.1f} GFLOP/s\n")
-    print("| row | Pretext | peer | speed ratio | Pretext RSS MB | peer RSS MB | Pretext / peer % of GEMM limit |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| row | Pretext | peer | speed ratio | ratio of bests | Pretext RSS MB | peer RSS MB | Pretext / peer % of GEMM limit |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in result["rows"]:
         mem = lambda v: f"{v:.0f}" if v is not None else "–"
         frac = (f"{100 * r['ours_gemm_fraction']:.0f} % / {100 * r['theirs_gemm_fraction']:.0f} %"
                 if "ours_gemm_fraction" in r else "–")
         print(f"| {r['kind']}: {r['name']} | {r['ours']:.2f} {r['unit']} | {r['theirs']:.2f} {r['unit']} | "
-              f"{speedup(r):.2f}×{pairs(r)} | {mem(r['ours_rss_mb'])} | {mem(r['theirs_rss_mb'])} | {frac} |")
-    print("\nspeed ratio: Pretext's speed over the peer's (> 1: Pretext faster). Train steps: forward, loss, backward, "
-          "Ranger step, zero grads, batch 32; the two sides take turns step by step, each rated by its fastest step; "
-          "(pairs: the median over the step pairs of the per-pair ratio). Full epochs: the demo preset's settings, train + validation with data "
-          "loading, fastai's Learner and DataLoaders (their RSS: main process + largest worker).")
+              f"{headline(r):.2f}× | {speedup(r):.2f}× | {mem(r['ours_rss_mb'])} | {mem(r['theirs_rss_mb'])} | {frac} |")
+    print("\nspeed ratio: Pretext's speed over the peer's (> 1: Pretext faster). Train steps (forward, loss, backward, "
+          "Ranger step, zero grads, batch 32): both sides run at once and take turns step by step; speed ratio = the "
+          "median over the step pairs of the pair's ratio; Pretext / peer columns and the ratio of bests from each "
+          "side's fastest step. Other rows: ROUNDS alternating runs, each side's best. Full epochs: the demo preset's "
+          "settings, train + validation with data loading, fastai's Learner and DataLoaders (their RSS: main process "
+          "+ largest worker).")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The spread between `make bench` runs: one markdown row per benchmark row with each run's speed ratio
-(Pretext over the peer), the spread (max − min), and each run's memory and GEMM-limit fractions.
+(Pretext over the peer; for lockstep train-step rows the median pair ratio, with the ratio of bests after
+it), the spread (max − min), and each run's memory and GEMM-limit fractions.
 Usage: compare.py benchmarks/results/bench-A.json benchmarks/results/bench-B.json [...]"""
 import json
 import sys
@@ -7,8 +8,16 @@ import sys
 runs = [json.load(open(p)) for p in sys.argv[1:]]
 
 
-def ratio(r):
+def bests(r):
     return r["ours"] / r["theirs"] if r["unit"] != "s" else r["theirs"] / r["ours"]
+
+
+def ratio(r):
+    return r.get("median_pair_ratio", bests(r))
+
+
+def cell(r):
+    return f"{ratio(r):.2f}×" + (f" ({bests(r):.2f}×)" if "median_pair_ratio" in r else "")
 
 
 print("runs: " + ", ".join(f"{r['date']} (GEMM limit {r['gemm_gflops']:.0f} GFLOP/s)" for r in runs) + "\n")
@@ -20,5 +29,5 @@ for i, row in enumerate(runs[0]["rows"]):
     mem = " ; ".join(f"{r['ours_rss_mb']:.0f} / {r['theirs_rss_mb']:.0f}" for r in rows) if row["ours_rss_mb"] is not None else "–"
     gemm = (" ; ".join(f"{100 * r['ours_gemm_fraction']:.0f} / {100 * r['theirs_gemm_fraction']:.0f}" for r in rows)
             if "ours_gemm_fraction" in row else "–")
-    print(f"| {row['kind']}: {row['name']} | " + " | ".join(f"{v:.2f}×" for v in ratios)
+    print(f"| {row['kind']}: {row['name']} | " + " | ".join(cell(r) for r in rows)
           + f" | {max(ratios) - min(ratios):.2f} | {mem} | {gemm} |")
