@@ -13,8 +13,8 @@
 // Memory bound: before mapping a fresh block, the oldest cached blocks are unmapped until live + cached
 // bytes stay within the peak of live bytes so far plus a sixteenth of it. So the cache adds little to the
 // resident working set, and returns memory when the working set shrinks for good.
-// (Measured on the U-Net's train step, 64 and 128 px: exact sizes with an eighth of headroom left 70-80
-// misses per step; reuse up to 1.5x with a sixteenth, 30-50, with less resident memory. See NOTES.md.)
+// (Measured on the U-Net's train step, 64 and 128 px: against exact sizes with an eighth of headroom, reuse
+// up to 1.5x with a sixteenth misses about a third less often and keeps less resident. See NOTES.md.)
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
 #include <sys/mman.h>
