@@ -6,13 +6,13 @@
 //
 // Blocks of at least kMinCachedBytes are mapped here (smaller ones go to c10's allocator: glibc handles
 // them well). A freed block is kept and handed out again to a later request of its size, or of a size it
-// exceeds by less than half (the smallest such block); the same shapes recur every step, so most requests
+// exceeds by at most half (the smallest such block); the same shapes recur every step, so most requests
 // are served without touching the kernel. Fresh blocks are mapped pre-populated (one kernel call instead
 // of a fault per page).
 //
 // Memory bound: before mapping a fresh block, the oldest cached blocks are unmapped until live + cached
 // bytes stay within the peak of live bytes so far plus a sixteenth of it. So the cache adds little to the
-// resident working set, and returns memory when the working set shrinks for good.
+// resident working set's peak; it keeps that peak until emptied (pt_cpu_cache_empty) or turned off.
 // (Measured on the U-Net's train step, 64 and 128 px: against exact sizes with an eighth of headroom, reuse
 // up to 1.5x with a sixteenth misses about a third less often and keeps less resident. See NOTES.md.)
 #include <c10/core/CPUAllocator.h>

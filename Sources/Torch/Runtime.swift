@@ -20,10 +20,10 @@ public enum Runtime {
 
   /// Turns libtorch's caching CPU allocator on or off: freed blocks of 1 MiB or more are kept and handed out
   /// again to requests of their size or up to a third smaller (the CPU analogue of PyTorch's CUDA caching
-  /// allocator), holding at most a sixteenth above the peak of memory in use. A training loop frees and re-allocates the same
-  /// activation buffers every step; without the cache each step page-faults its working set in again (for
-  /// the U-Net at 128 px, ~2.8 s of kernel time in an ~11 s step). Off frees the cached blocks. The
-  /// `pretext` tool turns it on.
+  /// allocator), holding at most a sixteenth above the peak of memory in use, until emptied or turned off.
+  /// A training loop frees and re-allocates the same activation buffers every step; without the cache each
+  /// step page-faults its working set in again (for the U-Net at 128 px, ~2.8 s of kernel time in an ~11 s
+  /// step). Off frees the cached blocks. The `pretext` tool turns it on.
   public static var cachesCPUMemory: Bool {
     get { pt_cpu_cache_is_enabled() }
     set { pt_cpu_cache_enable(newValue) }
