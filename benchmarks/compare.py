@@ -5,15 +5,9 @@ Usage: compare.py benchmarks/results/bench-A.json benchmarks/results/bench-B.jso
 import json
 import sys
 
+from bench import headline as ratio, speedup as bests
+
 runs = [json.load(open(p)) for p in sys.argv[1:]]
-
-
-def bests(r):
-    return r["ours"] / r["theirs"] if r["unit"] != "s" else r["theirs"] / r["ours"]
-
-
-def ratio(r):
-    return r.get("median_pair_ratio", bests(r))
 
 
 def cell(r):

@@ -1,4 +1,5 @@
 import CTorch
+import Foundation
 
 /// Process-wide libtorch settings.
 public enum Runtime {
@@ -27,6 +28,12 @@ public enum Runtime {
   public static var cachesCPUMemory: Bool {
     get { pt_cpu_cache_is_enabled() }
     set { pt_cpu_cache_enable(newValue) }
+  }
+
+  /// Turns the CPU cache on unless the environment says PRETEXT_CPU_CACHE=0: what the `pretext` tool and
+  /// the benchmarks do at start.
+  public static func cacheCPUMemoryUnlessDisabled() {
+    cachesCPUMemory = ProcessInfo.processInfo.environment["PRETEXT_CPU_CACHE"] != "0"
   }
 
   /// Frees the cached CPU blocks (torch.cuda.empty_cache for the CPU cache); the cache stays on.

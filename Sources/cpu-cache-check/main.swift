@@ -59,7 +59,7 @@ do {
 
   // Freed from other threads at once (loader workers drop their batches), sizes mixed, contents checked.
   let sizes = [1 * mib, 3 * mib / 2, 2 * mib, 4 * mib]
-  let failures = ManagedAtomicCounter()
+  let failures = LockedCounter()
   DispatchQueue.concurrentPerform(iterations: 4) { worker in
     for i in 0..<300 {
       let n = sizes[(i + worker) % sizes.count] / 4
@@ -99,7 +99,7 @@ do {
 }
 
 /// A counter several threads add to.
-final class ManagedAtomicCounter: @unchecked Sendable {
+final class LockedCounter: @unchecked Sendable {
   private let lock = NSLock()
   private var count = 0
   func add() { lock.lock(); count += 1; lock.unlock() }

@@ -15,7 +15,7 @@ struct Pretext: ParsableCommand {
 
   /// The caching CPU allocator is on (see `Runtime.cachesCPUMemory`) unless PRETEXT_CPU_CACHE=0.
   static func main() {
-    Runtime.cachesCPUMemory = ProcessInfo.processInfo.environment["PRETEXT_CPU_CACHE"] != "0"
+    Runtime.cacheCPUMemoryUnlessDisabled()
     main(nil)
   }
 }

@@ -19,7 +19,7 @@ if a.count > 3, let s = Int(a[3]) { (config.size, config.pretextSize) = (s, s) }
 if a.count > 4, let w = Double(a[4]) { config.widen = w }
 if a.count > 5, let b = Int(a[5]) { (config.batch, config.pretextBatch) = (b, b) }
 Runtime.threadCount = Int(ProcessInfo.processInfo.environment["BENCH_THREADS"] ?? "2") ?? 2
-Runtime.cachesCPUMemory = ProcessInfo.processInfo.environment["PRETEXT_CPU_CACHE"] != "0"  // as `pretext` does
+Runtime.cacheCPUMemoryUnlessDisabled()  // as `pretext` does
 config.workers = Int(ProcessInfo.processInfo.environment["BENCH_WORKERS"] ?? "2") ?? 2
 
 func peakRSSMB() -> Double {

@@ -12,7 +12,7 @@ import Training
 
 let a = CommandLine.arguments
 Runtime.threadCount = Int(ProcessInfo.processInfo.environment["BENCH_THREADS"] ?? "2") ?? 2
-Runtime.cachesCPUMemory = ProcessInfo.processInfo.environment["PRETEXT_CPU_CACHE"] != "0"  // as `pretext` does
+Runtime.cacheCPUMemoryUnlessDisabled()  // as `pretext` does
 
 func peakRSSMB() -> Double {
   var u = rusage()
