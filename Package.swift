@@ -8,7 +8,10 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 let torchVersion = ((try? String(contentsOf: packageRoot.appendingPathComponent("scripts/torch-version"), encoding: .utf8)) ?? "")
   .trimmingCharacters(in: .whitespacesAndNewlines)
 let env = ProcessInfo.processInfo.environment
-let cacheRoot = env["PRETEXT_CACHE"] ?? (NSHomeDirectory() + "/.cache/pretext")
+// The cache root: $PRETEXT_CACHE, else $HOME/.cache/pretext: the rule of scripts/libtorch.py and of
+// Torch's `CacheRoot` (NSHomeDirectory() on Linux reads passwd, not $HOME: only a fallback when HOME is unset).
+let home = env["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+let cacheRoot = env["PRETEXT_CACHE"].flatMap { $0.isEmpty ? nil : $0 } ?? (home + "/.cache/pretext")
 let libtorch = env["LIBTORCH"].map { ($0 as NSString).expandingTildeInPath } ?? "\(cacheRoot)/libtorch-\(torchVersion)"
 let torchLib = "\(libtorch)/lib"
 let hasLibtorch = FileManager.default.fileExists(atPath: "\(torchLib)/libtorch_cpu.so")

@@ -28,6 +28,7 @@ def log(msg):
 
 
 def cache_root():
+    # $PRETEXT_CACHE, else $HOME/.cache/pretext: the rule of Package.swift and Torch's CacheRoot.
     root = os.environ.get("PRETEXT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "pretext")
     os.makedirs(root, exist_ok=True)
     return root

@@ -1,4 +1,5 @@
 import Foundation
+import Torch
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -29,7 +30,7 @@ public struct DatasetSource: Sendable, Equatable {
 public enum DataCache {
   public static var root: String {
     ProcessInfo.processInfo.environment["PRETEXT_DATA"]
-      ?? (ProcessInfo.processInfo.environment["PRETEXT_CACHE"] ?? NSHomeDirectory() + "/.cache/pretext") + "/data"
+      ?? CacheRoot.path + "/data"
   }
 
   /// The dataset's folder, fetching, verifying and extracting it first when absent.
