@@ -9,16 +9,22 @@ static void fail(char *err, size_t errlen, const char *what, tjhandle h) {
   snprintf(err, errlen, "%s: %s", what, h ? tjGetErrorStr2(h) : tjGetErrorStr());
 }
 
-uint8_t *ci_decode_jpeg(const uint8_t *data, size_t size, int min_side, int *width, int *height, int *source_w,
-                        int *source_h, char *err, size_t errlen) {
+uint8_t *ci_decode_jpeg(const uint8_t *data, size_t size, int min_side, long max_pixels, int *width, int *height,
+                        int *source_w, int *source_h, char *err, size_t errlen) {
   tjhandle h = tjInitDecompress();
   if (!h) {
     fail(err, errlen, "cannot start the JPEG decoder", NULL);
     return NULL;
   }
-  int w, hgt, subsamp, colorspace;
+  int w = 0, hgt = 0, subsamp = -1, colorspace = -1;
   if (tjDecompressHeader3(h, data, (unsigned long)size, &w, &hgt, &subsamp, &colorspace) != 0) {
     fail(err, errlen, "not a readable JPEG", h);
+    tjDestroy(h);
+    return NULL;
+  }
+  // A few-byte stub can pass the header call with no frame header read: never trust the sizes unchecked.
+  if (w <= 0 || hgt <= 0 || w > 65535 || hgt > 65535) {
+    snprintf(err, errlen, "not a readable JPEG (no valid frame header: stored size %dx%d)", w, hgt);
     tjDestroy(h);
     return NULL;
   }
@@ -37,6 +43,12 @@ uint8_t *ci_decode_jpeg(const uint8_t *data, size_t size, int min_side, int *wid
         sh = ch;
       }
     }
+  }
+  if ((long)sw * sh > max_pixels) {
+    snprintf(err, errlen, "image too large: %dx%d is %.1f megapixels, over the decoder's cap of %.1f (PRETEXT_MAX_IMAGE_PIXELS)",
+             sw, sh, (double)sw * sh / 1e6, (double)max_pixels / 1e6);
+    tjDestroy(h);
+    return NULL;
   }
   int cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
   int pf = cmyk ? TJPF_CMYK : TJPF_RGB, ps = cmyk ? 4 : 3;

@@ -34,7 +34,8 @@ static void read_bytes(png_structp p, png_bytep out, png_size_t n) {
   r->pos += n;
 }
 
-uint8_t *ci_decode_png(const uint8_t *data, size_t size, int *width, int *height, char *err, size_t errlen) {
+uint8_t *ci_decode_png(const uint8_t *data, size_t size, long max_pixels, int *width, int *height, char *err,
+                       size_t errlen) {
   if (size < 8 || png_sig_cmp(data, 0, 8) != 0) {
     snprintf(err, errlen, "not a PNG file");
     return NULL;
@@ -59,13 +60,20 @@ uint8_t *ci_decode_png(const uint8_t *data, size_t size, int *width, int *height
   png_set_read_fn(p, &r, read_bytes);
   png_read_info(p, info);
   png_uint_32 w = png_get_image_width(p, info), h = png_get_image_height(p, info);
-  if ((size_t)w * h > (size_t)1 << 28) png_error(p, "image too large");
+  if ((double)w * h > (double)max_pixels) {
+    snprintf(err, errlen, "image too large: %ux%u is %.1f megapixels, over the decoder's cap of %.1f (PRETEXT_MAX_IMAGE_PIXELS)",
+             (unsigned)w, (unsigned)h, (double)w * h / 1e6, (double)max_pixels / 1e6);
+    png_destroy_read_struct(&p, &info, NULL);
+    return NULL;
+  }
   int color = png_get_color_type(p, info), depth = png_get_bit_depth(p, info);
+  int trns = png_get_valid(p, info, PNG_INFO_tRNS) != 0;
   if (depth == 16) png_set_strip_16(p);  // high byte, as PIL
   if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(p);
   if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(p);
   if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(p);
-  if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(p);
+  // Palette expansion turns tRNS into an alpha channel: dropped like a real one (PIL's convert("RGB")).
+  if ((color & PNG_COLOR_MASK_ALPHA) || (trns && color == PNG_COLOR_TYPE_PALETTE)) png_set_strip_alpha(p);
   png_set_interlace_handling(p);
   png_read_update_info(p, info);
   if (png_get_rowbytes(p, info) != (size_t)w * 3) png_error(p, "unexpected PNG layout after conversion");
@@ -103,7 +111,8 @@ static void write_bytes(png_structp p, png_bytep in, png_size_t n) {
 static void flush_bytes(png_structp p) { (void)p; }
 
 static uint8_t *encode(const uint8_t *pixels, int width, int height, int channels, int bit_depth, int color,
-                       const uint8_t *palette, int n_colors, size_t *out_size, char *err, size_t errlen) {
+                       const uint8_t *palette, int n_colors, const uint8_t *alpha, int n_alpha, size_t *out_size,
+                       char *err, size_t errlen) {
   struct failure f = {err, errlen};
   png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, &f, on_error, on_warning);
   png_infop info = p ? png_create_info_struct(p) : NULL;
@@ -125,6 +134,7 @@ static uint8_t *encode(const uint8_t *pixels, int width, int height, int channel
     png_color colors[256];
     for (int i = 0; i < n_colors; i++) colors[i] = (png_color){palette[3 * i], palette[3 * i + 1], palette[3 * i + 2]};
     png_set_PLTE(p, info, colors, n_colors);
+    if (alpha && n_alpha > 0) png_set_tRNS(p, info, alpha, n_alpha, NULL);
   }
   png_write_info(p, info);
   size_t stride = (size_t)width * channels * (bit_depth / 8);
@@ -140,14 +150,19 @@ uint8_t *ci_encode_png(const uint8_t *pixels, int width, int height, int channel
   int color = channels == 1 ? PNG_COLOR_TYPE_GRAY
             : channels == 2 ? PNG_COLOR_TYPE_GRAY_ALPHA
             : channels == 4 ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB;
-  return encode(pixels, width, height, channels, bit_depth, color, NULL, 0, out_size, err, errlen);
+  return encode(pixels, width, height, channels, bit_depth, color, NULL, 0, NULL, 0, out_size, err, errlen);
 }
 
 uint8_t *ci_encode_png_palette(const uint8_t *indices, int width, int height, const uint8_t *palette, int n_colors,
-                               size_t *out_size, char *err, size_t errlen) {
+                               const uint8_t *alpha, int n_alpha, size_t *out_size, char *err, size_t errlen) {
   if (n_colors < 1 || n_colors > 256) {
     snprintf(err, errlen, "a palette holds 1 to 256 colours, not %d", n_colors);
     return NULL;
   }
-  return encode(indices, width, height, 1, 8, PNG_COLOR_TYPE_PALETTE, palette, n_colors, out_size, err, errlen);
+  if (n_alpha < 0 || n_alpha > n_colors) {
+    snprintf(err, errlen, "%d transparency values for a %d-colour palette", n_alpha, n_colors);
+    return NULL;
+  }
+  return encode(indices, width, height, 1, 8, PNG_COLOR_TYPE_PALETTE, palette, n_colors, alpha, n_alpha, out_size, err,
+                errlen);
 }

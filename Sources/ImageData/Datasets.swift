@@ -12,17 +12,58 @@ public struct DatasetError: Error, CustomStringConvertible, Sendable {
   public var description: String { "\(path): \(message)" }
 }
 
-/// Image files under `folder` (recursively), sorted, so item order never depends on the file system.
+/// What a directory entry is, symlinks followed (a symlinked class folder or unsup/ is read through).
+enum EntryKind { case directory, file, other }
+
+/// The entries of `folder` (not "." or ".."), symlinks followed, sorted by name. A name that is not valid
+/// UTF-8 is an error naming the folder: such a class or file would otherwise be dropped without a word.
+func directoryEntries(_ folder: String) throws -> [(name: String, kind: EntryKind)] {
+  guard let dir = opendir(folder) else {
+    throw DatasetError(path: folder, errno == ENOENT ? "missing folder" : "cannot be listed: \(String(cString: strerror(errno)))")
+  }
+  defer { closedir(dir) }
+  var out: [(String, EntryKind)] = []
+  while let entry = readdir(dir) {
+    let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+    if bytes == [0x2E] || bytes == [0x2E, 0x2E] { continue }
+    guard let name = String(validating: bytes, as: UTF8.self) else {
+      let shown = bytes.map { $0 < 0x80 ? String(UnicodeScalar($0)) : String(format: "\\x%02x", $0) }.joined()
+      throw DatasetError(path: folder, "holds an entry whose name is not valid UTF-8 ('\(shown)'): rename it")
+    }
+    var st = stat()
+    let kind: EntryKind
+    if stat(folder + "/" + name, &st) != 0 {
+      kind = .other  // a dangling symlink: listed as a file if named like an image, so the scan names it
+    } else {
+      switch st.st_mode & S_IFMT {
+      case S_IFDIR: kind = .directory
+      case S_IFREG: kind = .file
+      default: kind = .other
+      }
+    }
+    out.append((name, kind))
+  }
+  return out.sorted { $0.0 < $1.0 }
+}
+
+/// Image files under `folder` (recursively, symlinked folders followed once each), sorted, so item order
+/// never depends on the file system. Anything named like an image is listed, regular file or not: the scan
+/// before training names and excludes what does not decode (a FIFO, a dangling link, a macOS `._` file).
 func listImages(_ folder: String) throws -> [String] {
-  var isDir: ObjCBool = false
-  guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
-    throw DatasetError(path: folder, "missing folder")
-  }
-  guard let e = FileManager.default.enumerator(atPath: folder) else { throw DatasetError(path: folder, "cannot be listed") }
   var out: [String] = []
-  for case let rel as String in e where imageExtensions.contains((rel as NSString).pathExtension.lowercased()) {
-    out.append(folder + "/" + rel)
+  var visited = Set<[UInt64]>()
+  func walk(_ dir: String) throws {
+    var st = stat()
+    guard stat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { throw DatasetError(path: dir, "missing folder") }
+    guard visited.insert([UInt64(st.st_dev), UInt64(st.st_ino)]).inserted else { return }  // a symlink cycle
+    for (name, kind) in try directoryEntries(dir) {
+      let path = dir + "/" + name
+      if kind == .directory { try walk(path) } else if imageExtensions.contains((name as NSString).pathExtension.lowercased()) {
+        out.append(path)
+      }
+    }
   }
+  try walk(folder)
   return out.sorted()
 }
 
@@ -39,10 +80,7 @@ public struct ImageFolder: Sendable {
     guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
       throw DatasetError(path: root, "missing folder")
     }
-    let found = try FileManager.default.contentsOfDirectory(atPath: root).filter { name in
-      var d: ObjCBool = false
-      return !name.hasPrefix(".") && FileManager.default.fileExists(atPath: root + "/" + name, isDirectory: &d) && d.boolValue
-    }.sorted()
+    let found = try directoryEntries(root).filter { !$0.name.hasPrefix(".") && $0.kind == .directory }.map(\.name)
     guard !found.isEmpty else { throw DatasetError(path: root, "no class folders") }
     let vocab = vocabulary ?? found
     var paths: [String] = [], labels: [Int] = []
@@ -75,6 +113,13 @@ public struct ImageFolder: Sendable {
     return ImageFolder(root: root, classes: classes, paths: keep.map { paths[$0] }, labels: keep.map { labels[$0] })
   }
 
+  /// Without the files in `excluded` (e.g. those that do not decode); none left is an error naming the folder.
+  public func excluding(_ excluded: Set<String>) throws -> ImageFolder {
+    let keep = paths.indices.filter { !excluded.contains(paths[$0]) }
+    guard !keep.isEmpty else { throw DatasetError(path: root, "no usable image left: all \(count) fail to decode") }
+    return ImageFolder(root: root, classes: classes, paths: keep.map { paths[$0] }, labels: keep.map { labels[$0] })
+  }
+
   /// Items per class name, in vocabulary order (classes without items included, as 0).
   public func countsPerClass() -> [(String, Int)] {
     var c = [Int](repeating: 0, count: classes.count)
@@ -95,6 +140,12 @@ public struct UnlabelledFolder: Sendable {
   init(root: String, paths: [String]) { (self.root, self.paths) = (root, paths) }
   /// The first `n` images in file-name order.
   public func limited(_ n: Int) -> UnlabelledFolder { UnlabelledFolder(root: root, paths: Array(paths.prefix(n))) }
+  /// Without the files in `excluded`; none left is an error naming the folder.
+  public func excluding(_ excluded: Set<String>) throws -> UnlabelledFolder {
+    let keep = paths.filter { !excluded.contains($0) }
+    guard !keep.isEmpty else { throw DatasetError(path: root, "no usable image left: all \(count) fail to decode") }
+    return UnlabelledFolder(root: root, paths: keep)
+  }
 }
 
 /// The ImageWang layout: train/ (one folder per class), val/ (classes that must exist in train/; labels use
@@ -127,6 +178,17 @@ public struct ImageWangLayout: Sendable {
                     valid: validPerClass.map { valid.limited(perClass: $0) } ?? valid,
                     unsup: maxUnsup.flatMap { n in unsup.map { $0.limited(n) } } ?? unsup)
   }
+
+  /// The same layout without the files in `excluded`, from every split they are in; a split left with no
+  /// usable image is an error.
+  public func excluding(_ excluded: Set<String>) throws -> ImageWangLayout {
+    guard !excluded.isEmpty else { return self }
+    return ImageWangLayout(root: root, train: try train.excluding(excluded), valid: try valid.excluding(excluded),
+                           unsup: try unsup?.excluding(excluded))
+  }
+
+  /// Every image path of the layout (train/, val/, unsup/).
+  public var allPaths: [String] { train.paths + valid.paths + (unsup?.paths ?? []) }
 
   /// Counts per split and class, as text.
   public func summary() -> String {

@@ -1,5 +1,6 @@
 import CImage
 import Foundation
+import Torch
 
 /// An 8-bit RGB image, rows top to bottom, pixels interleaved (height × width × 3).
 public struct RGBImage: Sendable, Equatable {
@@ -51,6 +52,12 @@ public enum ImageFormat: Sendable {
 
 /// Decoding and encoding through libjpeg-turbo and libpng.
 public enum ImageCodec {
+  /// The most pixels one decode may produce (PIL's decompression-bomb limit, 89.5 megapixels: ~270 MB of
+  /// RGB); a larger image is refused with its size named (a 260 KB PNG can claim 16384² pixels). JPEGs are
+  /// checked at the DCT-scaled size actually decoded. `PRETEXT_MAX_IMAGE_PIXELS` changes it.
+  public static let maxPixels: Int = ProcessInfo.processInfo.environment["PRETEXT_MAX_IMAGE_PIXELS"].flatMap(Int.init)
+    .flatMap { $0 > 0 ? $0 : nil } ?? 89_478_485
+
   /// Decodes JPEG or PNG bytes (by content). `minSide`: for JPEGs, decode at the smallest DCT-domain
   /// scale (1/2, 1/4, 1/8, …) whose shorter side is still at least this — far cheaper than decoding in full
   /// and resizing when the target is at most half the source.
@@ -67,8 +74,8 @@ public enum ImageCodec {
     var err = [CChar](repeating: 0, count: 256)
     let out: UnsafeMutablePointer<UInt8>? = {
       switch format {
-      case .jpeg: ci_decode_jpeg(bytes.baseAddress, bytes.count, Int32(minSide), &w, &h, &sw, &sh, &err, err.count)
-      case .png: ci_decode_png(bytes.baseAddress, bytes.count, &w, &h, &err, err.count)
+      case .jpeg: ci_decode_jpeg(bytes.baseAddress, bytes.count, Int32(minSide), maxPixels, &w, &h, &sw, &sh, &err, err.count)
+      case .png: ci_decode_png(bytes.baseAddress, bytes.count, maxPixels, &w, &h, &err, err.count)
       }
     }()
     guard let out else { throw ImageError(path: path, String(cString: err)) }
@@ -85,13 +92,16 @@ public enum ImageCodec {
 
   /// The whole file, read with one open/fstat/read (cheaper than Foundation for many small files).
   static func readFile(_ path: String) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    // O_NONBLOCK: a FIFO named like an image must not block the open (fstat then refuses it).
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard fd >= 0 else {
       throw ImageError(path: path, errno == ENOENT ? "no such file" : "cannot be read: \(String(cString: strerror(errno)))")
     }
     defer { close(fd) }
     var st = stat()
-    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw ImageError(path: path, "not a regular file") }
+    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+      throw ImageError(path: path, "not a regular file (a FIFO, device or folder named like an image)")
+    }
     let size = Int(st.st_size)
     return try [UInt8](unsafeUninitializedCapacity: size) { buf, count in
       var done = 0
@@ -125,15 +135,21 @@ public enum ImageCodec {
     }
   }
 
-  /// A palette PNG: one index per pixel into `palette` (RGB triples).
-  public static func encodePalettePNG(_ indices: [UInt8], width: Int, height: Int, palette: [UInt8]) throws -> [UInt8] {
+  /// A palette PNG: one index per pixel into `palette` (RGB triples); `alpha`: transparency of the first
+  /// palette entries (a tRNS chunk).
+  public static func encodePalettePNG(_ indices: [UInt8], width: Int, height: Int, palette: [UInt8], alpha: [UInt8] = [])
+    throws -> [UInt8]
+  {
     guard indices.count == width * height, palette.count % 3 == 0 else {
       throw ImageError(path: nil, "\(indices.count) indices or a \(palette.count)-byte palette do not fit \(width)×\(height)")
     }
     return try encoded { size, err, n in
       indices.withUnsafeBufferPointer { i in
         palette.withUnsafeBufferPointer { p in
-          ci_encode_png_palette(i.baseAddress, Int32(width), Int32(height), p.baseAddress, Int32(palette.count / 3), &size, err, n)
+          alpha.withUnsafeBufferPointer { a in
+            ci_encode_png_palette(i.baseAddress, Int32(width), Int32(height), p.baseAddress, Int32(palette.count / 3),
+                                  alpha.isEmpty ? nil : a.baseAddress, Int32(alpha.count), &size, err, n)
+          }
         }
       }
     }
@@ -178,6 +194,6 @@ public enum ImageCodec {
     case "jpg", "jpeg": bytes = try encodeJPEG(image, quality: quality)
     default: throw ImageError(path: path, "unknown image extension '.\(ext)' (use .png, .jpg or .jpeg)")
     }
-    try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+    try AtomicFileWriter.write(bytes, to: path)
   }
 }

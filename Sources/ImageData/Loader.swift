@@ -28,9 +28,6 @@ public final class ImageLoader: @unchecked Sendable {
   /// When set, images are decoded once at this shorter side and kept in memory for later epochs.
   public let cacheSide: Int?
   let cache: ImageCache
-  /// Files that failed to decode while loading (their slot is filled with black); reported, not fatal.
-  public private(set) var failures: [String] = []
-  let failureLock = NSLock()
 
   public init(
     paths: [String], labels: [Int]? = nil, task: LoaderTask, size: Int, training: Bool, batchSize: Int,
@@ -38,6 +35,7 @@ public final class ImageLoader: @unchecked Sendable {
     prefetch: Int = 2, cacheSide: Int? = nil
   ) {
     precondition(labels == nil || labels!.count == paths.count, "labels and paths differ in length")
+    precondition(batchSize > 0 && size > 0, "batch size and image size must be positive")
     if case .classification = task { precondition(labels != nil, "classification needs labels") }
     (self.paths, self.labels, self.task, self.training, self.batchSize) = (paths, labels, task, training, batchSize)
     crop = RandomResizedCrop(size: size)
@@ -65,30 +63,21 @@ public final class ImageLoader: @unchecked Sendable {
   /// One augmented item: the network input and (for inpainting) the target image.
   func item(_ index: Int, epoch: Int) throws -> (RGBImage, RGBImage) {
     var rng = SplitMix64.forItem(seed: seed, epoch: epoch, item: index)
-    let img = try crop(load(index), training: training, flip: true, rng: &rng)
+    let img = try crop(try load(index), training: training, flip: true, rng: &rng)
     if case .inpainting(let cutout) = task { return (cutout(img, rng: &rng).0, img) }
     return (img, img)
   }
 
-  func load(_ index: Int) -> RGBImage {
+  /// The decoded image; a file that does not decode is an error naming it (a dataset is scanned before
+  /// training, so this is a file that changed or broke since: never trained on as a black image).
+  func load(_ index: Int) throws -> RGBImage {
     if cacheSide != nil, let hit = cache.get(index) { return hit }
     // Decode at the smallest DCT scale that still covers what the crop needs.
     let need = cacheSide ?? crop.size
-    let decoded: RGBImage
-    do {
-      decoded = try ImageCodec.decode(contentsOf: paths[index], minSide: need)
-    } catch {
-      failureLock.withLock { failures.append("\(error)") }
-      return RGBImage(width: need, height: need, fill: (0, 0, 0))
-    }
+    let decoded = try ImageCodec.decode(contentsOf: paths[index], minSide: need)
     guard let side = cacheSide else { return decoded }
     let short = Swift.min(decoded.width, decoded.height)
-    guard short > side,
-      let base = try? decoded.resized(to: decoded.width * side / short, decoded.height * side / short)
-    else {
-      cache.set(index, decoded)
-      return decoded
-    }
+    let base = short > side ? try decoded.resized(to: decoded.width * side / short, decoded.height * side / short) : decoded
     cache.set(index, base)
     return base
   }
@@ -112,21 +101,24 @@ public final class ImageLoader: @unchecked Sendable {
       }
     }
     let chunks = Swift.min(workers, n)
+    let firstError = FirstError()
     DispatchQueue.concurrentPerform(iterations: chunks) { c in
       var i = c
       while i < n {  // worker c takes items c, c + chunks, …: a fixed assignment, so no races on slots
-        let (x, y): (RGBImage, RGBImage)
         do {
-          (x, y) = try item(order[lo + i], epoch: epoch)
+          let (x, y) = try item(order[lo + i], epoch: epoch)
+          store(x, inBuf.advanced(by: i * plane))
+          if let outBuf { store(y, outBuf.advanced(by: i * plane)) }
         } catch {
-          failureLock.withLock { failures.append("\(paths[order[lo + i]]): \(error)") }
-          let black = RGBImage(width: side, height: side, fill: (0, 0, 0))
-          (x, y) = (black, black)
+          firstError.record(i, error is ImageError ? error : ImageError(path: paths[order[lo + i]], "\(error)"))
         }
-        store(x, inBuf.advanced(by: i * plane))
-        if let outBuf { store(y, outBuf.advanced(by: i * plane)) }
         i += chunks
       }
+    }
+    if let error = firstError.error {
+      inputs.deallocate()
+      targets?.deallocate()
+      throw error
     }
     func tensor(_ p: UnsafeMutablePointer<Float>) throws -> Tensor {
       try Tensor(bytesNoCopy: p, shape: [n, side, side, 3], dtype: .float32) { p.deallocate() }.permute([0, 3, 1, 2])
@@ -138,28 +130,60 @@ public final class ImageLoader: @unchecked Sendable {
   }
 
   /// The batches of one epoch, produced ahead on a background thread (at most `prefetch` waiting).
-  public func batches(epoch: Int) throws -> AnyIterator<(input: Tensor, target: Tensor)> {
+  public func pass(epoch: Int) -> Pass {
     let order = order(epoch: epoch)
-    let queue = BoundedQueue<(input: Tensor, target: Tensor)?>(capacity: prefetch)
+    let queue = BoundedQueue<Result<(input: Tensor, target: Tensor), Error>?>(capacity: prefetch)
     let count = batchCount
     let producer = Thread { [self] in
       for b in 0..<count {
         do {
-          if !queue.put(try self.batch(b, order: order, epoch: epoch)) { return }  // the consumer went away
+          if !queue.put(.success(try self.batch(b, order: order, epoch: epoch))) { return }  // the consumer went away
         } catch {
-          failureLock.withLock { failures.append("batch \(b + 1) of epoch \(epoch + 1): \(error)") }
-          break
+          _ = queue.put(.failure(LoaderError(batch: b, epoch: epoch, underlying: error)))
+          return
         }
       }
       _ = queue.put(nil)
     }
     producer.start()
-    let stop = Closer(queue)  // released with the iterator: a consumer that stops early frees the producer
-    return AnyIterator {
-      guard let next = stop.queue.take() else { return nil }
-      return next
+    return Pass(Closer(queue))
+  }
+
+  /// One epoch's batches in order. `next()` throws the error that stopped the producer (the first file that
+  /// failed, named): a pass never ends early in silence.
+  public final class Pass {
+    let stop: Closer<Result<(input: Tensor, target: Tensor), Error>?>  // released with the pass: frees the producer
+    var finished = false
+    init(_ stop: Closer<Result<(input: Tensor, target: Tensor), Error>?>) { self.stop = stop }
+    public func next() throws -> (input: Tensor, target: Tensor)? {
+      guard !finished else { return nil }
+      guard let next = stop.queue.take() else {
+        finished = true
+        return nil
+      }
+      do { return try next.get() } catch {
+        finished = true
+        throw error
+      }
     }
   }
+}
+
+/// A batch the loader could not make, with the cause (an `ImageError` naming the file).
+public struct LoaderError: Error, CustomStringConvertible, Sendable {
+  public let batch: Int, epoch: Int
+  public let underlying: Error
+  public var description: String { "cannot load batch \(batch + 1) of epoch \(epoch + 1): \(underlying)" }
+}
+
+/// The first error (by item position) that parallel workers met.
+final class FirstError: @unchecked Sendable {
+  private var found: (Int, Error)?
+  private let lock = NSLock()
+  func record(_ position: Int, _ error: Error) {
+    lock.withLock { if found == nil || position < found!.0 { found = (position, error) } }
+  }
+  var error: Error? { lock.withLock { found?.1 } }
 }
 
 /// Decoded images kept in memory by index.

@@ -6,7 +6,11 @@ public struct LoadReport: Sendable, Equatable {
   public var unexpected: [String] = []
   /// Key, the module's shape, the source's shape.
   public var mismatched: [String] = []
-  public var isClean: Bool { missing.isEmpty && unexpected.isEmpty && mismatched.isEmpty }
+  /// Key, the module's dtype, the source's: a floating tensor given integers or booleans, or the reverse
+  /// (an int32 weight file would otherwise load as truncated values). Floating widths convert (an fp16 file
+  /// loads into fp32 weights, as PyTorch's load_state_dict does).
+  public var wrongDTypes: [String] = []
+  public var isClean: Bool { missing.isEmpty && unexpected.isEmpty && mismatched.isEmpty && wrongDTypes.isEmpty }
 }
 
 public struct StateDictError: Error, CustomStringConvertible, Sendable {
@@ -20,6 +24,9 @@ public struct StateDictError: Error, CustomStringConvertible, Sendable {
     }
     if !report.mismatched.isEmpty {
       lines.append("  wrong shapes (\(report.mismatched.count)): \(report.mismatched.joined(separator: "; "))")
+    }
+    if !report.wrongDTypes.isEmpty {
+      lines.append("  wrong dtypes (\(report.wrongDTypes.count)): \(report.wrongDTypes.joined(separator: "; "))")
     }
     return lines.joined(separator: "\n")
   }
@@ -45,6 +52,8 @@ extension Module {
       }
       if src.shape != target.shape {
         report.mismatched.append("\(name): \(target.shape) vs \(src.shape)")
+      } else if src.dtype.isFloatingPoint != target.dtype.isFloatingPoint || (src.dtype == .bool) != (target.dtype == .bool) {
+        report.wrongDTypes.append("\(name): \(target.dtype) vs \(src.dtype)")
       } else {
         plan.append((target, src))
       }

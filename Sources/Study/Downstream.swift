@@ -4,7 +4,8 @@ import NN
 import Torch
 import Training
 
-/// The three downstream scenarios, all with the same classifier (xresnet34 × widen, ReLU, no attention).
+/// The downstream scenarios, all with the same classifier (xresnet34 × widen, ReLU, no attention). The study
+/// runs the first three (`Scenario.study`).
 public enum Scenario: String, Codable, Sendable, CaseIterable {
   /// Random init, the whole network trained.
   case random
@@ -12,6 +13,12 @@ public enum Scenario: String, Codable, Sendable, CaseIterable {
   case head
   /// The pretext encoder, head first for `headEpochs`, then everything with discriminative lrs lr/100…lr.
   case discriminative
+  /// The pretext encoder, everything trained at one lr from the first epoch.
+  case full
+
+  /// The study's three scenarios.
+  public static let study: [Scenario] = [.random, .head, .discriminative]
+  public var usesEncoder: Bool { self != .random }
 }
 
 public struct ScenarioResult: Codable, Sendable {
@@ -44,7 +51,7 @@ public func trainScenario(
     return (done, nil, model)
   }
   try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
-  if scenario != .random {
+  if scenario.usesEncoder {
     guard let encoder else { throw DatasetError(path: runDir, "scenario \(scenario) needs the pretext encoder") }
     try EncoderTransfer.loadBody(try SafeTensors.File(path: encoder).tensors(), into: model, source: encoder)
   }
@@ -61,10 +68,13 @@ public func trainScenario(
     callbacks: callbacks + [CSVLogger(path: name + ".csv"),
                             try TensorBoardLogger(directory: runDir + "/tensorboard/\(scenario.rawValue)-\(run)")])
   let checkpoint = name + ".checkpoint.safetensors"
+  let headCheckpoint = name + ".head.checkpoint.safetensors"
+  let stage = "\(scenario.rawValue) run \(run)"
   learner.checkpointPath = checkpoint
+  learner.checkpointFingerprint = try config.fingerprint(stage: stage)
   var restored = 0  // epochs restored from a checkpoint
   switch scenario {
-  case .random:
+  case .random, .full:
     restored = try resumeIfAsked(learner, resume)
     try learner.fit(.flatCos(epochs: config.epochs, lr: .value(config.lr)), startEpoch: restored)
   case .head:
@@ -74,18 +84,21 @@ public func trainScenario(
   case .discriminative:
     // Two fits, each with its own checkpoint: the head phase's, then the whole network's.
     let head = Swift.min(config.headEpochs, config.epochs)
-    let headCheckpoint = name + ".head.checkpoint.safetensors"
+    let wholeFingerprint = try config.fingerprint(stage: stage + ", whole network")
     if resume && FileManager.default.fileExists(atPath: checkpoint) {
+      learner.checkpointFingerprint = wholeFingerprint
       try model.unfreeze()
       _ = try resumeIfAsked(learner, resume)
       restored = learner.history.count  // the head phase's epochs and the second fit's done so far
     } else {
       try model.freeze()
       learner.checkpointPath = headCheckpoint
+      learner.checkpointFingerprint = try config.fingerprint(stage: stage + ", head phase")
       restored = try resumeIfAsked(learner, resume)
-      try learner.fit(.flatCos(epochs: head, lr: .value(config.lr)), startEpoch: restored)
+      if head > 0 { try learner.fit(.flatCos(epochs: head, lr: .value(config.lr)), startEpoch: restored) }
       try model.unfreeze()
       learner.checkpointPath = checkpoint
+      learner.checkpointFingerprint = wholeFingerprint
     }
     try learner.fit(.flatCos(epochs: config.epochs - head, lr: .range(config.lr / 100, config.lr)),
                     startEpoch: Swift.max(0, learner.history.count - head))
@@ -96,5 +109,6 @@ public func trainScenario(
                               seconds: Date().timeIntervalSince(start) + earlierSeconds(learner, restored))
   try model.save(to: name + ".safetensors")
   try RunFolder.write(result, to: name + ".json")
+  try RunFolder.dropCheckpoints([checkpoint, headCheckpoint], config)
   return (result, learner, model)
 }

@@ -13,21 +13,21 @@ public struct ExperimentResult: Codable, Sendable {
   public let scenarios: [ScenarioResult]
 }
 
-/// With `resume`, `runDir` is an experiment folder begun before: finished stages are read back, the
-/// unfinished one continues from its checkpoint, the rest run.
+/// `data` is what `loadStudyData` returned; `runDir` was started by the caller (`RunFolder.create` or
+/// `start`, which hold its lock). With `resume`, finished stages are read back, the unfinished one continues
+/// from its checkpoint, the rest run.
 public func runExperiment(
   data: ImageWangLayout, config: StudyConfig, runDir: String, resume: Bool = false, log: (String) -> Void = { print($0) },
   callbacks: [Callback] = []
 ) throws -> ExperimentResult {
-  if !resume { try RunFolder.start(runDir, config: config, manifest: RunManifest(kind: .experiment, dataset: data.root)) }
   let data = config.select(data)
   log("pretext: inpainting on \(data.train.count + (data.unsup?.count ?? 0)) images (train/ + unsup/), \(config.pretextEpochs) epochs at \(config.pretextSize) px")
   let pretext = try pretrainInpainting(data, config, runDir: runDir, resume: resume, callbacks: callbacks)
   log(String(format: "pretext done in %.0f s, valid MSE %.4f", pretext.seconds, pretext.history.last?.validLoss ?? .nan))
   var results: [ScenarioResult] = []
   for run in 0..<config.runs {
-    for scenario in Scenario.allCases {
-      let r = try trainScenario(scenario, run: run, data: data, encoder: pretext.encoderPath, config, runDir: runDir,
+    for scenario in Scenario.study {
+      let r = try trainScenario(scenario, run: run, data: data, encoder: pretext.encoderPath(in: runDir), config, runDir: runDir,
                                 resume: resume, callbacks: callbacks)
       log(String(format: "%@ run %d: accuracy %.4f (best %.4f) in %.0f s", scenario.rawValue, run + 1, r.result.finalAccuracy,
                  r.result.bestAccuracy, r.result.seconds))
@@ -37,23 +37,24 @@ public func runExperiment(
   let result = ExperimentResult(config: config, dataset: data.root, pretextHistory: pretext.history,
                                 pretextSeconds: pretext.seconds, scenarios: results)
   try RunFolder.write(result, to: runDir + "/results.json")
-  try Data(Report.markdown(result).utf8).write(to: URL(fileURLWithPath: runDir + "/report.md"), options: .atomic)
-  try Data(Report.html(result, gridFile: "inpainting.png").utf8).write(to: URL(fileURLWithPath: runDir + "/report.html"), options: .atomic)
+  try RunFolder.write(text: Report.markdown(result), to: runDir + "/report.md")
+  try RunFolder.write(text: Report.html(result, gridFile: pretext.gridFile), to: runDir + "/report.html")
   return result
 }
 
 /// Continues the run in `runDir` (an experiment, a pretext or a fine-tune, as its run.json says) on the
-/// dataset it was started on.
+/// dataset it was started on, holding the run folder's lock throughout.
 public func resumeRun(_ runDir: String, log: (String) -> Void = { print($0) }, callbacks: [Callback] = []) throws {
-  let (config, manifest) = try RunFolder.open(runDir)
-  let data = try ImageWangLayout(root: manifest.dataset, requireUnsup: manifest.kind != .finetune)
+  let (config, manifest, lock) = try RunFolder.open(runDir)
+  defer { withExtendedLifetime(lock) {} }
+  let data = try loadStudyData(root: manifest.dataset, config: config, requireUnsup: manifest.kind != .finetune, log: log)
   switch manifest.kind {
   case .experiment:
     let r = try runExperiment(data: data, config: config, runDir: runDir, resume: true, log: log, callbacks: callbacks)
     log("\n" + Report.markdown(r))
   case .pretrain:
     let r = try pretrainInpainting(data, config, runDir: runDir, resume: true, callbacks: callbacks)
-    log("encoder: \(r.encoderPath)\nsample grid: \(r.gridPath)")
+    log("encoder: \(r.encoderPath(in: runDir))\nsample grid: \(r.gridPath(in: runDir))")
   case .finetune:
     guard let scenario = manifest.scenario else { throw FileError(path: runDir + "/run.json", "a finetune run without its scenario") }
     let r = try trainScenario(scenario, run: 0, data: data, encoder: manifest.encoder, config, runDir: runDir, resume: true,

@@ -4,18 +4,26 @@ import NN
 import Torch
 import Training
 
-extension ImageLoader: BatchSource {}
+extension ImageLoader: BatchSource {
+  public func batches(epoch: Int) throws -> BatchStream {
+    let pass = pass(epoch: epoch)
+    return BatchStream { try pass.next() }
+  }
+}
 
-/// What the pretext run leaves behind.
+/// What the pretext run leaves behind. File names are relative to the run folder (it can be moved).
 public struct PretextResult: Codable, Sendable {
-  public let encoderPath: String
-  public let gridPath: String
+  public let encoderFile: String
+  public let gridFile: String
   public let history: [EpochRecord]
   public let seconds: Double
   /// The images the pretext trained on (train/ and unsup/).
   public let trainingItems: Int
   /// Whether the pretext's loader was given any label (never: it is built from paths alone).
   public let sawLabels: Bool
+
+  public func encoderPath(in runDir: String) -> String { runDir + "/" + encoderFile }
+  public func gridPath(in runDir: String) -> String { runDir + "/" + gridFile }
 }
 
 /// The inpainting pretext: a U-Net over xresnet34 restores RandomCutout-damaged images (MSE against the
@@ -46,19 +54,20 @@ public func pretrainInpainting(_ data: ImageWangLayout, _ config: StudyConfig, r
     model: unet, train: OnDevice(train, config), valid: OnDevice(valid, config),
     loss: Losses.mse(), optimizer: ranger(groups, weightDecay: config.weightDecay),
     callbacks: callbacks + [CSVLogger(path: runDir + "/pretext.csv"), try TensorBoardLogger(directory: runDir + "/tensorboard/pretext")])
-  learner.checkpointPath = runDir + "/pretext.checkpoint.safetensors"
+  let checkpoint = runDir + "/pretext.checkpoint.safetensors"
+  learner.checkpointPath = checkpoint
+  learner.checkpointFingerprint = try config.fingerprint(stage: "pretext inpainting")
   let done = try resumeIfAsked(learner, resume)
   try learner.fit(.flatCos(epochs: config.pretextEpochs, lr: .value(config.pretextLR)), startEpoch: done)
-  let encoderPath = runDir + "/encoder.safetensors"
-  try SafeTensors.save(EncoderTransfer.encoderState(of: unet), metadata: ["format": "pt", "source": "pretext inpainting"],
-                       to: encoderPath)
-  try unet.save(to: runDir + "/unet.safetensors")
-  let gridPath = runDir + "/inpainting.png"
-  try writeSampleGrid(unet, valid, to: gridPath, device: config.torchDevice)
-  let result = PretextResult(encoderPath: encoderPath, gridPath: gridPath, history: learner.history,
+  let result = PretextResult(encoderFile: "encoder.safetensors", gridFile: "inpainting.png", history: learner.history,
                              seconds: Date().timeIntervalSince(start) + earlierSeconds(learner, done), trainingItems: paths.count,
                              sawLabels: train.labels != nil || valid.labels != nil)
+  try SafeTensors.save(EncoderTransfer.encoderState(of: unet), metadata: ["format": "pt", "source": "pretext inpainting"],
+                       to: result.encoderPath(in: runDir))
+  try unet.save(to: runDir + "/unet.safetensors")
+  try writeSampleGrid(unet, valid, to: result.gridPath(in: runDir), device: config.torchDevice)
   try RunFolder.write(result, to: marker)
+  try RunFolder.dropCheckpoints([checkpoint], config)
   return result
 }
 
@@ -82,24 +91,22 @@ struct OnDevice: BatchSource {
     (self.source, self.device, self.channelsLast) = (source, config.torchDevice, config.channelsLast)
   }
   var batchCount: Int { source.batchCount }
-  func batches(epoch: Int) throws -> AnyIterator<(input: Tensor, target: Tensor)> {
-    let it = try source.batches(epoch: epoch)
-    if device == .cpu && !channelsLast { return it }
+  func batches(epoch: Int) throws -> BatchStream {
+    let stream = try source.batches(epoch: epoch)
+    if device == .cpu && !channelsLast { return stream }
+    let (device, channelsLast) = (device, channelsLast)
     func place(_ t: Tensor) throws -> Tensor {
       let moved = try t.to(device)
       return channelsLast && moved.shape.count == 4 ? try moved.contiguous(.channelsLast) : moved
     }
-    return AnyIterator {
-      guard let (x, y) = it.next(), let dx = try? place(x), let dy = try? place(y) else { return nil }
-      return (dx, dy)
-    }
+    return stream.map { x, y in (try place(x), try place(y)) }  // a failed move ends the epoch with its error
   }
 }
 
 /// A grid of rows `damaged | original | restored` from the first validation batch, the cut-out holes
 /// outlined in green on the damaged image.
 public func writeSampleGrid(_ unet: Module, _ loader: ImageLoader, to path: String, rows: Int = 4, device: Device = .cpu) throws {
-  guard let (x, y) = try loader.batches(epoch: 0).next() else { throw DatasetError(path: path, "no validation batch") }
+  guard let (x, y) = try loader.pass(epoch: 0).next() else { throw DatasetError(path: path, "no validation batch") }
   unet.eval()
   let out = try withNoGrad { try unet(x.to(device)).clamp(min: 0, max: 1).to(.cpu) }
   unet.train()

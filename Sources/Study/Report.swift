@@ -11,8 +11,24 @@ public enum Report {
 
   static let titles: [Scenario: String] = [
     .random: "1. random init, all trained", .head: "2. pretext encoder, head only",
-    .discriminative: "3. pretext encoder, discriminative fine-tune",
+    .discriminative: "3. pretext encoder, discriminative fine-tune", .full: "4. pretext encoder, all trained at one lr",
   ]
+
+  /// Text made safe inside HTML (a dataset path may hold `<`, `&` or quotes).
+  static func escapeHTML(_ s: String) -> String {
+    var out = ""
+    for c in s {
+      switch c {
+      case "&": out += "&amp;"
+      case "<": out += "&lt;"
+      case ">": out += "&gt;"
+      case "\"": out += "&quot;"
+      case "'": out += "&#39;"
+      default: out.append(c)
+      }
+    }
+    return out
+  }
 
   public static func markdown(_ r: ExperimentResult) -> String {
     var lines = [
@@ -41,7 +57,7 @@ public enum Report {
     let all = series.flatMap(\.1).filter(\.isFinite)
     let lo = all.min() ?? 0, hi = Swift.max(all.max() ?? 1, lo + 1e-9)
     let n = Swift.max(series.map(\.1.count).max() ?? 1, 2)
-    let colors: [Scenario: String] = [.random: "#888", .head: "#1f77b4", .discriminative: "#d62728"]
+    let colors: [Scenario: String] = [.random: "#888", .head: "#1f77b4", .discriminative: "#d62728", .full: "#2ca02c"]
     var out = "<svg xmlns='http://www.w3.org/2000/svg' width='\(Int(w))' height='\(Int(h))'><text x='\(pad)' y='16' font-size='13'>\(title)</text>"
     out += "<rect x='\(pad)' y='\(pad / 2 + 8)' width='\(w - 1.5 * pad)' height='\(h - 2 * pad)' fill='none' stroke='#ccc'/>"
     out += String(format: "<text x='2' y='%.0f' font-size='10'>%.3f</text><text x='2' y='%.0f' font-size='10'>%.3f</text>", pad / 2 + 16, hi, h - pad, lo)
@@ -59,16 +75,16 @@ public enum Report {
     let acc = r.scenarios.map { ($0.scenario, $0.history.map { $0.metrics["accuracy"] ?? .nan }) }
     let loss = r.scenarios.map { ($0.scenario, $0.history.map { $0.validLoss ?? .nan }) }
     let table = markdown(r).split(separator: "\n").filter { $0.hasPrefix("|") && !$0.hasPrefix("|---") }.map { row in
-      "<tr>" + row.split(separator: "|").map { "<td>\($0.trimmingCharacters(in: .whitespaces))</td>" }.joined() + "</tr>"
+      "<tr>" + row.split(separator: "|").map { "<td>\(escapeHTML($0.trimmingCharacters(in: .whitespaces)))</td>" }.joined() + "</tr>"
     }.joined()
     return """
       <!doctype html><html><head><meta charset='utf-8'><title>Pretext experiment</title>
       <style>body{font-family:sans-serif;max-width:960px;margin:2em auto}td{padding:4px 10px;border-bottom:1px solid #ddd}</style>
-      </head><body><h1>Pretext experiment</h1><p>Dataset: \(r.dataset)</p><table>\(table)</table>
+      </head><body><h1>Pretext experiment</h1><p>Dataset: \(escapeHTML(r.dataset))</p><table>\(table)</table>
       <p><span style='color:#888'>■</span> random init &nbsp; <span style='color:#1f77b4'>■</span> head only &nbsp;
       <span style='color:#d62728'>■</span> discriminative</p>
       \(svg("validation accuracy per epoch", acc))\(svg("validation loss per epoch", loss))
-      <h2>Inpainting (damaged | original | restored)</h2><img src='\(gridFile)' style='image-rendering:pixelated;width:480px'>
+      <h2>Inpainting (damaged | original | restored)</h2><img src='\(escapeHTML(gridFile))' style='image-rendering:pixelated;width:480px'>
       </body></html>
       """
   }

@@ -6,9 +6,9 @@ import Torch
 public struct RunManifest: Codable, Sendable, Equatable {
   public enum Kind: String, Codable, Sendable { case experiment, pretrain, finetune }
   public var kind: Kind
-  /// The dataset folder the run reads.
+  /// The dataset folder the run reads (absolute: the dataset does not move with the run folder).
   public var dataset: String
-  /// `finetune` only: the scenario and the encoder file it starts from.
+  /// `finetune` only: the scenario and the encoder file it starts from (absolute, outside the run folder).
   public var scenario: Scenario?
   public var encoder: String?
 
@@ -17,8 +17,34 @@ public struct RunManifest: Codable, Sendable, Equatable {
   }
 }
 
-/// JSON files of a run folder, written atomically (a run killed mid-write leaves the old file or none).
-/// A stage's result file is written only once the stage is complete, so its presence means "done".
+/// An exclusive hold on a run folder (`flock` on `RUN/.lock`), kept while the run goes on: a second process
+/// that starts or resumes the same run is refused instead of retraining beside it. The kernel drops the
+/// lock when the process ends, however it ends (SIGKILL included), so a killed run never leaves it stale.
+public final class RunLock: @unchecked Sendable {
+  public let folder: String
+  let fd: Int32
+
+  init(_ folder: String) throws {
+    self.folder = folder
+    let path = folder + "/.lock"
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw FileError(path: path, "cannot open the run's lock file: \(String(cString: strerror(errno)))") }
+    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+      let reason = errno
+      close(fd)
+      if reason == EWOULDBLOCK {
+        throw FileError(path: folder, "is in use by another pretext process (started or resumed there and still running): not touched")
+      }
+      throw FileError(path: path, "cannot lock: \(String(cString: strerror(reason)))")
+    }
+  }
+
+  deinit { close(fd) }
+}
+
+/// The files of a run folder. JSON is written atomically (a run killed mid-write leaves the old file or
+/// none); a stage's result file is written only once the stage is complete, so its presence means "done".
+/// Every path a result file records is relative to the run folder, so a run folder can be moved.
 public enum RunFolder {
   static func encoder() -> JSONEncoder {
     let e = JSONEncoder()
@@ -27,12 +53,14 @@ public enum RunFolder {
   }
 
   public static func write<T: Encodable>(_ value: T, to path: String) throws {
-    do {
-      try encoder().encode(value).write(to: URL(fileURLWithPath: path), options: .atomic)
-    } catch {
-      throw FileError(path: path, "cannot write: \(error.localizedDescription)")
+    let data: Data
+    do { data = try encoder().encode(value) } catch {
+      throw FileError(path: path, "cannot encode \(T.self): \(error)")
     }
+    try AtomicFileWriter.write(Array(data), to: path)
   }
+
+  public static func write(text: String, to path: String) throws { try AtomicFileWriter.write(Array(text.utf8), to: path) }
 
   /// The value in `path`, or nil when there is no such file; a file that does not decode is an error.
   public static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> T? {
@@ -44,21 +72,83 @@ public enum RunFolder {
     }
   }
 
-  /// Starts a run folder: config.json and run.json.
-  public static func start(_ dir: String, config: StudyConfig, manifest: RunManifest) throws {
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    try write(config, to: dir + "/config.json")
-    try write(manifest, to: dir + "/run.json")
+  /// A new run folder `<out>/<name>` created exclusively (never one another run already made: a second run
+  /// started in the same second gets `<name>-2`, …), locked, with config.json and run.json. `out` must not lie
+  /// inside the dataset (the run's files would become images or a class of it).
+  public static func create(in out: String, name: String, config: StudyConfig, manifest: RunManifest) throws -> (String, RunLock) {
+    try refuseInside(out: out, dataset: manifest.dataset)
+    for n in 1...10_000 {
+      let dir = out + "/" + (n == 1 ? name : "\(name)-\(n)")
+      if mkdir(dir, 0o755) == 0 {
+        let lock = try RunLock(dir)
+        try write(config, to: dir + "/config.json")
+        try write(manifest, to: dir + "/run.json")
+        return (dir, lock)
+      }
+      guard errno == EEXIST else { throw FileError(path: dir, "cannot create the run folder: \(String(cString: strerror(errno)))") }
+    }
+    throw FileError(path: out, "10,000 run folders named \(name) already exist")
   }
 
-  /// The config and manifest of an existing run folder, with errors that say what is missing.
-  public static func open(_ dir: String) throws -> (StudyConfig, RunManifest) {
+  /// `start` for callers that name the folder themselves (tests, the study's functions): creates `dir`
+  /// (it may exist, but not hold a run), locks it, writes config.json and run.json.
+  public static func start(_ dir: String, config: StudyConfig, manifest: RunManifest) throws -> RunLock {
+    try refuseInside(out: (dir as NSString).deletingLastPathComponent, dataset: manifest.dataset)
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let lock = try RunLock(dir)
+    guard !FileManager.default.fileExists(atPath: dir + "/run.json") else {
+      throw FileError(path: dir, "already holds a run (run.json): use `pretext resume` or another folder")
+    }
+    try write(config, to: dir + "/config.json")
+    try write(manifest, to: dir + "/run.json")
+    return lock
+  }
+
+  /// The config, manifest and lock of an existing run folder, with errors that say what is missing; the
+  /// temporary files that a kill during an atomic write left behind are removed (the lock says no other
+  /// process is writing here).
+  public static func open(_ dir: String) throws -> (StudyConfig, RunManifest, RunLock) {
     guard let config = try read(StudyConfig.self, from: dir + "/config.json") else {
       throw FileError(path: dir, "not a run folder: no config.json")
     }
     guard let manifest = try read(RunManifest.self, from: dir + "/run.json") else {
       throw FileError(path: dir, "not a resumable run folder: no run.json")
     }
-    return (config, manifest)
+    do { try config.validate() } catch {
+      throw FileError(path: dir + "/config.json", "holds settings that cannot run: \(error)")
+    }
+    let lock = try RunLock(dir)
+    try removeLeftovers(dir)
+    return (config, manifest, lock)
+  }
+
+  /// Deletes `*.tmp-PID-N` files (interrupted atomic writes) anywhere in the run folder.
+  static func removeLeftovers(_ dir: String) throws {
+    guard let e = FileManager.default.enumerator(atPath: dir) else { return }
+    for case let rel as String in e where AtomicFileWriter.isLeftover((rel as NSString).lastPathComponent) {
+      try FileManager.default.removeItem(atPath: dir + "/" + rel)
+    }
+  }
+
+  /// Refuses an output folder inside the dataset folder (or equal to it), comparing real paths.
+  static func refuseInside(out: String, dataset: String) throws {
+    func real(_ p: String) -> String? {
+      guard let r = realpath(p, nil) else { return nil }
+      defer { free(r) }
+      return String(cString: r)
+    }
+    // The nearest existing ancestor of `out` decides (`out` itself may not exist yet).
+    var probe = URL(fileURLWithPath: out).standardizedFileURL.path
+    while real(probe) == nil && probe != "/" { probe = (probe as NSString).deletingLastPathComponent }
+    guard let o = real(probe), let d = real(dataset) else { return }
+    if o == d || o.hasPrefix(d.hasSuffix("/") ? d : d + "/") {
+      throw FileError(path: out, "the run folder would be inside the dataset \(dataset): its files would become part of the data; choose --out elsewhere")
+    }
+  }
+
+  /// Deletes a finished stage's checkpoints (its result file is written) unless the config keeps them.
+  static func dropCheckpoints(_ paths: [String], _ config: StudyConfig) throws {
+    guard !config.keepCheckpoints else { return }
+    for p in paths where FileManager.default.fileExists(atPath: p) { try FileManager.default.removeItem(atPath: p) }
   }
 }

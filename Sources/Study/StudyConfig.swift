@@ -33,8 +33,82 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   public var maxTrainPerClass: Int?
   public var maxValidPerClass: Int?
   public var maxUnsup: Int?
+  /// Keep each stage's checkpoints after its result file is written (default: deleted then; they are only
+  /// needed to resume an unfinished stage, and weigh hundreds of MB at full width).
+  public var keepCheckpoints = false
 
   public init() {}
+
+  // Decoding fills fields that older config.json files lack with their defaults.
+  public init(from decoder: Decoder) throws {
+    self.init()
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    func take<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws { value = try c.decodeIfPresent(T.self, forKey: key) ?? value }
+    try take(.pretextSize, &pretextSize); try take(.pretextBatch, &pretextBatch); try take(.pretextEpochs, &pretextEpochs)
+    try take(.pretextLR, &pretextLR); try take(.cutoutReferenceSize, &cutoutReferenceSize); try take(.size, &size)
+    try take(.batch, &batch); try take(.epochs, &epochs); try take(.lr, &lr); try take(.headEpochs, &headEpochs)
+    try take(.weightDecay, &weightDecay); try take(.widen, &widen); try take(.runs, &runs); try take(.seed, &seed)
+    try take(.workers, &workers); try take(.device, &device); try take(.channelsLast, &channelsLast)
+    maxTrainPerClass = try c.decodeIfPresent(Int.self, forKey: .maxTrainPerClass)
+    maxValidPerClass = try c.decodeIfPresent(Int.self, forKey: .maxValidPerClass)
+    maxUnsup = try c.decodeIfPresent(Int.self, forKey: .maxUnsup)
+    try take(.keepCheckpoints, &keepCheckpoints)
+  }
+
+  /// Every setting in its range, checked before anything is created or trained; errors name the
+  /// command-line flag that sets the field.
+  public func validate() throws {
+    func count(_ v: Int, _ flag: String, _ range: ClosedRange<Int>) throws {
+      guard range.contains(v) else {
+        throw ConfigError("--\(flag) must be between \(range.lowerBound) and \(range.upperBound) (got \(v))")
+      }
+    }
+    func real(_ v: Double, _ flag: String, above lo: Double, atMost hi: Double, orEqual: Bool = false) throws {
+      guard v.isFinite, orEqual ? v >= lo : v > lo, v <= hi else {
+        throw ConfigError("--\(flag) must be a number \(orEqual ? "at least" : "above") \(lo) and at most \(hi) (got \(v))")
+      }
+    }
+    try count(pretextSize, "pretext-size", 16...4096)
+    try count(size, "size", 16...4096)
+    try count(pretextBatch, "pretext-batch", 1...65536)
+    try count(batch, "batch", 1...65536)
+    try count(pretextEpochs, "pretext-epochs", 1...100_000)
+    try count(epochs, "epochs", 1...100_000)
+    try count(headEpochs, "head-epochs", 0...epochs)
+    try count(runs, "runs", 1...1000)
+    try count(workers, "workers", 1...256)
+    try count(cutoutReferenceSize, "cutout-reference-size", 1...4096)
+    try real(pretextLR, "lr", above: 0, atMost: 10)
+    try real(lr, "lr", above: 0, atMost: 10)
+    try real(weightDecay, "weight-decay", above: 0, atMost: 10, orEqual: true)
+    // The narrowest stage must keep at least 2 channels (64 × widen), the widest a sane size.
+    try real(widen, "widen", above: 1.0 / 32 - 1e-12, atMost: 16, orEqual: true)
+    guard Device(device) != nil else { throw ConfigError("--device '\(device)' is not a device (cpu, cuda, cuda:N)") }
+    for (v, flag) in [(maxTrainPerClass, "max-train-per-class"), (maxValidPerClass, "max-valid-per-class"), (maxUnsup, "max-unsup")] {
+      if let v { try count(v, flag, 1...Int.max) }
+    }
+  }
+
+  /// Checks the settings against the images they will train on: with drop-last, a batch larger than the
+  /// training images would make no batch at all.
+  public func validate(against data: ImageWangLayout) throws {
+    let pretextItems = data.train.count + (data.unsup?.count ?? 0)
+    guard pretextItems >= pretextBatch else {
+      throw ConfigError("--pretext-batch \(pretextBatch) is larger than the \(pretextItems) pretext images (train/ + unsup/): no batch would be formed")
+    }
+    guard data.train.count >= batch else {
+      throw ConfigError("--batch \(batch) is larger than the \(data.train.count) train/ images: no batch would be formed")
+    }
+  }
+
+  /// Identifies a stage of a run made with this config, for its checkpoints: a checkpoint of another stage,
+  /// run or config is refused on resume. Settings that do not change what is computed (workers,
+  /// keepCheckpoints) are left out.
+  public func fingerprint(stage: String) throws -> String {
+    var c = self
+    (c.workers, c.keepCheckpoints) = (1, false)
+    return "\(stage); config \(Checksum.hex(Array(try RunFolder.encoder().encode(c))))"
+  }
 
   /// The study's protocol (for a GPU).
   public static var imagewang: StudyConfig { StudyConfig() }
@@ -65,5 +139,12 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   }
 
   public var torchDevice: Device { Device(device) ?? .cpu }
+
+  /// A setting out of its range, naming the flag that sets it.
+  public struct ConfigError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    init(_ message: String) { self.message = message }
+    public var description: String { message }
+  }
   public var memoryFormat: MemoryFormat { channelsLast ? .channelsLast : .contiguous }
 }

@@ -45,6 +45,21 @@ public struct AtomicFileWriter: ~Copyable {
     }
   }
 
+  /// Writes `bytes` to `path` atomically in one call.
+  public static func write(_ bytes: [UInt8], to path: String) throws {
+    var w = try AtomicFileWriter(path: path)
+    try w.write(bytes)
+    try w.commit()
+  }
+
+  /// Whether `name` is one of the temporary files this writer leaves when its process is killed mid-write
+  /// (`<target>.tmp-<pid>-<n>`).
+  public static func isLeftover(_ name: String) -> Bool {
+    guard let r = name.range(of: ".tmp-", options: .backwards) else { return false }
+    let parts = name[r.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
+    return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
+  }
+
   deinit {
     if !committed {
       close(fd)
@@ -73,8 +88,10 @@ final class MappedFile: @unchecked Sendable {
 
   init(path: String) throws {
     self.path = path
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd < 0 { throw FileError(path: path, "cannot open: \(String(cString: strerror(errno)))") }
+    // O_NONBLOCK: opening a FIFO (or a device) named like a weight file must not wait for a writer; the
+    // type check below then refuses it.
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    if fd < 0 { throw FileError(path: path, errno == ENOENT ? "no such file" : "cannot open: \(String(cString: strerror(errno)))") }
     defer { close(fd) }
     var st = stat()
     if fstat(fd, &st) != 0 { throw FileError(path: path, "cannot stat: \(String(cString: strerror(errno)))") }

@@ -1,3 +1,4 @@
+import CTorch
 import Foundation
 
 /// The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian header
@@ -160,6 +161,38 @@ public enum SafeTensors {
     public func tensors() throws -> [(name: String, tensor: Tensor)] {
       try header.entries.map { ($0.name, try tensor($0)) }
     }
+
+    /// Checks the checksum written by `save(…, checksum: true)`: any changed tensor byte, name, dtype, shape
+    /// or metadata value is an error, as is a file without a checksum.
+    public func verifyChecksum() throws {
+      guard let stored = metadata[SafeTensors.checksumKey] else {
+        throw FileError(path: path, "has no checksum (\(SafeTensors.checksumKey)): not written by Pretext, or damaged")
+      }
+      let data = mapping.bytes
+      let actual = SafeTensors.checksum(header.entries, metadata: metadata) { e in
+        UnsafeRawBufferPointer(rebasing: data[(header.dataStart + e.range.lowerBound)..<(header.dataStart + e.range.upperBound)])
+      }
+      guard actual == stored else {
+        throw FileError(path: path, "checksum mismatch (stored \(stored), contents give \(actual)): the file was changed or damaged after it was written")
+      }
+    }
+  }
+
+  /// The metadata key of the checksum that `save(…, checksum: true)` writes and `File.verifyChecksum()` checks.
+  public static let checksumKey = "pretext.checksum"
+
+  /// A checksum over every entry (name, dtype, shape, bytes, in file order) and every metadata value but the
+  /// checksum's own.
+  static func checksum(_ entries: [Entry], metadata: [String: String], bytes: (Entry) -> UnsafeRawBufferPointer) -> String {
+    var h: UInt64 = 0x5072_6574_6578_7431  // "Pretext1"
+    func add(_ s: String) { var s = s; h = s.withUTF8 { pt_checksum64($0.baseAddress, $0.count, h) } }
+    for e in entries {
+      add("\(e.name)\u{0}\(e.dtype.safetensorsName)\u{0}\(e.shape)\u{0}")
+      let b = bytes(e)
+      h = pt_checksum64(b.baseAddress, b.count, h)
+    }
+    for key in metadata.keys.sorted() where key != checksumKey { add("\(key)\u{0}\(metadata[key]!)\u{0}") }
+    return String(h, radix: 16)
   }
 
   /// Reads every tensor of a file, in file order.
@@ -167,8 +200,11 @@ public enum SafeTensors {
     try File(path: path).tensors()
   }
 
-  /// Writes `tensors` (any device, any layout) atomically, in the order given.
-  public static func save(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], to path: String) throws {
+  /// Writes `tensors` (any device, any layout) atomically, in the order given. `checksum`: adds a checksum of
+  /// the contents to the metadata (`File.verifyChecksum()` checks it).
+  public static func save(
+    _ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], checksum: Bool = false, to path: String
+  ) throws {
     var seen = Set<String>()
     var entries: [(String, Tensor, Entry)] = []
     var offset = 0
@@ -180,6 +216,13 @@ public enum SafeTensors {
       let n = c.byteCount
       entries.append((name, c, Entry(name: name, dtype: c.dtype, shape: c.shape, range: offset..<(offset + n))))
       offset += n
+    }
+    var metadata = metadata
+    if checksum {
+      let byName = Dictionary(uniqueKeysWithValues: entries.map { ($0.0, $0.1) })
+      metadata[checksumKey] = SafeTensors.checksum(entries.map(\.2), metadata: metadata) { e in
+        UnsafeRawBufferPointer(start: byName[e.name]!.dataPointer, count: e.range.count)
+      }
     }
     var json = "{"
     if !metadata.isEmpty {

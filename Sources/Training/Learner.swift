@@ -22,15 +22,24 @@ public enum LearnerControl: Error, Sendable {
   case stopTraining
 }
 
-/// A non-finite loss stops the run; the last checkpoint (if any) is left as it was.
+/// A non-finite loss stops the run; the last checkpoint (if any) is left as it was. `batch` is nil for the
+/// validation loss (the mean over the whole validation pass).
 public struct NonFiniteLossError: Error, CustomStringConvertible, Sendable {
-  public let epoch: Int, batch: Int
+  public let epoch: Int, batch: Int?
   public let value: Double
   public let lastCheckpoint: String?
   public var description: String {
-    "loss became \(value) at epoch \(epoch + 1), batch \(batch + 1): training stopped"
+    (batch.map { "loss became \(value) at epoch \(epoch + 1), batch \($0 + 1)" }
+      ?? "validation loss became \(value) at epoch \(epoch + 1)") + ": training stopped"
       + (lastCheckpoint.map { "; the last good checkpoint is \($0)" } ?? "")
   }
+}
+
+/// A fit that cannot run as planned (no batch to train on, nothing to validate, a start past the plan).
+public struct FitError: Error, CustomStringConvertible, Sendable {
+  public let message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
 }
 
 /// How a fit runs: epochs, learning rate(s) per group, and the schedules applied before every batch.
@@ -79,6 +88,9 @@ public final class Learner {
   public var clipGradNorm: Double?
   /// Where a checkpoint is written (atomically) after every epoch; nil: none.
   public var checkpointPath: String?
+  /// What the checkpoint belongs to (e.g. the stage, the run and a digest of the resolved config): written into
+  /// it and required to match when it is loaded, so another stage's or another config's checkpoint is refused.
+  public var checkpointFingerprint: String?
   /// Mixed precision: forward and loss under autocast in this dtype (bfloat16, or float16 with dynamic
   /// loss scaling) on the model's device.
   public var mixedPrecision: DType? {
@@ -117,6 +129,12 @@ public final class Learner {
   /// Runs `plan` from its start, or from `startEpoch` when resuming.
   public func fit(_ plan: FitPlan, startEpoch: Int = 0) throws {
     let base = plan.lr.perGroup(optimizer.groups.count)
+    guard startEpoch >= 0, startEpoch <= plan.epochs else {
+      throw FitError("cannot start at epoch \(startEpoch + 1) of a \(plan.epochs)-epoch fit (a checkpoint from a longer plan?)")
+    }
+    guard train.batchCount > 0 else {
+      throw FitError("the training data yields no batch (fewer items than one batch, and the last partial batch is dropped)")
+    }
     totalIterations = plan.epochs * train.batchCount
     iteration = startEpoch * train.batchCount
     do {
@@ -129,6 +147,9 @@ public final class Learner {
         var record = EpochRecord(epoch: e, trainLoss: trainLoss, validLoss: nil, metrics: [:], seconds: 0)
         if let valid {
           let (loss, values) = try validate(valid)
+          guard loss.isFinite else {
+            throw NonFiniteLossError(epoch: e, batch: nil, value: loss, lastCheckpoint: existingCheckpoint)
+          }
           record.validLoss = loss
           record.metrics = values
         }
@@ -150,7 +171,8 @@ public final class Learner {
     try emit(.beforeTrain)
     var sum = 0.0, count = 0
     batchIndex = 0
-    for (x, y) in try train.batches(epoch: epoch) {
+    let stream = try train.batches(epoch: epoch)
+    while let (x, y) = try stream.next() {
       let pos = Double(iteration) / Double(Swift.max(totalIterations, 1))
       for (g, lr) in zip(optimizer.groups, base) {
         g.lr = lr * plan.lrSchedule(pos)
@@ -168,9 +190,7 @@ public final class Learner {
         loss = l
         let value = try l.item().doubleValue
         guard value.isFinite else {
-          throw NonFiniteLossError(epoch: epoch, batch: batchIndex, value: value, lastCheckpoint: checkpointPath.flatMap {
-            FileManager.default.fileExists(atPath: $0) ? $0 : nil
-          })
+          throw NonFiniteLossError(epoch: epoch, batch: batchIndex, value: value, lastCheckpoint: existingCheckpoint)
         }
         try emit(.afterLoss)
         try emit(.beforeBackward)
@@ -197,8 +217,12 @@ public final class Learner {
     }
     (input, target, prediction, loss) = (nil, nil, nil, nil)
     try emit(.afterTrain)
-    return count > 0 ? sum / Double(count) : .nan
+    guard count > 0 else { throw FitError("epoch \(epoch + 1) trained on no batch (every batch was skipped)") }
+    return sum / Double(count)
   }
+
+  /// The checkpoint file, when one has been written.
+  var existingCheckpoint: String? { checkpointPath.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } }
 
   /// Loss (mean over items) and metrics over `data`, in eval mode without autograd.
   public func validate(_ data: BatchSource) throws -> (loss: Double, metrics: [String: Double]) {
@@ -208,7 +232,8 @@ public final class Learner {
     for i in metrics.indices { metrics[i].reset() }
     var sum = 0.0, count = 0
     try withNoGrad {
-      for (x, y) in try data.batches(epoch: 0) {
+      let stream = try data.batches(epoch: 0)
+      while let (x, y) = try stream.next() {
         let p = try model(x)
         sum += try lossFunction(p, y).item().doubleValue * Double(x.shape[0])
         count += x.shape[0]
@@ -217,7 +242,8 @@ public final class Learner {
     }
     try emit(.afterValidate)
     model.train()
-    return (count > 0 ? sum / Double(count) : .nan, Dictionary(uniqueKeysWithValues: metrics.map { ($0.name, $0.value) }))
+    guard count > 0 else { throw FitError("the validation data yields no item") }
+    return (sum / Double(count), Dictionary(uniqueKeysWithValues: metrics.map { ($0.name, $0.value) }))
   }
 
   /// Scales every gradient so that their global 2-norm is at most `maxNorm` (torch's clip_grad_norm_).

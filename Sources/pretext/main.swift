@@ -26,13 +26,21 @@ func print(_ items: Any..., separator: String = " ", terminator: String = "\n") 
   FileHandle.standardOutput.write(Data((items.map { "\($0)" }.joined(separator: separator) + terminator).utf8))
 }
 
-/// Settings shared by the commands that train: a preset, then flags overriding it.
+/// A failure found while running (not a usage mistake): printed as "Error: …" without the usage text.
+struct CLIError: Error, CustomStringConvertible {
+  let description: String
+  init(_ message: String) { description = message }
+}
+
+/// Settings shared by the commands that train: a preset, then flags overriding it. Every value is checked
+/// while the arguments are parsed (`validate`), so a bad one is refused with its flag named, before any
+/// folder is made.
 struct StudyOptions: ParsableArguments {
   @Option(help: "Settings preset: demo (minutes on 2 CPU cores) or imagewang (the study's protocol, for a GPU).")
   var preset = "demo"
   @Option(help: "An ImageWang-layout dataset folder (default: ImageWang from the cache or the network, else synthetic).")
   var data: String?
-  @Option(help: "Where run folders go.") var out = "runs"
+  @Option(help: "Where run folders go (not inside the dataset).") var out = "runs"
   @Option(help: "Downstream runs per scenario.") var runs: Int?
   @Option(help: "Downstream epochs.") var epochs: Int?
   @Option(help: "Pretext epochs.") var pretextEpochs: Int?
@@ -48,6 +56,19 @@ struct StudyOptions: ParsableArguments {
   @Flag(inversion: .prefixedNo, help: "Channels-last (NHWC) models and batches (default: on; faster convolutions).")
   var channelsLast: Bool?
   @Option(help: "Random seed.") var seed: UInt64?
+  @Flag(help: "Keep each stage's checkpoints after it finishes (default: deleted once its result is written).")
+  var keepCheckpoints = false
+
+  mutating func validate() throws {
+    do { try config().validate() } catch let e as StudyConfig.ConfigError { throw ValidationError(e.message) }
+    if let data {
+      var isDir: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: data, isDirectory: &isDir), isDir.boolValue else {
+        throw ValidationError("--data \(data): no such folder")
+      }
+    }
+    try validateOutputFolder(out)
+  }
 
   func config() throws -> StudyConfig {
     guard var c = StudyConfig.preset(preset) else { throw ValidationError("unknown preset '\(preset)' (demo, imagewang)") }
@@ -71,23 +92,39 @@ struct StudyOptions: ParsableArguments {
     }
     if let seed { c.seed = seed }
     if let channelsLast { c.channelsLast = channelsLast }
+    c.keepCheckpoints = keepCheckpoints
     return c
   }
 
-  /// The dataset (its root made absolute, so `resume` finds it from anywhere); the images `config` selects
-  /// are decoded once to report bad files before training.
-  func dataset(_ config: StudyConfig) throws -> ImageWangLayout {
+  /// The images the run uses (the dataset's root made absolute, so `resume` finds it from anywhere), bad
+  /// files excluded and named.
+  func dataset(_ config: StudyConfig, requireUnsup: Bool = true) throws -> ImageWangLayout {
     let root = URL(fileURLWithPath: try data ?? defaultDataset()).standardizedFileURL.path
-    let layout = try ImageWangLayout(root: root)
-    let used = config.select(layout)
-    let report = try scanImages(used.train.paths + used.valid.paths + (used.unsup?.paths ?? []))
-    if let warning = report.warning { print(warning) }
-    return layout
+    return try loadStudyData(root: root, config: config, requireUnsup: requireUnsup, log: { print($0) })
   }
 
-  func runDir(_ kind: String) -> String {
-    "\(out)/\(kind)-\(preset)-" + ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "-")
+  /// A new run folder under `--out`, made exclusively and locked for this process's life.
+  func startRun(_ kind: String, _ config: StudyConfig, _ manifest: RunManifest) throws -> (String, RunLock) {
+    try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+    let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "-")
+    return try RunFolder.create(in: out, name: "\(kind)-\(preset)-\(stamp)", config: config, manifest: manifest)
   }
+}
+
+/// `--out` (or another output folder flag) must be a folder that exists and is writable, or be creatable.
+func validateOutputFolder(_ out: String, flag: String = "--out") throws {
+  var isDir: ObjCBool = false
+  if FileManager.default.fileExists(atPath: out, isDirectory: &isDir) {
+    guard isDir.boolValue else { throw ValidationError("\(flag) \(out): exists and is not a folder") }
+    guard access(out, W_OK | X_OK) == 0 else { throw ValidationError("\(flag) \(out): the folder is not writable") }
+    return
+  }
+  var parent = (URL(fileURLWithPath: out).standardizedFileURL.path as NSString).deletingLastPathComponent
+  while !FileManager.default.fileExists(atPath: parent, isDirectory: &isDir) && parent != "/" {
+    parent = (parent as NSString).deletingLastPathComponent
+  }
+  guard isDir.boolValue else { throw ValidationError("\(flag) \(out): \(parent) is not a folder") }
+  guard access(parent, W_OK | X_OK) == 0 else { throw ValidationError("\(flag) \(out): cannot be created (\(parent) is not writable)") }
 }
 
 /// `pretext pretrain inpainting`: the pretext task alone.
@@ -97,14 +134,16 @@ struct PretrainCommand: ParsableCommand {
   @Argument(help: "The pretext task (inpainting).") var task: String
   @OptionGroup var options: StudyOptions
 
-  func run() throws {
+  func validate() throws {
     guard task == "inpainting" else { throw ValidationError("unknown pretext task '\(task)' (inpainting)") }
-    let dir = options.runDir("pretrain")
+  }
+
+  func run() throws {
     let config = try options.config()
     let data = try options.dataset(config)
-    try RunFolder.start(dir, config: config, manifest: RunManifest(kind: .pretrain, dataset: data.root))
-    let r = try pretrainInpainting(data, config, runDir: dir, callbacks: [ProgressCallback()])
-    print("encoder: \(r.encoderPath)\nsample grid: \(r.gridPath)")
+    let (dir, lock) = try options.startRun("pretrain", config, RunManifest(kind: .pretrain, dataset: data.root))
+    let r = try withExtendedLifetime(lock) { try pretrainInpainting(data, config, runDir: dir, callbacks: [ProgressCallback()]) }
+    print("encoder: \(r.encoderPath(in: dir))\nsample grid: \(r.gridPath(in: dir))")
   }
 }
 
@@ -115,27 +154,43 @@ struct FinetuneCommand: ParsableCommand {
   @Option(name: [.customLong("init"), .customLong("init-from")],
           help: "random, or an encoder file (safetensors with classifier keys, e.g. a pretext run's encoder.safetensors).")
   var initFrom = "random"
-  @Option(help: "full (all trained), head (body frozen) or discriminative (head first, then lr/100…lr).") var mode = "full"
+  @Option(help: "full (every layer trained at one lr), head (body frozen) or discriminative (head first, then lr/100…lr).")
+  var mode = "full"
   @OptionGroup var options: StudyOptions
 
-  func run() throws {
-    let scenario: Scenario
+  /// What `--init` and `--mode` name.
+  func scenario() throws -> Scenario {
     switch (initFrom, mode) {
-    case ("random", "full"): scenario = .random
-    case ("random", _): throw ValidationError("--init random trains everything: use --mode full")
-    case (_, "full"): scenario = .discriminative
-    case (_, "head"): scenario = .head
-    case (_, "discriminative"): scenario = .discriminative
-    default: throw ValidationError("unknown mode '\(mode)' (full, head, discriminative)")
+    case ("random", "full"): return .random
+    case ("random", "head"), ("random", "discriminative"):
+      throw ValidationError("--init random trains everything: use --mode full")
+    case (_, "full"): return .full
+    case (_, "head"): return .head
+    case (_, "discriminative"): return .discriminative
+    default: throw ValidationError("unknown --mode '\(mode)' (full, head, discriminative)")
     }
-    if scenario != .random && !FileManager.default.fileExists(atPath: initFrom) {
-      throw ValidationError("no encoder file at \(initFrom)")
+  }
+
+  func validate() throws {
+    if try scenario().usesEncoder {
+      var isDir: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: initFrom, isDirectory: &isDir), !isDir.boolValue else {
+        throw ValidationError("--init-from \(initFrom): no such encoder file")
+      }
     }
-    let encoder = scenario == .random ? nil : URL(fileURLWithPath: initFrom).standardizedFileURL.path
-    let (dir, config) = (options.runDir("finetune"), try options.config())
-    let data = try options.dataset(config)
-    try RunFolder.start(dir, config: config, manifest: RunManifest(kind: .finetune, dataset: data.root, scenario: scenario, encoder: encoder))
-    let r = try trainScenario(scenario, run: 0, data: data, encoder: encoder, config, runDir: dir, callbacks: [ProgressCallback()])
+  }
+
+  func run() throws {
+    let scenario = try scenario()
+    let encoder = scenario.usesEncoder ? URL(fileURLWithPath: initFrom).standardizedFileURL.path : nil
+    let config = try options.config()
+    let data = try options.dataset(config, requireUnsup: false)
+    let (dir, lock) = try options.startRun(
+      "finetune", config, RunManifest(kind: .finetune, dataset: data.root, scenario: scenario, encoder: encoder))
+    let r = try withExtendedLifetime(lock) {
+      try trainScenario(scenario, run: 0, data: data, encoder: encoder, config, runDir: dir, callbacks: [ProgressCallback()])
+    }
+    print("scenario: \(scenario.rawValue); run folder: \(dir)")
     print(String(format: "final accuracy %.4f, best %.4f", r.result.finalAccuracy, r.result.bestAccuracy))
   }
 }
@@ -146,15 +201,19 @@ struct ShowCommand: ParsableCommand {
     commandName: "show", abstract: "Write a sample grid (damaged | original | restored) from a run's saved U-Net.")
   @Argument(help: "A run folder holding config.json and unet.safetensors.") var folder: String
   @Option(help: "The dataset whose val/ images to show (default: the run's own, from run.json).") var data: String?
-  @Option(help: "Rows in the grid.") var rows = 8
+  @Option(help: "Rows in the grid (1–256).") var rows = 8
   @Option(help: "Output PNG (default: RUN/show.png).") var output: String?
+
+  func validate() throws {
+    guard (1...256).contains(rows) else { throw ValidationError("--rows must be between 1 and 256 (got \(rows))") }
+  }
 
   func run() throws {
     guard let config = try RunFolder.read(StudyConfig.self, from: folder + "/config.json") else {
-      throw ValidationError("no config.json in \(folder): not a run folder")
+      throw CLIError("no config.json in \(folder): not a run folder")
     }
     guard let root = try data ?? RunFolder.read(RunManifest.self, from: folder + "/run.json")?.dataset else {
-      throw ValidationError("no run.json in \(folder): pass --data")
+      throw CLIError("no run.json in \(folder): pass --data")
     }
     let layout = try ImageWangLayout(root: root, requireUnsup: false)
     let path = output ?? folder + "/show.png"
@@ -174,10 +233,12 @@ struct ExperimentCommand: ParsableCommand {
   func run() throws {
     let config = try options.config()
     let layout = try options.dataset(config)
-    print(config.select(layout).summary().split(separator: "\n").prefix(4).joined(separator: "\n"))
-    let runDir = options.runDir("experiment")
+    print(layout.summary().split(separator: "\n").prefix(4).joined(separator: "\n"))
+    let (runDir, lock) = try options.startRun("experiment", config, RunManifest(kind: .experiment, dataset: layout.root))
     let start = Date()
-    let result = try runExperiment(data: layout, config: config, runDir: runDir, log: { print($0) }, callbacks: [ProgressCallback()])
+    let result = try withExtendedLifetime(lock) {
+      try runExperiment(data: layout, config: config, runDir: runDir, log: { print($0) }, callbacks: [ProgressCallback()])
+    }
     print("\n" + Report.markdown(result))
     print(String(format: "experiment took %.0f s; report: %@/report.md and report.html", Date().timeIntervalSince(start), runDir))
   }
@@ -231,7 +292,7 @@ struct DataCommand: ParsableCommand {
 
     func run() throws {
       guard let source = DatasetSource.named(name) else {
-        throw ValidationError("unknown dataset '\(name)'; known: \(DatasetSource.all.map(\.name).joined(separator: ", "))")
+        throw CLIError("unknown dataset '\(name)'; known: \(DatasetSource.all.map(\.name).joined(separator: ", "))")
       }
       let folder = try DataCache.get(source, root: cache ?? DataCache.root, progress: downloadProgressPrinter(name: name))
       FileHandle.standardError.write(Data("\n".utf8))
@@ -268,6 +329,14 @@ struct DataCommand: ParsableCommand {
     @Option(help: "Validation images per class (10 classes).") var validPerClass = 6
     @Option(help: "Unlabelled images.") var unsup = 300
     @Option(help: "Random seed.") var seed: UInt64 = 0
+
+    func validate() throws {
+      guard (8...4096).contains(size) else { throw ValidationError("--size must be between 8 and 4096 (got \(size))") }
+      guard (1...100_000).contains(trainPerClass) else { throw ValidationError("--train-per-class must be between 1 and 100000 (got \(trainPerClass))") }
+      guard (1...100_000).contains(validPerClass) else { throw ValidationError("--valid-per-class must be between 1 and 100000 (got \(validPerClass))") }
+      guard (1...1_000_000).contains(unsup) else { throw ValidationError("--unsup must be between 1 and 1000000 (got \(unsup))") }
+      guard !FileManager.default.fileExists(atPath: root) else { throw ValidationError("\(root) exists: give a new folder") }
+    }
 
     func run() throws {
       try SyntheticImageWang(size: size, trainPerClass: trainPerClass, validPerClass: validPerClass, unsupCount: unsup, seed: seed)

@@ -33,20 +33,20 @@ final class Watch: Callback {
     #expect(!pretext.sawLabels)
     #expect(pretext.trainingItems == data.train.count + data.unsup!.count)  // unsup/ really used
     #expect(pretext.history.count == 1 && pretext.history[0].trainLoss.isFinite && pretext.history[0].validLoss != nil)
-    let grid = try ImageCodec.decode(contentsOf: pretext.gridPath)
+    let grid = try ImageCodec.decode(contentsOf: pretext.gridPath(in: root + "/run"))
     #expect(grid.width == 3 * 32 + 4 && grid.pixels.contains(255))
     #expect(grid.pixels.enumerated().contains { i, v in i % 3 == 1 && v == 255 && grid.pixels[i - 1] == 0 && grid.pixels[i + 1] == 0 })  // green outline
-    let encoder = try SafeTensors.File(path: pretext.encoderPath)
+    let encoder = try SafeTensors.File(path: pretext.encoderPath(in: root + "/run"))
     #expect(encoder.names.first == "0.0.weight")  // classifier key names
 
     // 1. Random init: the body does not start from the pretext weights.
     let w1 = Watch()
-    let r1 = try trainScenario(.random, run: 0, data: data, encoder: pretext.encoderPath, config, runDir: root + "/run", callbacks: [w1])
+    let r1 = try trainScenario(.random, run: 0, data: data, encoder: pretext.encoderPath(in: root + "/run"), config, runDir: root + "/run", callbacks: [w1])
     #expect(try !w1.atStart["0.0.weight"]!.equal(encoder.tensor("0.0.weight")))
     #expect(r1.result.history.count == 2 && r1.result.finalAccuracy >= 0)
 
     // 2. Head only: every non-BatchNorm body weight is bit-identical to the pretext encoder after training.
-    let r2 = try trainScenario(.head, run: 0, data: data, encoder: pretext.encoderPath, config, runDir: root + "/run")
+    let r2 = try trainScenario(.head, run: 0, data: data, encoder: pretext.encoderPath(in: root + "/run"), config, runDir: root + "/run")
     let bn = r2.model.batchNormParameterNames()
     let body = Set(r2.model.body.namedParameters().map(\.0))
     var compared = 0
@@ -62,7 +62,7 @@ final class Watch: Callback {
 
     // 3. Discriminative: after the head epoch, the groups train with lrs lr/100 … lr.
     let w3 = Watch()
-    let r3 = try trainScenario(.discriminative, run: 0, data: data, encoder: pretext.encoderPath, config, runDir: root + "/run", callbacks: [w3])
+    let r3 = try trainScenario(.discriminative, run: 0, data: data, encoder: pretext.encoderPath(in: root + "/run"), config, runDir: root + "/run", callbacks: [w3])
     let perEpoch = data.train.count / config.batch
     let unfrozen = w3.lrs[perEpoch...]
     #expect(!unfrozen.isEmpty && unfrozen.allSatisfy { Swift.abs($0[0] / $0[2] - 0.01) < 1e-9 && $0[0] > 0 })
@@ -80,7 +80,9 @@ final class Watch: Callback {
     (config.size, config.batch, config.epochs, config.headEpochs, config.runs) = (32, 8, 2, 1, 2)
     config.widen = 0.125
     var lines: [String] = []
-    let result = try runExperiment(data: ImageWangLayout(root: root + "/data"), config: config, runDir: root + "/run") { lines.append($0) }
+    let data = try ImageWangLayout(root: root + "/data")
+    let lock = try RunFolder.start(root + "/run", config: config, manifest: RunManifest(kind: .experiment, dataset: data.root))
+    let result = try withExtendedLifetime(lock) { try runExperiment(data: data, config: config, runDir: root + "/run") { lines.append($0) } }
     #expect(result.scenarios.count == 6)  // 3 scenarios × 2 runs
     #expect(Set(result.scenarios.map(\.run)) == [0, 1])
     #expect(result.scenarios.allSatisfy { (0...1).contains($0.finalAccuracy) && $0.history.count == 2 })

@@ -38,9 +38,9 @@ if args[1] == "--feed", args.count > 2 {
     let model = try XResNet(.resnet34, classes: ds.train.classes.count)
     let steps = args.count > 3 ? Int(args[3]) ?? 6 : 6
     var waited = 0.0, computing = 0.0, n = 0
-    let it = try loader.batches(epoch: 0)
+    let it = loader.pass(epoch: 0)
     var t = Date()
-    while n < steps, let (x, y) = it.next() {
+    while n < steps, let (x, y) = try it.next() {
       let got = Date()
       if n > 0 { waited += got.timeIntervalSince(t) }  // the first batch has no step to hide behind
       for p in model.parameters() { try p.value.clearGrad() }
@@ -97,14 +97,20 @@ do {
   let plain = ImageLoader(paths: paths, task: .inpainting(cutout), size: 128, training: true, batchSize: 32, workers: 2)
   let tp = Date()
   var seenPlain = 0
-  for e in 0..<passes { for (x, _) in try plain.batches(epoch: e) { seenPlain += x.shape[0] } }
+  for e in 0..<passes {
+    let pass = plain.pass(epoch: e)
+    while let (x, _) = try pass.next() { seenPlain += x.shape[0] }
+  }
   print(String(format: "loader_2_workers_no_cache\t%.1f", Double(seenPlain) / Date().timeIntervalSince(tp)))
   let rssBefore = peakRSSMB()
   let loader = ImageLoader(paths: paths, task: .inpainting(cutout), size: 128, training: true, batchSize: 32, workers: 2,
                            cacheSide: 144)
   let t0 = Date()
   var seen = 0
-  for e in 0..<passes { for (x, _) in try loader.batches(epoch: e) { seen += x.shape[0] } }
+  for e in 0..<passes {
+    let pass = loader.pass(epoch: e)
+    while let (x, _) = try pass.next() { seen += x.shape[0] }
+  }
   let threaded = Double(seen) / Date().timeIntervalSince(t0)
   print(String(format: "single_thread\t%.1f", single))
   print(String(format: "loader_2_workers_cached\t%.1f", threaded))

@@ -13,22 +13,26 @@ extern "C" {
 
 // Decodes a JPEG into malloc'd 8-bit RGB (HWC, free with free()). When min_side > 0, libjpeg-turbo's
 // DCT-domain scaling picks the smallest scaled size whose shorter side is still >= min_side. Grayscale
-// becomes RGB; CMYK/YCCK (Adobe, inverted) becomes RGB. `source_w`/`source_h` get the stored size.
-uint8_t *ci_decode_jpeg(const uint8_t *data, size_t size, int min_side, int *width, int *height, int *source_w,
-                        int *source_h, char *err, size_t errlen);
+// becomes RGB; CMYK/YCCK (Adobe, inverted) becomes RGB. `source_w`/`source_h` get the stored size. An image
+// whose decoded size exceeds `max_pixels` (or with a zero or absurd stored size) is refused.
+uint8_t *ci_decode_jpeg(const uint8_t *data, size_t size, int min_side, long max_pixels, int *width, int *height,
+                        int *source_w, int *source_h, char *err, size_t errlen);
 
 // Decodes a PNG (1–16 bit; gray, gray+alpha, RGB, RGBA, palette) into malloc'd 8-bit RGB: 16-bit samples keep
-// their high byte, alpha is dropped (as PIL's convert("RGB")), gray is replicated.
-uint8_t *ci_decode_png(const uint8_t *data, size_t size, int *width, int *height, char *err, size_t errlen);
+// their high byte, alpha (and tRNS transparency) is dropped (as PIL's convert("RGB")), gray is replicated.
+// More than `max_pixels` pixels is refused before any pixel buffer is allocated.
+uint8_t *ci_decode_png(const uint8_t *data, size_t size, long max_pixels, int *width, int *height, char *err,
+                       size_t errlen);
 
 // Encodes 8-bit pixels (channels 1, 3 or 4; or 16-bit big-endian samples when bit_depth is 16) as PNG into a
 // malloc'd buffer.
 uint8_t *ci_encode_png(const uint8_t *pixels, int width, int height, int channels, int bit_depth, size_t *out_size,
                        char *err, size_t errlen);
 
-// Encodes a palette PNG: one index byte per pixel into `palette` (n_colors RGB triples, at most 256).
+// Encodes a palette PNG: one index byte per pixel into `palette` (n_colors RGB triples, at most 256); `alpha`
+// (n_alpha values, or NULL) becomes a tRNS chunk: the first n_alpha palette entries' transparency.
 uint8_t *ci_encode_png_palette(const uint8_t *indices, int width, int height, const uint8_t *palette, int n_colors,
-                               size_t *out_size, char *err, size_t errlen);
+                               const uint8_t *alpha, int n_alpha, size_t *out_size, char *err, size_t errlen);
 
 // Encodes 8-bit pixels as JPEG (channels 1 gray, 3 RGB, 4 CMYK) at `quality`, into a malloc'd buffer.
 uint8_t *ci_encode_jpeg(const uint8_t *pixels, int width, int height, int channels, int quality, size_t *out_size,

@@ -126,6 +126,10 @@ bool pt_cuda_is_available(void);
 intptr_t pt_cuda_device_count(void);
 int pt_cuda_synchronize(int device_index);
 const char *pt_version(void);
+// A fast 64-bit checksum of `size` bytes chained from `seed` (checksum.cpp): corruption detection for
+// checkpoints, not a cryptographic hash.
+uint64_t pt_checksum64(const void *data, size_t size, uint64_t seed);
+
 // The caching CPU allocator (allocator.cpp): freed blocks of >= 1 MiB are kept and reused for requests of
 // their size or up to a third smaller, within a sixteenth above the peak of live bytes; disabling unmaps
 // the cached blocks and restores c10's allocator.
