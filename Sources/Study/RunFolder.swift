@@ -77,6 +77,7 @@ public enum RunFolder {
   /// inside the dataset (the run's files would become images or a class of it).
   public static func create(in out: String, name: String, config: StudyConfig, manifest: RunManifest) throws -> (String, RunLock) {
     try refuseInside(out: out, dataset: manifest.dataset)
+    try makeFolders(out)
     for n in 1...10_000 {
       let dir = out + "/" + (n == 1 ? name : "\(name)-\(n)")
       if mkdir(dir, 0o755) == 0 {
@@ -120,6 +121,20 @@ public enum RunFolder {
     let lock = try RunLock(dir)
     try removeLeftovers(dir)
     return (config, manifest, lock)
+  }
+
+  /// `mkdir -p`, with the system's reason on failure.
+  static func makeFolders(_ path: String) throws {
+    var isDir: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+      guard isDir.boolValue else { throw FileError(path: path, "exists and is not a folder") }
+      return
+    }
+    let parent = (path as NSString).deletingLastPathComponent
+    if !parent.isEmpty && parent != path { try makeFolders(parent) }
+    guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+      throw FileError(path: path, "cannot create the folder: \(String(cString: strerror(errno)))")
+    }
   }
 
   /// Deletes `*.tmp-PID-N` files (interrupted atomic writes) anywhere in the run folder.

@@ -74,7 +74,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     try count(batch, "batch", 1...65536)
     try count(pretextEpochs, "pretext-epochs", 1...100_000)
     try count(epochs, "epochs", 1...100_000)
-    try count(headEpochs, "head-epochs", 0...epochs)
+    try count(headEpochs, "head-epochs", 0...100_000)  // capped at `epochs` by the scenario
     try count(runs, "runs", 1...1000)
     try count(workers, "workers", 1...256)
     try count(cutoutReferenceSize, "cutout-reference-size", 1...4096)

@@ -105,9 +105,12 @@ struct StudyOptions: ParsableArguments {
 
   /// A new run folder under `--out`, made exclusively and locked for this process's life.
   func startRun(_ kind: String, _ config: StudyConfig, _ manifest: RunManifest) throws -> (String, RunLock) {
-    try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
     let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "-")
-    return try RunFolder.create(in: out, name: "\(kind)-\(preset)-\(stamp)", config: config, manifest: manifest)
+    do {
+      return try RunFolder.create(in: out, name: "\(kind)-\(preset)-\(stamp)", config: config, manifest: manifest)
+    } catch {
+      throw CLIError("--out \(out): cannot start a run folder there: \(error)")
+    }
   }
 }
 
