@@ -1,24 +1,16 @@
 import Foundation
 import Torch
 
-/// What a batch pairs each image with.
-public enum LoaderTask: Sendable {
-  /// (image, class index): the downstream classifier.
-  case classification
-  /// (image with cutout holes, the untouched image): the inpainting pretext. Holes are cut in validation
-  /// too, as the study did.
-  case inpainting(RandomCutout)
-}
-
-/// Batches of images decoded and augmented on worker threads, `prefetch` batches ahead, as NCHW float
-/// tensors in [0, 1] (channels-last in memory). Every random choice comes from a generator seeded by (seed, epoch, item), and the
-/// order from (seed, epoch), so the batches are the same whatever the number of workers.
+/// Batches of images decoded and transformed by a `Pipeline` on worker threads, `prefetch` batches ahead,
+/// as named tensors: every slot the pipeline fills (images as NCHW float in [0, 1], channels-last in memory;
+/// masks as N×1×H×W float; integers as int64) and, when the loader has labels, `label`. Every random choice
+/// comes from a generator seeded by (seed, epoch, item), and the order from (seed, epoch), so the batches
+/// are the same whatever the number of workers. The loader knows images and labels, never tasks.
 public final class ImageLoader: @unchecked Sendable {
+  public typealias Tensors = [String: Tensor]
   public let paths: [String]
   public let labels: [Int]?
-  public let task: LoaderTask
-  public let crop: RandomResizedCrop
-  public let training: Bool
+  public let pipeline: Pipeline
   public let batchSize: Int
   public let shuffle: Bool
   public let dropLast: Bool
@@ -30,17 +22,13 @@ public final class ImageLoader: @unchecked Sendable {
   let cache: ImageCache
 
   public init(
-    paths: [String], labels: [Int]? = nil, task: LoaderTask, size: Int, training: Bool, batchSize: Int,
-    shuffle: Bool? = nil, dropLast: Bool? = nil, seed: UInt64 = 0, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
-    prefetch: Int = 2, cacheSide: Int? = nil
+    paths: [String], labels: [Int]? = nil, pipeline: Pipeline, batchSize: Int, shuffle: Bool, dropLast: Bool? = nil,
+    seed: UInt64 = 0, workers: Int = ProcessInfo.processInfo.activeProcessorCount, prefetch: Int = 2, cacheSide: Int? = nil
   ) {
     precondition(labels == nil || labels!.count == paths.count, "labels and paths differ in length")
-    precondition(batchSize > 0 && size > 0, "batch size and image size must be positive")
-    if case .classification = task { precondition(labels != nil, "classification needs labels") }
-    (self.paths, self.labels, self.task, self.training, self.batchSize) = (paths, labels, task, training, batchSize)
-    crop = RandomResizedCrop(size: size)
-    self.shuffle = shuffle ?? training
-    self.dropLast = dropLast ?? training
+    precondition(batchSize > 0 && pipeline.decodeSide > 0, "batch size and decode side must be positive")
+    (self.paths, self.labels, self.pipeline, self.batchSize, self.shuffle) = (paths, labels, pipeline, batchSize, shuffle)
+    self.dropLast = dropLast ?? shuffle
     (self.seed, self.workers, self.prefetch, self.cacheSide) = (seed, Swift.max(1, workers), Swift.max(1, prefetch), cacheSide)
     cache = ImageCache(count: cacheSide == nil ? 0 : paths.count)
   }
@@ -60,20 +48,18 @@ public final class ImageLoader: @unchecked Sendable {
     return idx
   }
 
-  /// One augmented item: the network input and (for inpainting) the target image.
-  func item(_ index: Int, epoch: Int) throws -> (RGBImage, RGBImage) {
+  /// One item of an epoch, through the pipeline.
+  public func item(_ index: Int, epoch: Int) throws -> Item {
     var rng = SplitMix64.forItem(seed: seed, epoch: epoch, item: index)
-    let img = try crop(try load(index), training: training, flip: true, rng: &rng)
-    if case .inpainting(let cutout) = task { return (cutout(img, rng: &rng).0, img) }
-    return (img, img)
+    return try pipeline.run(try load(index), rng: &rng)
   }
 
   /// The decoded image; a file that does not decode is an error naming it (a dataset is scanned before
   /// training, so this is a file that changed or broke since: never trained on as a black image).
   func load(_ index: Int) throws -> RGBImage {
     if cacheSide != nil, let hit = cache.get(index) { return hit }
-    // Decode at the smallest DCT scale that still covers what the crop needs.
-    let need = cacheSide ?? crop.size
+    // Decode at the smallest DCT scale that still covers what the pipeline needs.
+    let need = cacheSide ?? pipeline.decodeSide
     let decoded = try ImageCodec.decode(contentsOf: paths[index], minSide: need)
     guard let side = cacheSide else { return decoded }
     let short = Swift.min(decoded.width, decoded.height)
@@ -82,57 +68,82 @@ public final class ImageLoader: @unchecked Sendable {
     return base
   }
 
-  /// Builds batch `b` of `epoch` with `workers` threads. Each worker writes its items' pixels as floats in
-  /// [0, 1] straight into the batch buffer, which libtorch then takes without a copy: N×H×W×3 memory seen as
-  /// an NCHW tensor in channels-last layout (what the study's models use; `.contiguous()` gives plain NCHW).
-  func batch(_ b: Int, order: [Int], epoch: Int) throws -> (input: Tensor, target: Tensor) {
+  /// Builds batch `b` of `epoch` with `workers` threads: the items first, then each slot's values written as
+  /// floats straight into a batch buffer that libtorch takes without a copy (an N×H×W×C buffer seen as an
+  /// NCHW tensor in channels-last layout).
+  func batch(_ b: Int, order: [Int], epoch: Int) throws -> Tensors {
     let lo = b * batchSize, n = Swift.min(batchSize, paths.count - lo)
-    let side = crop.size, plane = side * side * 3
-    let inputs = UnsafeMutablePointer<Float>.allocate(capacity: n * plane)
-    let targets: UnsafeMutablePointer<Float>? = {
-      if case .inpainting = task { return .allocate(capacity: n * plane) }
-      return nil
-    }()
-    nonisolated(unsafe) let (inBuf, outBuf) = (inputs, targets)
-    /// Pixels to floats as `float(x) / 255`, as the uint8 → float tensor division did (bit for bit).
-    @Sendable func store(_ img: RGBImage, _ dst: UnsafeMutablePointer<Float>) {
-      img.pixels.withUnsafeBufferPointer { src in
-        for k in 0..<plane { dst[k] = Float(src[k]) / 255 }
+    let chunks = Swift.min(workers, n)
+    nonisolated(unsafe) var items = [Item?](repeating: nil, count: n)
+    let firstError = FirstError()
+    items.withUnsafeMutableBufferPointer { out in
+      nonisolated(unsafe) let slots = out.baseAddress!  // worker c writes items c, c + chunks, …: its own slots only
+      DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        var i = c
+        while i < n {
+          do { slots[i] = try item(order[lo + i], epoch: epoch) } catch {
+            firstError.record(i, error is ImageError ? error : ImageError(path: paths[order[lo + i]], "\(error)"))
+          }
+          i += chunks
+        }
       }
     }
-    let chunks = Swift.min(workers, n)
-    let firstError = FirstError()
-    DispatchQueue.concurrentPerform(iterations: chunks) { c in
-      var i = c
-      while i < n {  // worker c takes items c, c + chunks, …: a fixed assignment, so no races on slots
-        do {
-          let (x, y) = try item(order[lo + i], epoch: epoch)
-          store(x, inBuf.advanced(by: i * plane))
-          if let outBuf { store(y, outBuf.advanced(by: i * plane)) }
-        } catch {
-          firstError.record(i, error is ImageError ? error : ImageError(path: paths[order[lo + i]], "\(error)"))
+    if let error = firstError.error { throw error }
+    let done = items.map { $0! }
+    var out = Tensors()
+    let first = done[0]
+    for name in first.images.keys.sorted() where name != "source" {
+      let (w, h) = (first.images[name]!.width, first.images[name]!.height)
+      out[name] = try collate(n, h, w, 3, chunks) { i in
+        guard let img = done[i].images[name], img.width == w, img.height == h else {
+          throw ImageError(path: paths[order[lo + i]], "pipeline: image '\(name)' is missing or not \(w)×\(h) like the batch's first")
+        }
+        return img.pixels
+      }
+    }
+    for name in first.masks.keys.sorted() {
+      let (w, h) = (first.masks[name]!.width, first.masks[name]!.height)
+      out[name] = try collate(n, h, w, 1, chunks) { i in
+        guard let m = done[i].masks[name], m.width == w, m.height == h else {
+          throw ImageError(path: paths[order[lo + i]], "pipeline: mask '\(name)' is missing or not \(w)×\(h)")
+        }
+        return m.values
+      }
+    }
+    for name in first.integers.keys.sorted() {
+      out[name] = try Tensor(try done.indices.map { i -> Int64 in
+        guard let v = done[i].integers[name] else { throw ImageError(path: paths[order[lo + i]], "pipeline: no '\(name)'") }
+        return Int64(v)
+      })
+    }
+    if let labels { out["label"] = try Tensor(order[lo..<(lo + n)].map { Int64(labels[$0]) }) }
+    return out
+  }
+
+  /// n items of h×w×c bytes (from `bytes(i)`) as an n×c×h×w float tensor in [0, 1], channels-last in memory,
+  /// converted on `chunks` threads as `float(x) / 255` (bit for bit what a uint8 → float division gives).
+  func collate(_ n: Int, _ h: Int, _ w: Int, _ c: Int, _ chunks: Int, _ bytes: (Int) throws -> [UInt8]) throws -> Tensor {
+    let plane = h * w * c
+    let sources = try (0..<n).map(bytes)
+    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: n * plane)
+    nonisolated(unsafe) let dst = buffer
+    DispatchQueue.concurrentPerform(iterations: chunks) { k in
+      var i = k
+      while i < n {
+        sources[i].withUnsafeBufferPointer { src in
+          let d = dst.advanced(by: i * plane)
+          for j in 0..<plane { d[j] = Float(src[j]) / 255 }
         }
         i += chunks
       }
     }
-    if let error = firstError.error {
-      inputs.deallocate()
-      targets?.deallocate()
-      throw error
-    }
-    func tensor(_ p: UnsafeMutablePointer<Float>) throws -> Tensor {
-      try Tensor(bytesNoCopy: p, shape: [n, side, side, 3], dtype: .float32) { p.deallocate() }.permute([0, 3, 1, 2])
-    }
-    let x = try tensor(inputs)
-    if let targets { return (x, try tensor(targets)) }
-    let y = try Tensor(order[lo..<(lo + n)].map { Int64(labels![$0]) })
-    return (x, y)
+    return try Tensor(bytesNoCopy: buffer, shape: [n, h, w, c], dtype: .float32) { buffer.deallocate() }.permute([0, 3, 1, 2])
   }
 
   /// The batches of one epoch, produced ahead on a background thread (at most `prefetch` waiting).
   public func pass(epoch: Int) -> Pass {
     let order = order(epoch: epoch)
-    let queue = BoundedQueue<Result<(input: Tensor, target: Tensor), Error>?>(capacity: prefetch)
+    let queue = BoundedQueue<Result<Tensors, Error>?>(capacity: prefetch)
     let count = batchCount
     let producer = Thread { [self] in
       for b in 0..<count {
@@ -152,10 +163,10 @@ public final class ImageLoader: @unchecked Sendable {
   /// One epoch's batches in order. `next()` throws the error that stopped the producer (the first file that
   /// failed, named): a pass never ends early in silence.
   public final class Pass {
-    let stop: Closer<Result<(input: Tensor, target: Tensor), Error>?>  // released with the pass: frees the producer
+    let stop: Closer<Result<Tensors, Error>?>  // released with the pass: frees the producer
     var finished = false
-    init(_ stop: Closer<Result<(input: Tensor, target: Tensor), Error>?>) { self.stop = stop }
-    public func next() throws -> (input: Tensor, target: Tensor)? {
+    init(_ stop: Closer<Result<Tensors, Error>?>) { self.stop = stop }
+    public func next() throws -> Tensors? {
       guard !finished else { return nil }
       guard let next = stop.queue.take() else {
         finished = true

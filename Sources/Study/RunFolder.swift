@@ -1,4 +1,5 @@
 import Foundation
+import SelfSupervised
 import Torch
 
 /// What a run folder is, so `pretext resume RUN` knows how to continue it: written as `run.json` when the run
@@ -8,12 +9,14 @@ public struct RunManifest: Codable, Sendable, Equatable {
   public var kind: Kind
   /// The dataset folder the run reads (absolute: the dataset does not move with the run folder).
   public var dataset: String
-  /// `finetune` only: the scenario and the encoder file it starts from (absolute, outside the run folder).
+  /// `experiment` and `pretrain`: the pretext task (also in config.json; here so a folder says what it is).
+  public var task: String?
+  /// `finetune`/`evaluate` only: the protocol and the encoder file it starts from (absolute, outside the run folder).
   public var scenario: Scenario?
   public var encoder: String?
 
-  public init(kind: Kind, dataset: String, scenario: Scenario? = nil, encoder: String? = nil) {
-    (self.kind, self.dataset, self.scenario, self.encoder) = (kind, dataset, scenario, encoder)
+  public init(kind: Kind, dataset: String, task: String? = nil, scenario: Scenario? = nil, encoder: String? = nil) {
+    (self.kind, self.dataset, self.task, self.scenario, self.encoder) = (kind, dataset, task, scenario, encoder)
   }
 }
 

@@ -1,16 +1,22 @@
 import Foundation
 import ImageData
+import SelfSupervised
 import Torch
 
 /// Every setting of the study, with the published protocol as the `imagewang` preset.
 public struct StudyConfig: Codable, Sendable, Equatable {
-  // Pretext (inpainting).
+  // Pretext.
+  /// The pretext task (`pretext tasks` lists them).
+  public var task = "inpainting"
   public var pretextSize = 160
   public var pretextBatch = 32
   public var pretextEpochs = 15
   public var pretextLR = 8e-3
   /// Cutout hole sizes are the study's (5–49 px) at 160 px and scaled with the image at other sizes.
   public var cutoutReferenceSize = 160
+  /// Inpainting's holes per image and their side in pixels (at `cutoutReferenceSize`), both inclusive ranges.
+  public var cutoutHoles = [5, 9]
+  public var cutoutHoleSize = [5, 49]
   // Downstream (classification).
   public var size = 128
   public var batch = 64
@@ -44,6 +50,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     self.init()
     let c = try decoder.container(keyedBy: CodingKeys.self)
     func take<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws { value = try c.decodeIfPresent(T.self, forKey: key) ?? value }
+    try take(.task, &task); try take(.cutoutHoles, &cutoutHoles); try take(.cutoutHoleSize, &cutoutHoleSize)
     try take(.pretextSize, &pretextSize); try take(.pretextBatch, &pretextBatch); try take(.pretextEpochs, &pretextEpochs)
     try take(.pretextLR, &pretextLR); try take(.cutoutReferenceSize, &cutoutReferenceSize); try take(.size, &size)
     try take(.batch, &batch); try take(.epochs, &epochs); try take(.lr, &lr); try take(.headEpochs, &headEpochs)
@@ -83,6 +90,14 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     try real(weightDecay, "weight-decay", above: 0, atMost: 10, orEqual: true)
     // The narrowest stage must keep at least 2 channels (64 × widen), the widest a sane size.
     try real(widen, "widen", above: 1.0 / 32 - 1e-12, atMost: 16, orEqual: true)
+    guard PretextTasks.named(task) != nil else {
+      throw ConfigError("--task '\(task)' is not a pretext task (\(PretextTasks.names.joined(separator: ", ")))")
+    }
+    for (v, flag, lo) in [(cutoutHoles, "cutout-holes", 0), (cutoutHoleSize, "cutout-size", 1)] {
+      guard v.count == 2, v[0] >= lo, v[0] <= v[1], v[1] <= 4096 else {
+        throw ConfigError("--\(flag) must be LO-HI with \(lo) ≤ LO ≤ HI ≤ 4096 (got \(v.map(String.init).joined(separator: "-")))")
+      }
+    }
     guard Device(device) != nil else { throw ConfigError("--device '\(device)' is not a device (cpu, cuda, cuda:N)") }
     for (v, flag) in [(maxTrainPerClass, "max-train-per-class"), (maxValidPerClass, "max-valid-per-class"), (maxUnsup, "max-unsup")] {
       if let v { try count(v, flag, 1...Int.max) }
@@ -139,6 +154,14 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   }
 
   public var torchDevice: Device { Device(device) ?? .cpu }
+
+  /// What the pretext task is built with: its image size, width and (inpainting) holes, scaled with the
+  /// image when it is not `cutoutReferenceSize`.
+  public var taskSettings: TaskSettings {
+    TaskSettings(size: pretextSize, widen: widen, cutout: RandomCutout(
+      count: cutoutHoles[0]...cutoutHoles[1], holeSize: cutoutHoleSize[0]...cutoutHoleSize[1],
+      relativeTo: pretextSize == cutoutReferenceSize ? nil : cutoutReferenceSize))
+  }
 
   /// A setting out of its range, naming the flag that sets it.
   public struct ConfigError: Error, CustomStringConvertible, Sendable {

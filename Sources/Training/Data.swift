@@ -1,25 +1,56 @@
 import Torch
 
+/// A batch: named tensors, dim 0 indexing the items (e.g. `image`, `label`, `target`, `mask`, `view0`,
+/// `view1`). What a name means is the business of the step that reads it; callbacks may rewrite a batch in
+/// `beforeBatch` (the learner reads it back), as in fastai.
+public struct Batch: @unchecked Sendable {
+  public var tensors: [String: Tensor]
+  public init(_ tensors: [String: Tensor] = [:]) { self.tensors = tensors }
+
+  public subscript(_ name: String) -> Tensor? {
+    get { tensors[name] }
+    set { tensors[name] = newValue }
+  }
+
+  /// The named tensor; its absence is an error naming what the batch holds.
+  public func require(_ name: String) throws -> Tensor {
+    guard let t = tensors[name] else {
+      throw FitError("the batch has no '\(name)' (it holds \(tensors.keys.sorted().joined(separator: ", ")))")
+    }
+    return t
+  }
+
+  /// Items in the batch (dim 0 of its tensors; 0 when empty).
+  public var count: Int { tensors.values.first?.shape.first ?? 0 }
+
+  /// Every tensor transformed by `f` (e.g. moved to a device).
+  public func map(_ f: (String, Tensor) throws -> Tensor) throws -> Batch {
+    var out = Batch()
+    for (k, v) in tensors { out.tensors[k] = try f(k, v) }
+    return out
+  }
+}
+
 /// One pass over a source's batches. `next()` throws when a batch cannot be made (an unreadable file, a
 /// failed device move): an epoch never ends early in silence.
 public struct BatchStream {
-  let pull: () throws -> (input: Tensor, target: Tensor)?
-  public init(_ pull: @escaping () throws -> (input: Tensor, target: Tensor)?) { self.pull = pull }
+  let pull: () throws -> Batch?
+  public init(_ pull: @escaping () throws -> Batch?) { self.pull = pull }
   /// The next batch, nil at the end of the pass.
-  public func next() throws -> (input: Tensor, target: Tensor)? { try pull() }
+  public func next() throws -> Batch? { try pull() }
   /// Every remaining batch.
-  public func all() throws -> [(input: Tensor, target: Tensor)] {
-    var out: [(input: Tensor, target: Tensor)] = []
+  public func all() throws -> [Batch] {
+    var out: [Batch] = []
     while let b = try next() { out.append(b) }
     return out
   }
   /// Each batch transformed by `f` (errors from `f` end the pass with that error).
-  public func map(_ f: @escaping (Tensor, Tensor) throws -> (input: Tensor, target: Tensor)) -> BatchStream {
-    BatchStream { try pull().map { try f($0.input, $0.target) } }
+  public func map(_ f: @escaping (Batch) throws -> Batch) -> BatchStream {
+    BatchStream { try pull().map(f) }
   }
 }
 
-/// What the learner trains on: batches of (input, target), reshuffled every epoch.
+/// What the learner trains on: batches of named tensors, reshuffled every epoch.
 public protocol BatchSource {
   /// Batches in one pass; `epoch` seeds the shuffling, so a resumed run sees the same batches.
   func batches(epoch: Int) throws -> BatchStream
@@ -27,8 +58,8 @@ public protocol BatchSource {
   var batchCount: Int { get }
 }
 
-/// Batches from tensors in memory (dim 0 indexes the items): shuffled by a generator seeded from
-/// (seed, epoch), the last incomplete batch dropped when `dropLast`.
+/// Batches from tensors in memory (dim 0 indexes the items), as `image` and `label` (names settable):
+/// shuffled by a generator seeded from (seed, epoch), the last incomplete batch dropped when `dropLast`.
 public struct TensorBatches: BatchSource {
   public let inputs: Tensor
   public let targets: Tensor
@@ -36,13 +67,17 @@ public struct TensorBatches: BatchSource {
   public let shuffle: Bool
   public let dropLast: Bool
   public let seed: UInt64
+  public let names: (input: String, target: String)
 
-  public init(inputs: Tensor, targets: Tensor, batchSize: Int, shuffle: Bool, dropLast: Bool? = nil, seed: UInt64 = 0) {
+  public init(
+    inputs: Tensor, targets: Tensor, batchSize: Int, shuffle: Bool, dropLast: Bool? = nil, seed: UInt64 = 0,
+    names: (input: String, target: String) = ("image", "label")
+  ) {
     precondition(inputs.shape[0] == targets.shape[0], "inputs and targets differ in length")
     precondition(batchSize > 0, "batch size must be positive")
     (self.inputs, self.targets, self.batchSize, self.shuffle) = (inputs, targets, batchSize, shuffle)
     self.dropLast = dropLast ?? shuffle
-    self.seed = seed
+    (self.seed, self.names) = (seed, names)
   }
 
   var itemCount: Int { inputs.shape[0] }
@@ -54,12 +89,12 @@ public struct TensorBatches: BatchSource {
       ? try Tensor.randperm(itemCount, generator: Generator(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
       : try Tensor.arange(0, .int(itemCount))
     var b = 0
-    let (count, size, n) = (batchCount, batchSize, itemCount)
+    let (count, size, n, names) = (batchCount, batchSize, itemCount, names)
     return BatchStream {
       guard b < count else { return nil }
       defer { b += 1 }
       let idx = try order.narrow(dim: 0, start: b * size, length: Swift.min(size, n - b * size))
-      return (try inputs.indexSelect(dim: 0, index: idx), try targets.indexSelect(dim: 0, index: idx))
+      return Batch([names.input: try inputs.indexSelect(dim: 0, index: idx), names.target: try targets.indexSelect(dim: 0, index: idx)])
     }
   }
 }

@@ -42,17 +42,36 @@ public struct FitError: Error, CustomStringConvertible, Sendable {
   public var description: String { message }
 }
 
-/// How a fit runs: epochs, learning rate(s) per group, and the schedules applied before every batch.
-public struct FitPlan: Sendable {
+/// A stretch of a fit with its own learning rates, schedules and set-up (fastai's fit then unfreeze then fit,
+/// as one fit: one checkpoint, one step counter). Schedules run over the phase: pos = batches done in the
+/// phase / batches in the phase.
+public struct Phase {
   public var epochs: Int
   public var lr: LearningRate
-  /// Multiplies each group's lr as a function of progress.
+  /// Multiplies each group's lr as a function of progress through the phase.
   public var lrSchedule: Schedule
   /// Sets every group's momentum (β₁) as a function of progress, when given.
   public var momentumSchedule: Schedule?
+  /// Runs when the phase begins, and when a resumed fit starts inside it (e.g. freeze, unfreeze).
+  public var prepare: ((Learner) throws -> Void)?
+
+  public init(
+    epochs: Int, lr: LearningRate, lrSchedule: Schedule = .constant(1), momentumSchedule: Schedule? = nil,
+    prepare: ((Learner) throws -> Void)? = nil
+  ) {
+    (self.epochs, self.lr, self.lrSchedule, self.momentumSchedule, self.prepare) = (epochs, lr, lrSchedule, momentumSchedule, prepare)
+  }
+}
+
+/// How a fit runs: its phases, one after another.
+public struct FitPlan {
+  public var phases: [Phase]
+  public var epochs: Int { phases.map(\.epochs).reduce(0, +) }
+
+  public init(phases: [Phase]) { self.phases = phases }
 
   public init(epochs: Int, lr: LearningRate, lrSchedule: Schedule = .constant(1), momentumSchedule: Schedule? = nil) {
-    (self.epochs, self.lr, self.lrSchedule, self.momentumSchedule) = (epochs, lr, lrSchedule, momentumSchedule)
+    phases = [Phase(epochs: epochs, lr: lr, lrSchedule: lrSchedule, momentumSchedule: momentumSchedule)]
   }
 
   /// fastai's fit_one_cycle.
@@ -63,6 +82,24 @@ public struct FitPlan: Sendable {
   /// fastai's fit_flat_cos.
   public static func flatCos(epochs: Int, lr: LearningRate) -> FitPlan {
     FitPlan(epochs: epochs, lr: lr, lrSchedule: .flatCos())
+  }
+
+  /// This plan's phases, then `next`'s.
+  public func then(_ next: FitPlan) -> FitPlan { FitPlan(phases: phases + next.phases) }
+
+  /// Every phase with `prepare` as its set-up.
+  public func preparing(_ prepare: @escaping (Learner) throws -> Void) -> FitPlan {
+    FitPlan(phases: phases.map { var p = $0; p.prepare = prepare; return p })
+  }
+
+  /// The phase epoch `e` falls in, and the epoch that phase starts at.
+  func phase(at e: Int) -> (index: Int, start: Int) {
+    var start = 0
+    for (i, p) in phases.enumerated() {
+      if e < start + p.epochs { return (i, start) }
+      start += p.epochs
+    }
+    return (phases.count - 1, start - (phases.last?.epochs ?? 0))
   }
 }
 
@@ -75,12 +112,13 @@ public struct EpochRecord: Codable, Sendable, Equatable {
   public var seconds: Double
 }
 
-/// The fit loop over a model, data, a loss, an optimizer and a plan, with callbacks at fastai's events.
+/// The fit loop over a model, data, a step (how a batch becomes a loss), an optimizer and a plan, with
+/// callbacks at fastai's events.
 public final class Learner {
   public let model: Module
   public let train: BatchSource
   public let valid: BatchSource?
-  public let lossFunction: (Tensor, Tensor) throws -> Tensor
+  public let step: TrainStep
   public let optimizer: Optimizer
   public var metrics: [Metric]
   public var callbacks: [Callback]
@@ -105,10 +143,12 @@ public final class Learner {
   public private(set) var iteration = 0
   public private(set) var totalIterations = 0
   public private(set) var isTrainingPhase = true
-  public var input: Tensor?
-  public var target: Tensor?
-  public var prediction: Tensor?
-  public var loss: Tensor?
+  /// The batch being processed; a callback may replace it in `beforeBatch` (the learner reads it back).
+  public var batch: Batch?
+  /// What the step computed for the current batch (set before `afterPred`).
+  public private(set) var output: StepOutput?
+  public var prediction: Tensor? { output?.prediction }
+  public var loss: Tensor? { output?.loss }
 
   // Records.
   public private(set) var batchLosses: [Double] = []
@@ -117,18 +157,26 @@ public final class Learner {
   public internal(set) var history: [EpochRecord] = []
 
   public init(
+    model: Module, train: BatchSource, valid: BatchSource? = nil, step: TrainStep, optimizer: Optimizer, metrics: [Metric] = [],
+    callbacks: [Callback] = []
+  ) {
+    (self.model, self.train, self.valid, self.step, self.optimizer) = (model, train, valid, step, optimizer)
+    (self.metrics, self.callbacks) = (metrics, callbacks)
+  }
+
+  /// Supervised training of batches' `image` against their `label` with `loss`.
+  public convenience init(
     model: Module, train: BatchSource, valid: BatchSource? = nil, loss: @escaping (Tensor, Tensor) throws -> Tensor,
     optimizer: Optimizer, metrics: [Metric] = [], callbacks: [Callback] = []
   ) {
-    (self.model, self.train, self.valid, self.lossFunction, self.optimizer) = (model, train, valid, loss, optimizer)
-    (self.metrics, self.callbacks) = (metrics, callbacks)
+    self.init(model: model, train: train, valid: valid, step: SupervisedStep(loss: loss), optimizer: optimizer, metrics: metrics,
+              callbacks: callbacks)
   }
 
   func emit(_ event: Event) throws { for cb in callbacks { try cb.on(event, self) } }
 
-  /// Runs `plan` from its start, or from `startEpoch` when resuming.
+  /// Runs `plan` from its start, or from `startEpoch` when resuming (the phase it falls in is prepared first).
   public func fit(_ plan: FitPlan, startEpoch: Int = 0) throws {
-    let base = plan.lr.perGroup(optimizer.groups.count)
     guard startEpoch >= 0, startEpoch <= plan.epochs else {
       throw FitError("cannot start at epoch \(startEpoch + 1) of a \(plan.epochs)-epoch fit (a checkpoint from a longer plan?)")
     }
@@ -137,21 +185,27 @@ public final class Learner {
     }
     totalIterations = plan.epochs * train.batchCount
     iteration = startEpoch * train.batchCount
+    var prepared = -1
     do {
       try emit(.beforeFit)
       for e in startEpoch..<plan.epochs {
         epoch = e
+        let (p, phaseStart) = plan.phase(at: e)
+        if p != prepared {
+          try plan.phases[p].prepare?(self)
+          prepared = p
+        }
         let start = Date()
         try emit(.beforeEpoch)
-        let trainLoss = try trainEpoch(plan, base)
-        var record = EpochRecord(epoch: e, trainLoss: trainLoss, validLoss: nil, metrics: [:], seconds: 0)
+        let (trainLoss, logs) = try trainEpoch(plan.phases[p], firstIteration: phaseStart * train.batchCount)
+        var record = EpochRecord(epoch: e, trainLoss: trainLoss, validLoss: nil, metrics: logs, seconds: 0)
         if let valid {
           let (loss, values) = try validate(valid)
           guard loss.isFinite else {
             throw NonFiniteLossError(epoch: e, batch: nil, value: loss, lastCheckpoint: existingCheckpoint)
           }
           record.validLoss = loss
-          record.metrics = values
+          record.metrics.merge(values) { $1 }
         }
         record.seconds = Date().timeIntervalSince(start)
         history.append(record)
@@ -162,32 +216,35 @@ public final class Learner {
     try emit(.afterFit)
   }
 
-  func trainEpoch(_ plan: FitPlan, _ base: [Double]) throws -> Double {
+  /// One training epoch in `phase` (whose first batch is iteration `firstIteration` of the fit): the mean
+  /// loss over items, and the mean of each of the step's logs as `train_<name>`.
+  func trainEpoch(_ phase: Phase, firstIteration: Int) throws -> (Double, [String: Double]) {
     // Found once per epoch: walking the module tree by reflection is not free.
     let device = optimizer.groups.first?.params.first?.value.device ?? .cpu
     let trainable = optimizer.groups.flatMap(\.params)
-    model.train()
+    let base = phase.lr.perGroup(optimizer.groups.count)
+    let phaseIterations = Double(Swift.max(phase.epochs * train.batchCount, 1))
+    step.setMode(training: true, model: model)
     isTrainingPhase = true
     try emit(.beforeTrain)
     var sum = 0.0, count = 0
+    var logSums: [String: Double] = [:]
     batchIndex = 0
     let stream = try train.batches(epoch: epoch)
-    while let (x, y) = try stream.next() {
-      let pos = Double(iteration) / Double(Swift.max(totalIterations, 1))
+    while let next = try stream.next() {
+      let pos = Double(iteration - firstIteration) / phaseIterations
       for (g, lr) in zip(optimizer.groups, base) {
-        g.lr = lr * plan.lrSchedule(pos)
-        if let m = plan.momentumSchedule { g.momentum = m(pos) }
+        g.lr = lr * phase.lrSchedule(pos)
+        if let m = phase.momentumSchedule { g.momentum = m(pos) }
       }
-      (input, target) = (x, y)
+      batch = next
       do {
         try emit(.beforeBatch)
-        let forward = { () throws -> Tensor in
-          self.prediction = try self.model(x)
-          try self.emit(.afterPred)
-          return try self.lossFunction(self.prediction!, y)
-        }
-        let l = try mixedPrecision.map { dt in try withAutocast(device, dtype: dt, forward) } ?? forward()
-        loss = l
+        let b = batch ?? next
+        let forward = { () throws -> StepOutput in try self.step.compute(b, model: self.model) }
+        output = try mixedPrecision.map { dt in try withAutocast(device, dtype: dt, forward) } ?? forward()
+        try emit(.afterPred)
+        let l = output!.loss
         let value = try l.item().doubleValue
         guard value.isFinite else {
           throw NonFiniteLossError(epoch: epoch, batch: batchIndex, value: value, lastCheckpoint: existingCheckpoint)
@@ -202,12 +259,15 @@ public final class Learner {
         if let clipGradNorm { try clipGradients(maxNorm: clipGradNorm) }
         try emit(.beforeStep)
         try optimizer.step()
+        try step.afterOptimizerStep(self)
         try emit(.afterStep)
         try optimizer.zeroGrad()
+        let n = b.count
         batchLosses.append(value)
         batchLRs.append(optimizer.groups.map(\.lr))
-        sum += value * Double(x.shape[0])
-        count += x.shape[0]
+        sum += value * Double(n)
+        for (k, t) in output!.logs { logSums["train_" + k, default: 0] += try t.item().doubleValue * Double(n) }
+        count += n
       } catch LearnerControl.skipBatch {
         try optimizer.zeroGrad()
       }
@@ -215,33 +275,44 @@ public final class Learner {
       batchIndex += 1
       iteration += 1
     }
-    (input, target, prediction, loss) = (nil, nil, nil, nil)
+    (batch, output) = (nil, nil)
     try emit(.afterTrain)
     guard count > 0 else { throw FitError("epoch \(epoch + 1) trained on no batch (every batch was skipped)") }
-    return sum / Double(count)
+    return (sum / Double(count), logSums.mapValues { $0 / Double(count) })
   }
 
   /// The checkpoint file, when one has been written.
   var existingCheckpoint: String? { checkpointPath.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } }
 
-  /// Loss (mean over items) and metrics over `data`, in eval mode without autograd.
+  /// Loss (mean over items) and metrics over `data`, in eval mode without autograd; batch events are emitted
+  /// with `isTrainingPhase` false.
   public func validate(_ data: BatchSource) throws -> (loss: Double, metrics: [String: Double]) {
-    model.eval()
+    step.setMode(training: false, model: model)
     isTrainingPhase = false
     try emit(.beforeValidate)
     for i in metrics.indices { metrics[i].reset() }
     var sum = 0.0, count = 0
+    batchIndex = 0
     try withNoGrad {
       let stream = try data.batches(epoch: 0)
-      while let (x, y) = try stream.next() {
-        let p = try model(x)
-        sum += try lossFunction(p, y).item().doubleValue * Double(x.shape[0])
-        count += x.shape[0]
-        for i in metrics.indices { try metrics[i].accumulate(prediction: p, target: y) }
+      while let next = try stream.next() {
+        batch = next
+        try emit(.beforeBatch)
+        let b = batch ?? next
+        output = try step.compute(b, model: model)
+        try emit(.afterPred)
+        sum += try output!.loss.item().doubleValue * Double(b.count)
+        count += b.count
+        if let p = output!.prediction, let y = output!.target {
+          for i in metrics.indices { try metrics[i].accumulate(prediction: p, target: y) }
+        }
+        try emit(.afterBatch)
+        batchIndex += 1
       }
     }
+    (batch, output) = (nil, nil)
     try emit(.afterValidate)
-    model.train()
+    step.setMode(training: true, model: model)
     guard count > 0 else { throw FitError("the validation data yields no item") }
     return (sum / Double(count), Dictionary(uniqueKeysWithValues: metrics.map { ($0.name, $0.value) }))
   }

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import ImageData
+import SelfSupervised
 import Study
 import Torch
 import Training
@@ -10,8 +11,8 @@ import Training
 struct Pretext: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Self-supervised pretraining of image models, and what it buys downstream.",
-    subcommands: [DataCommand.self, ExperimentCommand.self, PretrainCommand.self, FinetuneCommand.self, ShowCommand.self,
-                  ResumeCommand.self])
+    subcommands: [DataCommand.self, ExperimentCommand.self, PretrainCommand.self, EvaluateCommand.self, FinetuneCommand.self,
+                  ShowCommand.self, ResumeCommand.self, TasksCommand.self])
 
   /// The caching CPU allocator is on (see `Runtime.cachesCPUMemory`) unless PRETEXT_CPU_CACHE=0.
   static func main() {
@@ -41,6 +42,9 @@ struct StudyOptions: ParsableArguments {
   @Option(help: "An ImageWang-layout dataset folder (default: ImageWang from the cache or the network, else synthetic).")
   var data: String?
   @Option(help: "Where run folders go (not inside the dataset).") var out = "runs"
+  @Option(help: "The pretext task (`pretext tasks` lists them).") var task: String?
+  @Option(help: "Inpainting: holes per image, LO-HI (default 5-9).") var cutoutHoles: String?
+  @Option(help: "Inpainting: hole side in pixels at 160 px, LO-HI (default 5-49).") var cutoutSize: String?
   @Option(help: "Downstream runs per scenario.") var runs: Int?
   @Option(help: "Downstream epochs.") var epochs: Int?
   @Option(help: "Pretext epochs.") var pretextEpochs: Int?
@@ -72,6 +76,15 @@ struct StudyOptions: ParsableArguments {
 
   func config() throws -> StudyConfig {
     guard var c = StudyConfig.preset(preset) else { throw ValidationError("unknown preset '\(preset)' (demo, imagewang)") }
+    if let task { c.task = task }
+    func range(_ text: String?, _ flag: String) throws -> [Int]? {
+      guard let text else { return nil }
+      let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+      guard parts.count == 2, let lo = parts[0], let hi = parts[1] else { throw ValidationError("--\(flag) takes LO-HI, e.g. 5-9 (got \(text))") }
+      return [lo, hi]
+    }
+    if let v = try range(cutoutHoles, "cutout-holes") { c.cutoutHoles = v }
+    if let v = try range(cutoutSize, "cutout-size") { c.cutoutHoleSize = v }
     if let runs { c.runs = runs }
     if let epochs { c.epochs = epochs }
     if let pretextEpochs { c.pretextEpochs = pretextEpochs }
@@ -130,30 +143,87 @@ func validateOutputFolder(_ out: String, flag: String = "--out") throws {
   guard access(parent, W_OK | X_OK) == 0 else { throw ValidationError("\(flag) \(out): cannot be created (\(parent) is not writable)") }
 }
 
-/// `pretext pretrain inpainting`: the pretext task alone.
+/// `pretext pretrain --task NAME`: the pretext task alone.
 struct PretrainCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "pretrain", abstract: "Train a pretext task and save its encoder.")
-  @Argument(help: "The pretext task (inpainting).") var task: String
+    commandName: "pretrain", abstract: "Train a pretext task (--task, default inpainting) and save its encoder.")
+  @Argument(help: "The pretext task (same as --task; kept for `pretrain inpainting`).") var taskName: String?
   @OptionGroup var options: StudyOptions
 
   func validate() throws {
-    guard task == "inpainting" else { throw ValidationError("unknown pretext task '\(task)' (inpainting)") }
+    if let taskName, let flag = options.task, flag != taskName { throw ValidationError("two tasks given: '\(taskName)' and --task \(flag)") }
+    if let taskName, PretextTasks.named(taskName) == nil {
+      throw ValidationError("unknown pretext task '\(taskName)' (\(PretextTasks.names.joined(separator: ", ")))")
+    }
   }
 
   func run() throws {
-    let config = try options.config()
+    var config = try options.config()
+    if let taskName { config.task = taskName }
     let data = try options.dataset(config)
-    let (dir, lock) = try options.startRun("pretrain", config, RunManifest(kind: .pretrain, dataset: data.root))
-    let r = try withExtendedLifetime(lock) { try pretrainInpainting(data, config, runDir: dir, callbacks: [ProgressCallback()]) }
-    print("encoder: \(r.encoderPath(in: dir))\nsample grid: \(r.gridPath(in: dir))")
+    let (dir, lock) = try options.startRun("pretrain", config, RunManifest(kind: .pretrain, dataset: data.root, task: config.task))
+    let (r, stage) = try withExtendedLifetime(lock) { try runPretext(data, config, runDir: dir, callbacks: [ProgressCallback()]) }
+    print("encoder: \(stage.file(r.encoderFile))\npicture: \(stage.file(r.pictureFile))")
   }
+}
+
+/// `pretext tasks`: the registry.
+struct TasksCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "tasks", abstract: "List the pretext tasks (--task NAME) and protocols.")
+  func run() throws {
+    for t in PretextTasks.all { print(t.name.padding(toLength: 12, withPad: " ", startingAt: 0) + t.summary) }
+    print("\nprotocols (evaluate --protocol NAME): " + Scenario.allCases.map(\.rawValue).joined(separator: ", "))
+  }
+}
+
+/// `pretext evaluate --protocol NAME --encoder FILE`: one downstream training under a protocol.
+struct EvaluateCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "evaluate", abstract: "Train the classifier under a protocol (random, head, discriminative, full) from an encoder.")
+  @Option(help: "random (no encoder), head, discriminative or full.") var `protocol`: String
+  @Option(help: "The encoder file (e.g. a run's pretext/<task>/encoder.safetensors); not for --protocol random.") var encoder: String?
+  @OptionGroup var options: StudyOptions
+
+  func validate() throws {
+    guard let s = Scenario(rawValue: `protocol`) else {
+      throw ValidationError("unknown --protocol '\(`protocol`)' (\(Scenario.allCases.map(\.rawValue).joined(separator: ", ")))")
+    }
+    if s == .random { guard encoder == nil else { throw ValidationError("--protocol random starts from random weights: no --encoder") } }
+    else { try validateEncoderFile(encoder, flag: "--encoder") }
+  }
+
+  func run() throws {
+    try runEvaluation(Scenario(rawValue: `protocol`)!, encoder: encoder, options)
+  }
+}
+
+/// The encoder file a protocol needs must be a file.
+func validateEncoderFile(_ path: String?, flag: String) throws {
+  guard let path else { throw ValidationError("\(flag) FILE is needed: this protocol starts from an encoder") }
+  var isDir: ObjCBool = false
+  guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
+    throw ValidationError("\(flag) \(path): no such encoder file")
+  }
+}
+
+/// One evaluation run folder: `scenario` from `encoder` (nil: random init).
+func runEvaluation(_ scenario: Scenario, encoder: String?, _ options: StudyOptions) throws {
+  let encoder = encoder.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+  let config = try options.config()
+  let data = try options.dataset(config, requireUnsup: false)
+  let (dir, lock) = try options.startRun(
+    "finetune", config, RunManifest(kind: .finetune, dataset: data.root, scenario: scenario, encoder: encoder))
+  let r = try withExtendedLifetime(lock) {
+    try trainScenario(scenario, run: 0, data: data, encoder: encoder, config, runDir: dir, callbacks: [ProgressCallback()])
+  }
+  print("scenario: \(scenario.rawValue); run folder: \(dir)")
+  print(String(format: "final accuracy %.4f, best %.4f", r.result.finalAccuracy, r.result.bestAccuracy))
 }
 
 /// `pretext finetune --init random|FILE --mode full|head|discriminative`: one downstream training.
 struct FinetuneCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "finetune", abstract: "Train the classifier from random init or a saved encoder.")
+    commandName: "finetune", abstract: "Train the classifier from random init or a saved encoder (evaluate's older spelling).")
   @Option(name: [.customLong("init"), .customLong("init-from")],
           help: "random, or an encoder file (safetensors with classifier keys, e.g. a pretext run's encoder.safetensors).")
   var initFrom = "random"
@@ -175,26 +245,12 @@ struct FinetuneCommand: ParsableCommand {
   }
 
   func validate() throws {
-    if try scenario().usesEncoder {
-      var isDir: ObjCBool = false
-      guard FileManager.default.fileExists(atPath: initFrom, isDirectory: &isDir), !isDir.boolValue else {
-        throw ValidationError("--init-from \(initFrom): no such encoder file")
-      }
-    }
+    if try scenario() != .random { try validateEncoderFile(initFrom, flag: "--init-from") }
   }
 
   func run() throws {
     let scenario = try scenario()
-    let encoder = scenario.usesEncoder ? URL(fileURLWithPath: initFrom).standardizedFileURL.path : nil
-    let config = try options.config()
-    let data = try options.dataset(config, requireUnsup: false)
-    let (dir, lock) = try options.startRun(
-      "finetune", config, RunManifest(kind: .finetune, dataset: data.root, scenario: scenario, encoder: encoder))
-    let r = try withExtendedLifetime(lock) {
-      try trainScenario(scenario, run: 0, data: data, encoder: encoder, config, runDir: dir, callbacks: [ProgressCallback()])
-    }
-    print("scenario: \(scenario.rawValue); run folder: \(dir)")
-    print(String(format: "final accuracy %.4f, best %.4f", r.result.finalAccuracy, r.result.bestAccuracy))
+    try runEvaluation(scenario, encoder: scenario == .random ? nil : initFrom, options)
   }
 }
 
@@ -220,7 +276,7 @@ struct ShowCommand: ParsableCommand {
     }
     let layout = try ImageWangLayout(root: root, requireUnsup: false)
     let path = output ?? folder + "/show.png"
-    try showSampleGrid(runDir: folder, config: config, data: layout, rows: rows, to: path)
+    try showPicture(runDir: folder, config: config, data: layout, rows: rows, to: path)
     print(path)
   }
 }
@@ -229,7 +285,7 @@ struct ShowCommand: ParsableCommand {
 struct ExperimentCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "experiment",
-    abstract: "Inpainting pretext once, then the three downstream scenarios `runs` times each; writes a report.")
+    abstract: "A pretext task (--task, default inpainting) once, then the three downstream scenarios `runs` times each; writes a report.")
 
   @OptionGroup var options: StudyOptions
 
@@ -237,7 +293,7 @@ struct ExperimentCommand: ParsableCommand {
     let config = try options.config()
     let layout = try options.dataset(config)
     print(layout.summary().split(separator: "\n").prefix(4).joined(separator: "\n"))
-    let (runDir, lock) = try options.startRun("experiment", config, RunManifest(kind: .experiment, dataset: layout.root))
+    let (runDir, lock) = try options.startRun("experiment", config, RunManifest(kind: .experiment, dataset: layout.root, task: config.task))
     let start = Date()
     let result = try withExtendedLifetime(lock) {
       try runExperiment(data: layout, config: config, runDir: runDir, log: { print($0) }, callbacks: [ProgressCallback()])

@@ -19,7 +19,7 @@ func makeImages(_ n: Int) throws -> [String] {
 func collect(_ loader: ImageLoader, epoch: Int) throws -> [(Tensor, Tensor)] {
   let pass = loader.pass(epoch: epoch)
   var out: [(Tensor, Tensor)] = []
-  while let b = try pass.next() { out.append((b.input, b.target)) }
+  while let b = try pass.next() { out.append((b["image"]!, b["label"] ?? b["target"]!)) }
   return out
 }
 
@@ -28,8 +28,8 @@ func collect(_ loader: ImageLoader, epoch: Int) throws -> [(Tensor, Tensor)] {
     let paths = try makeImages(10)
     let labels = (0..<10).map { $0 % 3 }
     func run(_ workers: Int) throws -> [(Tensor, Tensor)] {
-      try collect(ImageLoader(paths: paths, labels: labels, task: .classification, size: 32, training: true,
-                              batchSize: 4, seed: 7, workers: workers), epoch: 1)
+      try collect(ImageLoader(paths: paths, labels: labels, pipeline: .crop(size: 32, training: true), 
+                              batchSize: 4, shuffle: true, seed: 7, workers: workers), epoch: 1)
     }
     let one = try run(1), two = try run(2), three = try run(3)
     #expect(one.count == 2)  // 10 items, batch 4, drop-last in training
@@ -39,15 +39,15 @@ func collect(_ loader: ImageLoader, epoch: Int) throws -> [(Tensor, Tensor)] {
     #expect(one[0].0.shape == [4, 3, 32, 32] && one[0].0.dtype == .float32)
     #expect(try one[0].0.min().item(Double.self) >= 0 && one[0].0.max().item(Double.self) <= 1)
     // Another epoch reshuffles; another seed differs.
-    let epoch2 = try collect(ImageLoader(paths: paths, labels: labels, task: .classification, size: 32, training: true,
-                                         batchSize: 4, seed: 7, workers: 2), epoch: 2)
+    let epoch2 = try collect(ImageLoader(paths: paths, labels: labels, pipeline: .crop(size: 32, training: true), 
+                                         batchSize: 4, shuffle: true, seed: 7, workers: 2), epoch: 2)
     #expect(try !epoch2[0].0.equal(one[0].0))
   }
 
   @Test func labelsFollowTheirImagesAndValidationKeepsEverything() throws {
     let paths = try makeImages(6)
     let labels = [0, 1, 2, 0, 1, 2]
-    let loader = ImageLoader(paths: paths, labels: labels, task: .classification, size: 24, training: false, batchSize: 4)
+    let loader = ImageLoader(paths: paths, labels: labels, pipeline: .crop(size: 24, training: false),  batchSize: 4, shuffle: false)
     let batches = try collect(loader, epoch: 0)
     #expect(batches.map { $0.0.shape[0] } == [4, 2])  // no drop-last, no shuffle in validation
     #expect(try batches.flatMap { try $0.1.toArray(of: Int64.self) } == labels.map(Int64.init))
@@ -57,21 +57,19 @@ func collect(_ loader: ImageLoader, epoch: Int) throws -> [(Tensor, Tensor)] {
 
   @Test func inpaintingInputHasHolesAndTargetIsTheImage() throws {
     let paths = try makeImages(4)
-    let loader = ImageLoader(paths: paths, task: .inpainting(RandomCutout(count: 2...2, holeSize: 6...6)), size: 32,
-                             training: false, batchSize: 4)
+    let loader = ImageLoader(paths: paths, pipeline: Pipeline.crop(size: 32, training: false).then(Cutout(RandomCutout(count: 2...2, holeSize: 6...6))),  batchSize: 4, shuffle: false)
     let (x, y) = try collect(loader, epoch: 0)[0]
     let holes = try (x .== 0).logicalAnd(y .!= 0).to(dtype: .float32).sum().item(Double.self)
     #expect(holes > 0)  // cut pixels
     #expect(try (x .!= y).logicalAnd(x .!= 0).any().item() == .bool(false))  // everything else untouched
     // The target is exactly the clean validation image a classification loader gives.
-    let clean = try collect(ImageLoader(paths: paths, labels: [0, 0, 0, 0], task: .classification, size: 32,
-                                        training: false, batchSize: 4), epoch: 0)[0].0
+    let clean = try collect(ImageLoader(paths: paths, labels: [0, 0, 0, 0], pipeline: .crop(size: 32, training: false),  batchSize: 4, shuffle: false), epoch: 0)[0].0
     #expect(try y.equal(clean))
   }
 
   @Test func cacheServesLaterEpochsWithoutTheFiles() throws {
     let paths = try makeImages(4)
-    let loader = ImageLoader(paths: paths, task: .inpainting(RandomCutout()), size: 24, training: true, batchSize: 2,
+    let loader = ImageLoader(paths: paths, pipeline: Pipeline.crop(size: 24, training: true).then(Cutout(RandomCutout())),  batchSize: 2, shuffle: true,
                              cacheSide: 32)
     let first = try collect(loader, epoch: 0)
     #expect(loader.cache.bytes > 0 && loader.cache.bytes <= 4 * 39 * 32 * 3)  // at most the base size
@@ -82,8 +80,7 @@ func collect(_ loader: ImageLoader, epoch: Int) throws -> [(Tensor, Tensor)] {
 
   @Test func stoppingEarlyReleasesTheProducer() throws {
     let paths = try makeImages(8)
-    let loader = ImageLoader(paths: paths, labels: Array(repeating: 0, count: 8), task: .classification, size: 16,
-                             training: true, batchSize: 1, prefetch: 1)
+    let loader = ImageLoader(paths: paths, labels: Array(repeating: 0, count: 8), pipeline: .crop(size: 16, training: true),  batchSize: 1, shuffle: true, prefetch: 1)
     for _ in 0..<20 {
       let it = loader.pass(epoch: 0)
       _ = try it.next()  // take one batch and walk away; the producer must not stay blocked forever
@@ -98,7 +95,7 @@ func collect(_ loader: ImageLoader, epoch: Int) throws -> [(Tensor, Tensor)] {
     let bad = paths[0] + ".broken.jpg"
     FileManager.default.createFile(atPath: bad, contents: Data([0xFF, 0xD8, 0xFF, 0x00]))
     paths.append(bad)
-    let loader = ImageLoader(paths: paths, labels: [0, 0, 0, 0], task: .classification, size: 16, training: false, batchSize: 2,
+    let loader = ImageLoader(paths: paths, labels: [0, 0, 0, 0], pipeline: .crop(size: 16, training: false),  batchSize: 2, shuffle: false,
                              workers: 2)
     let pass = loader.pass(epoch: 0)
     #expect(try pass.next() != nil)  // items 0 and 1

@@ -63,9 +63,9 @@ struct TinyRun {
     #expect(r.output.contains("skipped 4 files"), "\(r.output)")
     for name in ["junk.jpg", "._photo.jpg", "cut.jpg", "pipe.jpg"] { #expect(r.output.contains(name), "\(name) not named") }
     let dir = try t.runFolder(t.root + "/runs")
-    let pretext = try #require(try RunFolder.read(PretextResult.self, from: dir + "/pretext.json"))
+    let pretext = try #require(try RunFolder.read(PretextResult.self, from: dir + "/pretext/inpainting/result.json"))
     #expect(pretext.trainingItems == 40 + 20)  // the bad train/ and unsup/ files were not trained on
-    #expect(!t.files(dir).contains { $0.hasSuffix(".checkpoint.safetensors") }, "\(t.files(dir))")
+    #expect(!t.files(dir).contains { $0.hasSuffix("checkpoint.safetensors") }, "\(t.files(dir))")
 
     // resume scans as well: a file broken since is named (all stages are done, nothing retrains).
     FileManager.default.createFile(atPath: layout.train.paths[3], contents: Data([1, 2, 3]))
@@ -127,8 +127,9 @@ struct TinyRun {
     let killed = try t.experiment(out: t.root + "/exp", ["--keep-checkpoints"], killWhen: { $0.contains("random run 1") })
     try #require(killed.killed)
     let dir = try t.runFolder(t.root + "/exp")
-    #expect(FileManager.default.fileExists(atPath: dir + "/pretext.checkpoint.safetensors"))  // kept
-    try FileManager.default.copyItem(atPath: dir + "/random-0.checkpoint.safetensors", toPath: dir + "/head-0.checkpoint.safetensors")
+    #expect(FileManager.default.fileExists(atPath: dir + "/pretext/inpainting/checkpoint.safetensors"))  // kept
+    try FileManager.default.createDirectory(atPath: dir + "/eval/head/0", withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: dir + "/eval/random/0/checkpoint.safetensors", toPath: dir + "/eval/head/0/checkpoint.safetensors")
     let resumed = try t.pretext(["resume", dir])
     #expect(resumed.status != 0 && resumed.output.contains("belongs to another stage"), "\(resumed.output)")
   }
@@ -187,14 +188,15 @@ struct TinyRun {
     config.widen = 0.125
     let dir = t.root + "/run"
     var lock: RunLock? = try RunFolder.start(dir, config: config, manifest: RunManifest(kind: .experiment, dataset: t.data))
-    FileManager.default.createFile(atPath: dir + "/pretext.checkpoint.safetensors.tmp-4242-17", contents: Data([1]))
+    try FileManager.default.createDirectory(atPath: dir + "/pretext/inpainting", withIntermediateDirectories: true)
+    FileManager.default.createFile(atPath: dir + "/pretext/inpainting/checkpoint.safetensors.tmp-4242-17", contents: Data([1]))
     let busy = try t.pretext(["resume", dir], timeout: 60)
     #expect(busy.status != 0 && busy.output.contains("in use by another pretext process"), "\(busy.output)")
-    #expect(FileManager.default.fileExists(atPath: dir + "/pretext.checkpoint.safetensors.tmp-4242-17"))
+    #expect(FileManager.default.fileExists(atPath: dir + "/pretext/inpainting/checkpoint.safetensors.tmp-4242-17"))
     withExtendedLifetime(lock) {}
     lock = nil
     let (_, _, reopened) = try RunFolder.open(dir)
-    #expect(!FileManager.default.fileExists(atPath: dir + "/pretext.checkpoint.safetensors.tmp-4242-17"))
+    #expect(!FileManager.default.fileExists(atPath: dir + "/pretext/inpainting/checkpoint.safetensors.tmp-4242-17"))
     withExtendedLifetime(reopened) {}
   }
 
@@ -220,8 +222,9 @@ struct TinyRun {
 
   /// Item 15: the report escapes what it embeds.
   @Test func reportEscapesTheDatasetPath() {
-    let r = ExperimentResult(config: .demo, dataset: "/data/<b>cats & 'dogs'</b>", pretextHistory: [], pretextSeconds: 0, scenarios: [])
-    let html = Report.html(r, gridFile: "inpainting.png")
+    let r = ExperimentResult(config: .demo, dataset: "/data/<b>cats & 'dogs'</b>", pretextHistory: [], pretextSeconds: 0, scenarios: [],
+                             pictureFile: "pretext/inpainting/inpainting.png")
+    let html = Report.html(r)
     #expect(html.contains("/data/&lt;b&gt;cats &amp; &#39;dogs&#39;&lt;/b&gt;") && !html.contains("<b>cats"))
   }
 }

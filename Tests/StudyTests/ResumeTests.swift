@@ -34,15 +34,16 @@ import TestSupport
     let first = try experiment(root + "/b", killAfterEpochs: 1)
     try #require(first.killed, "not killed: \(first.output)")
     let b = try runFolder(root + "/b")
-    #expect(!FileManager.default.fileExists(atPath: b + "/pretext.json"))
+    #expect(!FileManager.default.fileExists(atPath: b + "/pretext/inpainting/result.json"))
     // Resumed, and killed after the first epoch of the discriminative scenario's second fit: pretext 1 more
     // epoch, random 3, head 3, discriminative head 1 + 1.
     let second = try runTool(tool, ["resume", b], environment: env, killWhen: { epochLines($0) >= 9 })
     try #require(second.killed, "not killed: \(second.output)")
-    for done in ["pretext.json", "random-0.json", "head-0.json", "discriminative-0.checkpoint.safetensors"] {
+    for done in ["pretext/inpainting/result.json", "eval/random/0/result.json", "eval/head/0/result.json",
+                 "eval/discriminative/0/checkpoint.safetensors"] {
       #expect(FileManager.default.fileExists(atPath: b + "/" + done), "\(done) missing after the second run")
     }
-    #expect(!FileManager.default.fileExists(atPath: b + "/discriminative-0.json"))
+    #expect(!FileManager.default.fileExists(atPath: b + "/eval/discriminative/0/result.json"))
     let third = try runTool(tool, ["resume", b], environment: env)
     try #require(third.status == 0, "\(third.output)")
     #expect(epochLines(third.output) == 1)  // only the discriminative scenario's last epoch was left
@@ -55,14 +56,15 @@ import TestSupport
       #expect(x.history.map(\.trainLoss) == y.history.map(\.trainLoss), "\(x.scenario)")
       #expect(x.history.map { $0.metrics["accuracy"] } == y.history.map { $0.metrics["accuracy"] }, "\(x.scenario)")
     }
-    for file in ["encoder.safetensors", "unet.safetensors", "random-0.safetensors", "head-0.safetensors", "discriminative-0.safetensors"] {
+    for file in ["pretext/inpainting/encoder.safetensors", "pretext/inpainting/unet.safetensors", "eval/random/0/model.safetensors",
+                 "eval/head/0/model.safetensors", "eval/discriminative/0/model.safetensors"] {
       let fa = try SafeTensors.File(path: a + "/" + file), fb = try SafeTensors.File(path: b + "/" + file)
       #expect(fa.names == fb.names, "\(file)")
       for name in fa.names { #expect(try fa.tensor(name).equal(fb.tensor(name)), "\(file): \(name) differs after resume") }
     }
-    // The resumed scenario's CSV log holds all 3 epochs (head + 2), numbered through both fits, although the
+    // The resumed scenario's CSV log holds all 3 epochs (head + 2), numbered through both phases, although the
     // run was killed after its checkpoint and before its log line.
-    let csv = try String(contentsOfFile: b + "/discriminative-0.csv", encoding: .utf8)
+    let csv = try String(contentsOfFile: b + "/eval/discriminative/0/log.csv", encoding: .utf8)
     #expect(csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",")[0] } == ["1", "2", "3"], "\(csv)")
   }
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import ImageData
 @testable import NN
+@testable import SelfSupervised
 @testable import Study
 @testable import Torch
 @testable import Training
@@ -29,24 +30,24 @@ final class Watch: Callback {
     (config.size, config.batch, config.epochs, config.headEpochs) = (32, 8, 2, 1)
     config.widen = 0.125
 
-    let pretext = try pretrainInpainting(data, config, runDir: root + "/run")
+    let (pretext, stage) = try runPretext(data, config, runDir: root + "/run")
     #expect(!pretext.sawLabels)
     #expect(pretext.trainingItems == data.train.count + data.unsup!.count)  // unsup/ really used
     #expect(pretext.history.count == 1 && pretext.history[0].trainLoss.isFinite && pretext.history[0].validLoss != nil)
-    let grid = try ImageCodec.decode(contentsOf: pretext.gridPath(in: root + "/run"))
+    let grid = try ImageCodec.decode(contentsOf: stage.file(pretext.pictureFile))
     #expect(grid.width == 3 * 32 + 4 && grid.pixels.contains(255))
     #expect(grid.pixels.enumerated().contains { i, v in i % 3 == 1 && v == 255 && grid.pixels[i - 1] == 0 && grid.pixels[i + 1] == 0 })  // green outline
-    let encoder = try SafeTensors.File(path: pretext.encoderPath(in: root + "/run"))
+    let encoder = try SafeTensors.File(path: stage.file(pretext.encoderFile))
     #expect(encoder.names.first == "0.0.weight")  // classifier key names
 
     // 1. Random init: the body does not start from the pretext weights.
     let w1 = Watch()
-    let r1 = try trainScenario(.random, run: 0, data: data, encoder: pretext.encoderPath(in: root + "/run"), config, runDir: root + "/run", callbacks: [w1])
+    let r1 = try trainScenario(.random, run: 0, data: data, encoder: stage.file(pretext.encoderFile), config, runDir: root + "/run", callbacks: [w1])
     #expect(try !w1.atStart["0.0.weight"]!.equal(encoder.tensor("0.0.weight")))
     #expect(r1.result.history.count == 2 && r1.result.finalAccuracy >= 0)
 
     // 2. Head only: every non-BatchNorm body weight is bit-identical to the pretext encoder after training.
-    let r2 = try trainScenario(.head, run: 0, data: data, encoder: pretext.encoderPath(in: root + "/run"), config, runDir: root + "/run")
+    let r2 = try trainScenario(.head, run: 0, data: data, encoder: stage.file(pretext.encoderFile), config, runDir: root + "/run")
     let bn = r2.model.batchNormParameterNames()
     let body = Set(r2.model.body.namedParameters().map(\.0))
     var compared = 0
@@ -60,9 +61,9 @@ final class Watch: Callback {
       .contains { try !$0.1.value.equal(encoder.tensor($0.0)) }
     #expect(movedBN)  // BatchNorm trains, as fastai's train_bn
 
-    // 3. Discriminative: after the head epoch, the groups train with lrs lr/100 … lr.
+    // 3. Discriminative: after the head epoch, the groups train with lrs lr/100 … lr, in one phased fit.
     let w3 = Watch()
-    let r3 = try trainScenario(.discriminative, run: 0, data: data, encoder: pretext.encoderPath(in: root + "/run"), config, runDir: root + "/run", callbacks: [w3])
+    let r3 = try trainScenario(.discriminative, run: 0, data: data, encoder: stage.file(pretext.encoderFile), config, runDir: root + "/run", callbacks: [w3])
     let perEpoch = data.train.count / config.batch
     let unfrozen = w3.lrs[perEpoch...]
     #expect(!unfrozen.isEmpty && unfrozen.allSatisfy { Swift.abs($0[0] / $0[2] - 0.01) < 1e-9 && $0[0] > 0 })
@@ -89,11 +90,12 @@ final class Watch: Callback {
     let md = try String(contentsOfFile: root + "/run/report.md", encoding: .utf8)
     #expect(md.contains("| 1. random init, all trained |") && md.contains("discriminative") && md.contains(" ± "))
     let html = try String(contentsOfFile: root + "/run/report.html", encoding: .utf8)
-    #expect(html.contains("<svg") && html.contains("<polyline") && html.contains("inpainting.png"))
+    #expect(html.contains("<svg") && html.contains("<polyline") && html.contains("pretext/inpainting/inpainting.png"))
     let saved = try JSONDecoder().decode(StudyConfig.self, from: Data(contentsOf: URL(fileURLWithPath: root + "/run/config.json")))
     #expect(saved == config)
-    for file in ["encoder.safetensors", "unet.safetensors", "inpainting.png", "results.json", "pretext.csv", "random-1.csv",
-                 "random-1.safetensors", "run.json", "tensorboard/pretext", "tensorboard/discriminative-1"] {
+    for file in ["pretext/inpainting/encoder.safetensors", "pretext/inpainting/unet.safetensors", "pretext/inpainting/inpainting.png",
+                 "results.json", "pretext/inpainting/log.csv", "eval/random/1/log.csv", "eval/random/1/model.safetensors", "run.json",
+                 "pretext/inpainting/tensorboard", "eval/discriminative/1/tensorboard"] {
       #expect(FileManager.default.fileExists(atPath: root + "/run/" + file), "\(file) missing")
     }
     #expect(lines.first!.hasPrefix("pretext: inpainting on 70 images"))

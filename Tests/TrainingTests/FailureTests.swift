@@ -15,7 +15,7 @@ struct BrokenSource: BatchSource {
     return BatchStream {
       defer { i += 1 }
       if i == 1 { throw Broken() }
-      return i < 4 ? (x, y) : nil
+      return i < 4 ? Batch(["image": x, "label": y]) : nil
     }
   }
 }

@@ -33,14 +33,14 @@ if args[1] == "--feed", args.count > 2 {
   do {
     Runtime.threadCount = 2
     let ds = try ImageWangLayout(root: args[2])
-    let loader = ImageLoader(paths: ds.train.paths, labels: ds.train.labels, task: .classification, size: 128,
-                             training: true, batchSize: 32, workers: 2)
+    let loader = ImageLoader(paths: ds.train.paths, labels: ds.train.labels, pipeline: .crop(size: 128, training: true),
+                             batchSize: 32, shuffle: true, workers: 2)
     let model = try XResNet(.resnet34, classes: ds.train.classes.count)
     let steps = args.count > 3 ? Int(args[3]) ?? 6 : 6
     var waited = 0.0, computing = 0.0, n = 0
     let it = loader.pass(epoch: 0)
     var t = Date()
-    while n < steps, let (x, y) = try it.next() {
+    while n < steps, let b = try it.next(), let x = b["image"], let y = b["label"] {
       let got = Date()
       if n > 0 { waited += got.timeIntervalSince(t) }  // the first batch has no step to hide behind
       for p in model.parameters() { try p.value.clearGrad() }
@@ -63,6 +63,7 @@ do {
   let ds = try ImageWangLayout(root: args[1])
   let paths = ds.train.paths + ds.valid.paths + (ds.unsup?.paths ?? [])
   let crop = RandomResizedCrop(size: 128), cutout = RandomCutout()
+  let inpainting = Pipeline.crop(size: 128, training: true).then(Cutout(cutout))
   var rng = SplitMix64(seed: 0)
   var checksum = 0
   let start = Date()
@@ -94,22 +95,22 @@ do {
   let cutUS = Date().timeIntervalSince(t) / Double(paths.count) * 1e6
   Runtime.threadCount = 2
   // The loader on 2 workers decoding every image every epoch (the row set against PIL in 2 processes).
-  let plain = ImageLoader(paths: paths, task: .inpainting(cutout), size: 128, training: true, batchSize: 32, workers: 2)
+  let plain = ImageLoader(paths: paths, pipeline: inpainting, batchSize: 32, shuffle: true, workers: 2)
   let tp = Date()
   var seenPlain = 0
   for e in 0..<passes {
     let pass = plain.pass(epoch: e)
-    while let (x, _) = try pass.next() { seenPlain += x.shape[0] }
+    while let b = try pass.next() { seenPlain += b["image"]!.shape[0] }
   }
   print(String(format: "loader_2_workers_no_cache\t%.1f", Double(seenPlain) / Date().timeIntervalSince(tp)))
   let rssBefore = peakRSSMB()
-  let loader = ImageLoader(paths: paths, task: .inpainting(cutout), size: 128, training: true, batchSize: 32, workers: 2,
+  let loader = ImageLoader(paths: paths, pipeline: inpainting, batchSize: 32, shuffle: true, workers: 2,
                            cacheSide: 144)
   let t0 = Date()
   var seen = 0
   for e in 0..<passes {
     let pass = loader.pass(epoch: e)
-    while let (x, _) = try pass.next() { seen += x.shape[0] }
+    while let b = try pass.next() { seen += b["image"]!.shape[0] }
   }
   let threaded = Double(seen) / Date().timeIntervalSince(t0)
   print(String(format: "single_thread\t%.1f", single))

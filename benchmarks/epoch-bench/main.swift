@@ -33,7 +33,7 @@ do {
   let dir = NSTemporaryDirectory() + "pretext-epoch-bench-\(UUID().uuidString)"
   defer { try? FileManager.default.removeItem(atPath: dir) }
   let seconds = a[1] == "pretext"
-    ? try pretrainInpainting(data, config, runDir: dir).history[0].seconds
+    ? try runPretext(data, config, runDir: dir).result.history[0].seconds
     : try trainScenario(.random, run: 0, data: data, encoder: nil, config, runDir: dir).result.history[0].seconds
   print(String(format: "%.3f\t%.0f", seconds, peakRSSMB()))
 } catch {

@@ -1,0 +1,175 @@
+import Foundation
+
+/// A single-channel 8-bit mask, rows top to bottom; collated like image samples (÷255), so 255 is 1.0 in the
+/// batch (cutout: 255 inside a hole, 0 elsewhere).
+public struct Mask: Sendable, Equatable {
+  public let width: Int, height: Int
+  public var values: [UInt8]
+  public init(width: Int, height: Int, fill: UInt8 = 0) {
+    (self.width, self.height, values) = (width, height, [UInt8](repeating: fill, count: width * height))
+  }
+}
+
+/// One item on its way through a pipeline: named images, masks and integers. The decoded file enters as the
+/// image `source`; each transform reads and writes slots by name; the loader collates every slot but
+/// `source` (images as float N×3×H×W in [0, 1], masks as float N×1×H×W, integers as int64 [N]).
+public struct Item: Sendable {
+  public var images: [String: RGBImage] = [:]
+  public var masks: [String: Mask] = [:]
+  public var integers: [String: Int] = [:]
+  public init(source: RGBImage) { images["source"] = source }
+
+  /// The named image; its absence is an error naming the slots there are.
+  public func image(_ name: String) throws -> RGBImage {
+    guard let img = images[name] else {
+      throw ImageError(path: nil, "pipeline: no image '\(name)' (the item holds \(images.keys.sorted().joined(separator: ", ")))")
+    }
+    return img
+  }
+}
+
+/// One step of a pipeline. Every random choice comes from `rng` (seeded per (seed, epoch, item)), so an item
+/// is the same whatever thread makes it.
+public protocol ItemTransform: Sendable {
+  func apply(_ item: inout Item, rng: inout SplitMix64) throws
+}
+
+/// The item transforms of a loader, and the side to decode at (JPEGs are decoded at the smallest DCT scale
+/// whose shorter side still covers it).
+public struct Pipeline: Sendable {
+  public var decodeSide: Int
+  public var transforms: [any ItemTransform]
+  public init(decodeSide: Int, _ transforms: [any ItemTransform]) { (self.decodeSide, self.transforms) = (decodeSide, transforms) }
+
+  /// fastai's training/validation augmentation: RandomResizedCrop (+ flip in training) into `image`.
+  public static func crop(size: Int, training: Bool, minScale: Double = 0.35) -> Pipeline {
+    Pipeline(decodeSide: size, [Crop(size: size, training: training, minScale: minScale)])
+  }
+
+  public func then(_ more: any ItemTransform...) -> Pipeline { Pipeline(decodeSide: decodeSide, transforms + more) }
+
+  public func run(_ source: RGBImage, rng: inout SplitMix64) throws -> Item {
+    var item = Item(source: source)
+    for t in transforms { try t.apply(&item, rng: &rng) }
+    return item
+  }
+}
+
+/// RandomResizedCrop (`RandomResizedCrop`'s rules) of `from` into `to`; in training a horizontal flip with
+/// p 0.5 fused into the same resampling.
+public struct Crop: ItemTransform {
+  public var crop: RandomResizedCrop
+  public var training: Bool, flip: Bool
+  public var from: String, to: String
+  public init(size: Int, training: Bool, flip: Bool = true, minScale: Double = 0.35, from: String = "source", to: String = "image") {
+    crop = RandomResizedCrop(size: size, minScale: minScale)
+    (self.training, self.flip, self.from, self.to) = (training, flip, from, to)
+  }
+  public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
+    item.images[to] = try crop(item.image(from), training: training, flip: flip, rng: &rng)
+  }
+}
+
+/// RandomCutout on `image`: the untouched image is kept as `keep` (the inpainting target), the holes' mask
+/// written to `mask` (1.0 inside a hole in the batch).
+public struct Cutout: ItemTransform {
+  public var cutout: RandomCutout
+  public var image: String, keep: String?, mask: String?
+  public init(_ cutout: RandomCutout, image: String = "image", keep: String? = "target", mask: String? = "mask") {
+    (self.cutout, self.image, self.keep, self.mask) = (cutout, image, keep, mask)
+  }
+  public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
+    let img = try item.image(image)
+    let (damaged, holes) = cutout(img, rng: &rng)
+    if let keep { item.images[keep] = img }
+    item.images[image] = damaged
+    if let mask {
+      var m = Mask(width: img.width, height: img.height)
+      for h in holes { for y in h.y0..<h.y1 { for x in h.x0..<h.x1 { m.values[y * img.width + x] = 255 } } }
+      item.masks[mask] = m
+    }
+  }
+}
+
+/// A rotation by k × 90° counter-clockwise, k uniform in 0…3, written to `label` (RotNet's pretext).
+public struct Rotate90: ItemTransform {
+  public var image: String, label: String
+  public init(image: String = "image", label: String = "rotation") { (self.image, self.label) = (image, label) }
+  public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
+    let k = Int.random(in: 0..<4, using: &rng)
+    item.images[image] = try item.image(image).rotated90(times: k)
+    item.integers[label] = k
+  }
+}
+
+/// Grayscale with probability `p` (ITU-R 601 luma, as PIL's convert("L"), replicated to 3 channels).
+public struct Grayscale: ItemTransform {
+  public var p: Double, image: String
+  public init(p: Double = 1, image: String = "image") { (self.p, self.image) = (p, image) }
+  public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
+    guard Double.random(in: 0..<1, using: &rng) < p else { return }
+    var img = try item.image(image)
+    img.pixels.withUnsafeMutableBufferPointer { px in
+      for i in stride(from: 0, to: px.count, by: 3) {
+        let r = Int(px[i]) * 299, g = Int(px[i + 1]) * 587, b = Int(px[i + 2]) * 114
+        let l = UInt8((r + g + b + 500) / 1000)
+        (px[i], px[i + 1], px[i + 2]) = (l, l, l)
+      }
+    }
+    item.images[image] = img
+  }
+}
+
+/// Solarize with probability `p`: every sample at or above `threshold` inverted (PIL's ImageOps.solarize).
+public struct Solarize: ItemTransform {
+  public var p: Double, threshold: UInt8, image: String
+  public init(p: Double = 1, threshold: UInt8 = 128, image: String = "image") { (self.p, self.threshold, self.image) = (p, threshold, image) }
+  public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
+    guard Double.random(in: 0..<1, using: &rng) < p else { return }
+    var img = try item.image(image)
+    let t = threshold
+    img.pixels.withUnsafeMutableBufferPointer { px in for i in px.indices where px[i] >= t { px[i] = 255 - px[i] } }
+    item.images[image] = img
+  }
+}
+
+/// Several views of one decoded image, each made by its own chain (reading `source`, leaving its result in
+/// `image`) and stored under the view's name; sizes may differ between views (multi-crop).
+public struct Views: ItemTransform {
+  public var views: [(name: String, chain: [any ItemTransform])]
+  public init(_ views: [(name: String, chain: [any ItemTransform])]) { self.views = views }
+  public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
+    let source = try item.image("source")
+    for (name, chain) in views {
+      var view = Item(source: source)
+      for t in chain { try t.apply(&view, rng: &rng) }
+      item.images[name] = try view.image("image")
+      for (k, m) in view.masks { item.masks[name + "_" + k] = m }
+      for (k, v) in view.integers { item.integers[name + "_" + k] = v }
+    }
+  }
+}
+
+extension RGBImage {
+  /// Rotated by `times` × 90° counter-clockwise.
+  public func rotated90(times: Int) -> RGBImage {
+    let k = ((times % 4) + 4) % 4
+    guard k != 0 else { return self }
+    let (w, h) = (width, height)
+    let (ow, oh) = k == 2 ? (w, h) : (h, w)
+    var out = [UInt8](repeating: 0, count: pixels.count)
+    pixels.withUnsafeBufferPointer { src in
+      out.withUnsafeMutableBufferPointer { dst in
+        for y in 0..<h {
+          for x in 0..<w {
+            // Counter-clockwise: (x, y) → k=1: (y, w-1-x); k=2: (w-1-x, h-1-y); k=3: (h-1-y, x).
+            let (nx, ny) = k == 1 ? (y, w - 1 - x) : k == 2 ? (w - 1 - x, h - 1 - y) : (h - 1 - y, x)
+            let s = 3 * (y * w + x), d = 3 * (ny * ow + nx)
+            (dst[d], dst[d + 1], dst[d + 2]) = (src[s], src[s + 1], src[s + 2])
+          }
+        }
+      }
+    }
+    return RGBImage(width: ow, height: oh, pixels: out)
+  }
+}

@@ -1,0 +1,53 @@
+import NN
+import Training
+
+/// How a downstream classifier is trained from a pretext's encoder (or from random weights): what the
+/// study compares. `pretext evaluate --protocol NAME`.
+public protocol Evaluation: Sendable {
+  /// The protocol's name (`--protocol NAME`, the run folder's `eval/<name>/`).
+  var name: String { get }
+  /// Whether it starts from the pretext's encoder.
+  var usesEncoder: Bool { get }
+  /// The fit on `model` (phases with their freezing and learning rates).
+  func plan(_ model: XResNet, epochs: Int, headEpochs: Int, lr: Double) -> FitPlan
+}
+
+/// The study's downstream scenarios as settings of one fine-tune evaluation.
+public enum Scenario: String, Codable, Sendable, CaseIterable {
+  /// Random init, the whole network trained.
+  case random
+  /// The pretext encoder, body frozen (BatchNorm trains, as fastai's train_bn), head trained.
+  case head
+  /// The pretext encoder, head first for `headEpochs`, then everything with discriminative lrs lr/100…lr.
+  case discriminative
+  /// The pretext encoder, everything trained at one lr from the first epoch.
+  case full
+
+  /// The study's three scenarios.
+  public static let study: [Scenario] = [.random, .head, .discriminative]
+}
+
+/// Fine-tuning the xresnet classifier (label-smoothing CE, Ranger, flat-cos) in one of the scenarios.
+public struct FineTune: Evaluation {
+  public let scenario: Scenario
+  public init(_ scenario: Scenario) { self.scenario = scenario }
+  public var name: String { scenario.rawValue }
+  public var usesEncoder: Bool { scenario != .random }
+
+  public func plan(_ model: XResNet, epochs: Int, headEpochs: Int, lr: Double) -> FitPlan {
+    let all = FitPlan.flatCos(epochs: epochs, lr: .value(lr))
+    switch scenario {
+    case .random, .full:
+      return all.preparing { _ in try model.unfreeze() }
+    case .head:
+      return all.preparing { _ in try model.freeze() }
+    case .discriminative:
+      let head = Swift.min(headEpochs, epochs)
+      let first = head > 0 ? FitPlan.flatCos(epochs: head, lr: .value(lr)).preparing { _ in try model.freeze() } : FitPlan(phases: [])
+      return first.then(FitPlan.flatCos(epochs: epochs - head, lr: .range(lr / 100, lr)).preparing { _ in try model.unfreeze() })
+    }
+  }
+
+  /// Every fine-tune protocol by name.
+  public static func named(_ name: String) -> FineTune? { Scenario(rawValue: name).map(FineTune.init) }
+}

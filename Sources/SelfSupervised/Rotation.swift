@@ -1,0 +1,55 @@
+import ImageData
+import NN
+import Torch
+import Training
+
+/// RotNet (Gidaris et al. 2018): predict by how many quarter turns (0/90/180/270°) an image was rotated,
+/// a 4-way linear head on the pooled xresnet34 backbone, cross-entropy. Each item gets one random rotation
+/// (drawn per (seed, epoch, item)); the paper's four rotations per image are four epochs' worth here.
+public final class RotationTask: PretextTask {
+  public static let name = "rotation"
+  public static let summary = "predict the rotation (0/90/180/270°) of an image: RotNet, 4-way head on the pooled backbone"
+  let settings: TaskSettings
+  /// An xresnet34 whose head predicts the rotation: its body is the encoder, under the classifier's keys.
+  public let net: XResNet
+
+  public init(_ settings: TaskSettings) throws {
+    self.settings = settings
+    net = try XResNet(.resnet34, classes: 4, widen: settings.widen)
+  }
+
+  public var model: any ParameterGroups { net }
+  public func pipeline(training: Bool) -> Pipeline {
+    Pipeline.crop(size: settings.size, training: training).then(Rotate90(label: "rotation"))
+  }
+  public let step: TrainStep = SupervisedStep(input: "image", target: "rotation", loss: { try crossEntropy($0, $1) })
+  public var metrics: [Metric] { [Accuracy()] }
+  public func encoderState() -> [(name: String, tensor: Tensor)] { net.body.stateDict() }
+  public var weightsFile: String { "rotation.safetensors" }
+
+  /// Rows of `input | turned back by the predicted angle` (upright when right), framed green when the
+  /// prediction is right and red when wrong.
+  public func writePicture(_ batch: [String: Tensor], rows: Int, to path: String, device: Device) throws {
+    guard let x = batch["image"], let r = batch["rotation"] else {
+      throw ImageError(path: path, "a rotation picture needs the batch's image and rotation")
+    }
+    let predicted = try inferring(net) { try net(x.to(device)).argmax(dim: 1).to(.cpu).toArray(of: Int64.self) }
+    let truth = try r.toArray(of: Int64.self)
+    let n = Swift.min(rows, x.shape[0]), s = x.shape[2]
+    var grid: [[[UInt8]]] = []
+    for i in 0..<n {
+      let input = try tileBytes(x, i)
+      let back = RGBImage(width: s, height: s, pixels: input).rotated90(times: 4 - Int(predicted[i]))
+      var tiles = [input, back.pixels]
+      let colour: (UInt8, UInt8, UInt8) = predicted[i] == truth[i] ? (0, 200, 0) : (220, 0, 0)
+      for t in tiles.indices {
+        for py in 0..<s { for px in 0..<s where px < 2 || py < 2 || px >= s - 2 || py >= s - 2 {
+          let k = 3 * (py * s + px)
+          (tiles[t][k], tiles[t][k + 1], tiles[t][k + 2]) = colour
+        } }
+      }
+      grid.append(tiles)
+    }
+    try writeTileGrid(grid, side: s, to: path)
+  }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import ImageData
+import NN
+import SelfSupervised
+import Torch
+import Training
+
+extension ImageLoader: BatchSource {
+  public func batches(epoch: Int) throws -> BatchStream {
+    let pass = pass(epoch: epoch)
+    return BatchStream { try pass.next().map(Batch.init) }
+  }
+}
+
+/// A stage's folder in a run (`pretext/<task>/`, `eval/<protocol>/<run>/`) and the files in it. A stage's
+/// `result.json` is written only once the stage is complete, so its presence means "done".
+public struct Stage: Sendable {
+  public let dir: String
+  public init(_ dir: String) { self.dir = dir }
+  public static func pretext(_ runDir: String, task: String) -> Stage { Stage(runDir + "/pretext/" + task) }
+  public static func evaluation(_ runDir: String, protocol name: String, run: Int) -> Stage { Stage(runDir + "/eval/\(name)/\(run)") }
+  public var checkpoint: String { dir + "/checkpoint.safetensors" }
+  public var result: String { dir + "/result.json" }
+  public var log: String { dir + "/log.csv" }
+  public var tensorboard: String { dir + "/tensorboard" }
+  public func file(_ name: String) -> String { dir + "/" + name }
+}
+
+/// What a pretext run leaves behind. File names are relative to its stage folder (a run can be moved).
+public struct PretextResult: Codable, Sendable {
+  public let task: String
+  public let encoderFile: String
+  public let pictureFile: String
+  public let history: [EpochRecord]
+  public let seconds: Double
+  /// The images the pretext trained on (train/ and unsup/).
+  public let trainingItems: Int
+  /// Whether the pretext's loader was given any label (never: it is built from paths alone).
+  public let sawLabels: Bool
+}
+
+/// The config's pretext task, built from its settings.
+public func makeTask(_ config: StudyConfig) throws -> any PretextTask {
+  guard let type = PretextTasks.named(config.task) else {
+    throw StudyConfig.ConfigError("--task '\(config.task)' is not a pretext task (\(PretextTasks.names.joined(separator: ", ")))")
+  }
+  return try type.init(config.taskSettings)
+}
+
+/// The pretext stage: the config's task trained on train/ **and** unsup/ images without their labels (val/
+/// only monitors the loss), Ranger + flat-cos, a checkpoint per epoch; saves the encoder with classifier key
+/// names, the task's network and its picture into `pretext/<task>/`. With `resume`, a finished stage is
+/// returned as it is and an unfinished one continues from its checkpoint.
+public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: String, resume: Bool = false,
+                       callbacks: [Callback] = []) throws -> (result: PretextResult, stage: Stage)
+{
+  let data = config.select(data)
+  let stage = Stage.pretext(runDir, task: config.task)
+  if resume, let done = try RunFolder.read(PretextResult.self, from: stage.result) { return (done, stage) }
+  try RunFolder.makeFolders(stage.dir)
+  let start = Date()
+  Runtime.manualSeed(config.seed)
+  let task = try makeTask(config)
+  try task.model.to(device: config.torchDevice, memoryFormat: config.memoryFormat)
+  // Paths only: the pretext loader is never given a label.
+  let paths = data.train.paths + (data.unsup?.paths ?? [])
+  let train = ImageLoader(paths: paths, pipeline: task.pipeline(training: true), batchSize: config.pretextBatch, shuffle: true,
+                          seed: config.seed, workers: config.workers)
+  let valid = ImageLoader(paths: data.valid.paths, pipeline: task.pipeline(training: false), batchSize: config.pretextBatch,
+                          shuffle: false, seed: config.seed, workers: config.workers)
+  let learner = Learner(
+    model: task.model, train: OnDevice(train, config), valid: OnDevice(valid, config), step: task.step,
+    optimizer: ranger(ParamGroup.groups(of: task.model, lr: config.pretextLR), weightDecay: config.weightDecay),
+    metrics: task.metrics,
+    callbacks: callbacks + [CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)])
+  learner.checkpointPath = stage.checkpoint
+  learner.checkpointFingerprint = try config.fingerprint(stage: "pretext \(config.task)")
+  let done = try resumeIfAsked(learner, resume)
+  try learner.fit(.flatCos(epochs: config.pretextEpochs, lr: .value(config.pretextLR)), startEpoch: done)
+  let result = PretextResult(task: config.task, encoderFile: "encoder.safetensors", pictureFile: config.task + ".png",
+                             history: learner.history, seconds: Date().timeIntervalSince(start) + earlierSeconds(learner, done),
+                             trainingItems: paths.count, sawLabels: train.labels != nil || valid.labels != nil)
+  try SafeTensors.save(task.encoderState(), metadata: ["format": "pt", "source": "pretext \(config.task)"],
+                       to: stage.file(result.encoderFile))
+  try task.model.save(to: stage.file(task.weightsFile))
+  try writePicture(task, valid, rows: 4, to: stage.file(result.pictureFile), device: config.torchDevice)
+  try RunFolder.write(result, to: stage.result)
+  try RunFolder.dropCheckpoints([stage.checkpoint], config)
+  return (result, stage)
+}
+
+/// The task's picture of the first validation batch.
+func writePicture(_ task: any PretextTask, _ loader: ImageLoader, rows: Int, to path: String, device: Device) throws {
+  guard let batch = try loader.pass(epoch: 0).next() else { throw DatasetError(path: path, "no validation batch") }
+  try task.writePicture(batch, rows: rows, to: path, device: device)
+}
+
+/// Rebuilds a run's pretext network from its config and weights and writes its picture of `data`'s val/ images.
+public func showPicture(runDir: String, config: StudyConfig, data: ImageWangLayout, rows: Int, to path: String) throws {
+  let data = config.select(data)
+  let task = try makeTask(config)
+  try task.model.load(from: Stage.pretext(runDir, task: config.task).file(task.weightsFile))
+  let valid = ImageLoader(paths: data.valid.paths, pipeline: task.pipeline(training: false), batchSize: rows, shuffle: false,
+                          seed: config.seed, workers: config.workers)
+  try writePicture(task, valid, rows: rows, to: path, device: .cpu)
+}
+
+/// With `resume` and a checkpoint at the learner's checkpoint path, restores it and returns its epochs done.
+func resumeIfAsked(_ learner: Learner, _ resume: Bool) throws -> Int {
+  guard resume, let path = learner.checkpointPath, FileManager.default.fileExists(atPath: path) else { return 0 }
+  return try learner.loadCheckpoint(from: path)
+}
+
+/// The epoch seconds a resumed learner did before this process (its first `done` history records).
+func earlierSeconds(_ learner: Learner, _ done: Int) -> Double {
+  learner.history.prefix(done).map(\.seconds).reduce(0, +)
+}
+
+/// A source's batches on the config's device, images in its memory layout (NHWC when `channelsLast`).
+struct OnDevice: BatchSource {
+  let source: BatchSource
+  let device: Device
+  let channelsLast: Bool
+  init(_ source: BatchSource, _ config: StudyConfig) {
+    (self.source, self.device, self.channelsLast) = (source, config.torchDevice, config.channelsLast)
+  }
+  var batchCount: Int { source.batchCount }
+  func batches(epoch: Int) throws -> BatchStream {
+    let stream = try source.batches(epoch: epoch)
+    if device == .cpu && !channelsLast { return stream }
+    let (device, channelsLast) = (device, channelsLast)
+    // A failed move ends the epoch with its error.
+    return stream.map { batch in
+      try batch.map { _, t in
+        let moved = try t.to(device)
+        return channelsLast && moved.shape.count == 4 ? try moved.contiguous(.channelsLast) : moved
+      }
+    }
+  }
+}
