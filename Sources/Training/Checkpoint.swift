@@ -37,7 +37,7 @@ extension Learner {
       throw FileError(path: path, "belongs to another stage or configuration (checkpoint of \(theirs ?? "an unnamed fit"), expected \(checkpointFingerprint)): not resumed")
     }
     let restoredHistory = try file.metadata["pretext.history"].map { try JSONDecoder().decode([EpochRecord].self, from: Data($0.utf8)) }
-    guard done >= 0, done <= (restoredHistory?.count ?? 0) else {
+    guard done >= 0, done == (restoredHistory?.count ?? 0) else {
       throw FileError(path: path, "says \(done) epochs done but holds \(restoredHistory?.count ?? 0) epochs of history")
     }
     let tensors = try file.tensors()  // mapped once, shared by the model's and the optimizer's part
