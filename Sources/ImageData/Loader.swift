@@ -68,76 +68,36 @@ public final class ImageLoader: @unchecked Sendable {
     return base
   }
 
-  /// Builds batch `b` of `epoch` with `workers` threads: the items first, then each slot's values written as
-  /// floats straight into a batch buffer that libtorch takes without a copy (an N×H×W×C buffer seen as an
-  /// NCHW tensor in channels-last layout).
+  /// Builds batch `b` of `epoch` with `workers` threads. The first item is made first: its slots fix the
+  /// batch's tensors (libtorch's allocator, so the caching CPU allocator reuses the last batch's pages); then
+  /// the workers make the other items and write each one's samples as floats straight into those tensors
+  /// (N×H×W×C memory seen as NCHW in channels-last layout), one parallel pass per batch.
   func batch(_ b: Int, order: [Int], epoch: Int) throws -> Tensors {
     let lo = b * batchSize, n = Swift.min(batchSize, paths.count - lo)
-    let chunks = Swift.min(workers, n)
-    nonisolated(unsafe) var items = [Item?](repeating: nil, count: n)
+    @Sendable func made(_ i: Int) throws -> Item {
+      do { return try item(order[lo + i], epoch: epoch) } catch {
+        throw error is ImageError ? error : ImageError(path: paths[order[lo + i]], "\(error)")
+      }
+    }
+    let first = try made(0)
+    let layout = try BatchLayout(first, count: n)
+    try layout.store(first, at: 0, path: paths[order[lo]])
+    let chunks = Swift.min(workers, n - 1)
     let firstError = FirstError()
-    items.withUnsafeMutableBufferPointer { out in
-      nonisolated(unsafe) let slots = out.baseAddress!  // worker c writes items c, c + chunks, …: its own slots only
+    if chunks > 0 {
       DispatchQueue.concurrentPerform(iterations: chunks) { c in
-        var i = c
-        while i < n {
-          do { slots[i] = try item(order[lo + i], epoch: epoch) } catch {
-            firstError.record(i, error is ImageError ? error : ImageError(path: paths[order[lo + i]], "\(error)"))
-          }
+        Runtime.setThreadCountForThisThread(1)  // one core per worker (the resize is a libtorch op)
+        var i = 1 + c
+        while i < n {  // worker c takes items 1 + c, 1 + c + chunks, …: a fixed assignment, no races on slots
+          do { try layout.store(try made(i), at: i, path: paths[order[lo + i]]) } catch { firstError.record(i, error) }
           i += chunks
         }
       }
     }
     if let error = firstError.error { throw error }
-    let done = items.map { $0! }
-    var out = Tensors()
-    let first = done[0]
-    for name in first.images.keys.sorted() where name != "source" {
-      let (w, h) = (first.images[name]!.width, first.images[name]!.height)
-      out[name] = try collate(n, h, w, 3, chunks) { i in
-        guard let img = done[i].images[name], img.width == w, img.height == h else {
-          throw ImageError(path: paths[order[lo + i]], "pipeline: image '\(name)' is missing or not \(w)×\(h) like the batch's first")
-        }
-        return img.pixels
-      }
-    }
-    for name in first.masks.keys.sorted() {
-      let (w, h) = (first.masks[name]!.width, first.masks[name]!.height)
-      out[name] = try collate(n, h, w, 1, chunks) { i in
-        guard let m = done[i].masks[name], m.width == w, m.height == h else {
-          throw ImageError(path: paths[order[lo + i]], "pipeline: mask '\(name)' is missing or not \(w)×\(h)")
-        }
-        return m.values
-      }
-    }
-    for name in first.integers.keys.sorted() {
-      out[name] = try Tensor(try done.indices.map { i -> Int64 in
-        guard let v = done[i].integers[name] else { throw ImageError(path: paths[order[lo + i]], "pipeline: no '\(name)'") }
-        return Int64(v)
-      })
-    }
+    var out = try layout.tensors()
     if let labels { out["label"] = try Tensor(order[lo..<(lo + n)].map { Int64(labels[$0]) }) }
     return out
-  }
-
-  /// n items of h×w×c bytes (from `bytes(i)`) as an n×c×h×w float tensor in [0, 1], channels-last in memory,
-  /// converted on `chunks` threads as `float(x) / 255` (bit for bit what a uint8 → float division gives).
-  func collate(_ n: Int, _ h: Int, _ w: Int, _ c: Int, _ chunks: Int, _ bytes: (Int) throws -> [UInt8]) throws -> Tensor {
-    let plane = h * w * c
-    let sources = try (0..<n).map(bytes)
-    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: n * plane)
-    nonisolated(unsafe) let dst = buffer
-    DispatchQueue.concurrentPerform(iterations: chunks) { k in
-      var i = k
-      while i < n {
-        sources[i].withUnsafeBufferPointer { src in
-          let d = dst.advanced(by: i * plane)
-          for j in 0..<plane { d[j] = Float(src[j]) / 255 }
-        }
-        i += chunks
-      }
-    }
-    return try Tensor(bytesNoCopy: buffer, shape: [n, h, w, c], dtype: .float32) { buffer.deallocate() }.permute([0, 3, 1, 2])
   }
 
   /// The batches of one epoch, produced ahead on a background thread (at most `prefetch` waiting).
@@ -177,6 +137,61 @@ public final class ImageLoader: @unchecked Sendable {
         throw error
       }
     }
+  }
+}
+
+/// The tensors of one batch, shaped by its first item: a float buffer per image and mask slot (written by
+/// many workers, each into its own items' rows) and the integers.
+final class BatchLayout: @unchecked Sendable {
+  struct Slot {
+    let name: String, width: Int, height: Int, channels: Int
+    let tensor: Tensor
+    let base: UnsafeMutablePointer<Float>
+    var plane: Int { width * height * channels }
+  }
+  let images: [Slot], masks: [Slot]
+  let integerNames: [String]
+  var integers: [[Int64]]
+
+  init(_ first: Item, count n: Int) throws {
+    func slot(_ name: String, _ w: Int, _ h: Int, _ c: Int) throws -> Slot {
+      let t = try Tensor.empty([n, h, w, c], dtype: .float32)
+      return Slot(name: name, width: w, height: h, channels: c, tensor: t, base: t.dataPointer!.assumingMemoryBound(to: Float.self))
+    }
+    images = try first.images.keys.sorted().filter { $0 != "source" }.map { k in
+      try slot(k, first.images[k]!.width, first.images[k]!.height, 3)
+    }
+    masks = try first.masks.keys.sorted().map { k in try slot(k, first.masks[k]!.width, first.masks[k]!.height, 1) }
+    integerNames = first.integers.keys.sorted()
+    integers = integerNames.map { _ in [Int64](repeating: 0, count: n) }
+  }
+
+  /// Writes item `i`'s samples as `float(x) / 255` (bit for bit what a uint8 → float division gives); an item
+  /// whose slots differ from the first's is an error naming its file.
+  func store(_ item: Item, at i: Int, path: String) throws {
+    func write(_ s: Slot, _ bytes: [UInt8]?, _ w: Int?, _ h: Int?) throws {
+      guard let bytes, w == s.width, h == s.height else {
+        throw ImageError(path: path, "pipeline: slot '\(s.name)' is missing or not \(s.width)×\(s.height) like the batch's first item")
+      }
+      let plane = s.plane
+      bytes.withUnsafeBufferPointer { src in
+        let d = s.base.advanced(by: i * plane)
+        for j in 0..<plane { d[j] = Float(src[j]) / 255 }
+      }
+    }
+    for s in images { try write(s, item.images[s.name]?.pixels, item.images[s.name]?.width, item.images[s.name]?.height) }
+    for s in masks { try write(s, item.masks[s.name]?.values, item.masks[s.name]?.width, item.masks[s.name]?.height) }
+    for (k, name) in integerNames.enumerated() {
+      guard let v = item.integers[name] else { throw ImageError(path: path, "pipeline: no '\(name)' like the batch's first item") }
+      integers[k][i] = Int64(v)  // distinct elements per worker; the arrays were sized up front (no reallocation)
+    }
+  }
+
+  func tensors() throws -> [String: Tensor] {
+    var out: [String: Tensor] = [:]
+    for s in images + masks { out[s.name] = try s.tensor.permute([0, 3, 1, 2]) }
+    for (k, name) in integerNames.enumerated() { out[name] = try Tensor(integers[k]) }
+    return out
   }
 }
 

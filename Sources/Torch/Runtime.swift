@@ -12,6 +12,10 @@ public enum Runtime {
     set { pt_set_num_threads(newValue) }
   }
 
+  /// Intra-op threads for libtorch ops started on the calling thread only (the global count stays): data
+  /// workers run their per-image ops on one thread each, so N workers use N cores, not N × N threads.
+  public static func setThreadCountForThisThread(_ n: Int) { pt_set_num_threads_this_thread(n) }
+
   public static var cudaIsAvailable: Bool { pt_cuda_is_available() }
   public static var cudaDeviceCount: Int { pt_cuda_device_count() }
 

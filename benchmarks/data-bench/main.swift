@@ -6,6 +6,7 @@ import ImageData
 import NN
 import Torch
 
+Runtime.cacheCPUMemoryUnlessDisabled()  // as `pretext` does
 let args = CommandLine.arguments
 guard args.count >= 2 else {
   print("usage: data-bench ROOT [passes]")
