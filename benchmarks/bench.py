@@ -120,11 +120,15 @@ def main():
         ours_all.append(float(out["loader_2_workers_no_cache"]))
         pil_single.append(float(run([py, os.path.join(here, "data_bench.py"), root, "1"]).split("\t")[1]))
         pil_all.append(float(run([py, os.path.join(here, "data_bench.py"), root, "1", threads]).split("\t")[1]))
+    # Rounds interleave the two sides; the row's ratio is the median over rounds of that round's ratio (like the
+    # train steps' pairs), so its spread is the rounds' spread.
     for name, o, t in [("1 thread (PIL)", ours_single, pil_single), (f"{threads} workers (PIL in {threads} processes)", ours_all, pil_all)]:
         r = {"kind": "data", "name": name, "unit": "images/s", "ours": max(o), "theirs": max(t), "ours_all": o, "theirs_all": t,
-             "ours_rss_mb": None, "theirs_rss_mb": None}
+             "ours_rss_mb": None, "theirs_rss_mb": None, "median_pair_ratio": median([a / b for a, b in zip(o, t)])}
         result["rows"].append(r)
         report_row(r)
+    # How the loader scales: its rate on N workers over N × its own single-thread rate, per round.
+    result["loader_scaling"] = [a / (int(threads) * b) for a, b in zip(ours_all, ours_single)]
     # Full epochs at the demo preset's settings (64 px, xresnet34 × 0.25, batch 32): seconds, lower is better.
     for task, n in [("downstream", max(rounds, 3)), ("pretext", rounds)]:
         args = [task, root]
@@ -139,6 +143,11 @@ def main():
         json.dump(result, f, indent=1)
     print_table(result)
     print(f"\nJSON: {os.path.relpath(path, repo)}")
+
+
+def median(v):
+    v = sorted(v)
+    return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
 
 
 def speedup(r):
@@ -169,10 +178,14 @@ def print_table(result):
                 if "ours_gemm_fraction" in r else "–")
         print(f"| {r['kind']}: {r['name']} | {r['ours']:.2f} {r['unit']} | {r['theirs']:.2f} {r['unit']} | "
               f"{headline(r):.2f}× | {speedup(r):.2f}× | {mem(r['ours_rss_mb'])} | {mem(r['theirs_rss_mb'])} | {frac} |")
+    if "loader_scaling" in result:
+        print("\nloader scaling (N workers over N × its own single thread, per round): "
+              + ", ".join(f"{v:.2f}" for v in result["loader_scaling"]))
     print("\nspeed ratio: Pretext's speed over the peer's (> 1: Pretext faster). Train steps (forward, loss, backward, "
           "Ranger step, zero grads, batch 32): both sides run at once and take turns step by step; speed ratio = the "
           "median over the step pairs of the pair's ratio; Pretext / peer columns and the ratio of bests from each "
-          "side's fastest step. Other rows: ROUNDS alternating runs, each side's best. Full epochs: the demo preset's "
+          "side's fastest step. Data rows: ROUNDS alternating runs, speed ratio = the median of the rounds' ratios. Full "
+          "epochs: ROUNDS alternating runs, each side's best, at the demo preset's "
           "settings, train + validation with data loading, fastai's Learner and DataLoaders (their RSS: main process "
           "+ largest worker).")
 
