@@ -14,6 +14,28 @@ import Testing
     #expect(img.rotated90(times: 4) == img && once.rotated90(times: 3) == img)
   }
 
+  /// Colour jitter changes colours but keeps the size; with p 0 it is the identity; blur smooths a hard edge;
+  /// both are deterministic for a given generator.
+  @Test func jitterAndBlur() throws {
+    var img = gradient()
+    for x in 0..<8 { for y in 0..<8 { img.pixels[3 * (y * 16 + x)] = 0 } }  // a hard edge at x = 8 in red
+    var item = Item(source: img)
+    item.images["image"] = img
+    var rng = SplitMix64(seed: 1)
+    var a = item
+    try ColorJitter(p: 1).apply(&a, rng: &rng)
+    #expect(a.images["image"]!.width == 16 && a.images["image"] != img)
+    var none = item
+    try ColorJitter(p: 0).apply(&none, rng: &rng)
+    #expect(none.images["image"] == img)
+    var b = item, rngB = SplitMix64(seed: 2), again = item, rngAgain = SplitMix64(seed: 2)
+    try GaussianBlur(p: 1, sigma: 2...2, kernelFraction: 0.5).apply(&b, rng: &rngB)
+    try GaussianBlur(p: 1, sigma: 2...2, kernelFraction: 0.5).apply(&again, rng: &rngAgain)
+    #expect(b.images["image"] == again.images["image"])
+    let edge = b.images["image"]![7, 4].0, inside = b.images["image"]![0, 4].0
+    #expect(edge > inside && edge < img[8, 4].0)  // the edge is smoothed
+  }
+
   /// Slots: the cutout keeps the clean image and writes its mask (1.0 in the batch exactly where pixels were
   /// cut); views are made from the same decoded image with their own chains and sizes; integers collate.
   @Test func slotsCollateByName() throws {

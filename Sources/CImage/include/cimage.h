@@ -38,6 +38,15 @@ uint8_t *ci_encode_png_palette(const uint8_t *indices, int width, int height, co
 uint8_t *ci_encode_jpeg(const uint8_t *pixels, int width, int height, int channels, int quality, size_t *out_size,
                         char *err, size_t errlen);
 
+// Colour jitter in place on `count` RGB pixels: brightness, contrast, saturation factors (1: unchanged) and a
+// hue shift (a fraction of a turn, 0: unchanged), applied in `order` (a permutation of 0–3, as torchvision's
+// ColorJitter draws it), in float, rounded back to 8 bits.
+void ci_color_jitter(uint8_t *pixels, size_t count, float brightness, float contrast, float saturation, float hue,
+                     const int order[4]);
+
+// Separable Gaussian blur in place (kernel 2·radius+1, reflected borders).
+void ci_gaussian_blur(uint8_t *pixels, int width, int height, float sigma, int radius);
+
 #ifdef __cplusplus
 }
 #endif
