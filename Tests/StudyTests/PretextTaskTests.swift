@@ -156,3 +156,29 @@ func tensorCRCs(_ path: String) throws -> [String: String] {
     #expect(r.status == 0 && r.output.contains("rotation") && r.output.contains("inpainting"))
   }
 }
+
+@Suite struct KNNTests {
+  /// The weighted kNN vote equals a brute-force computation on fixed features (cosine similarity, the k
+  /// largest, weights exp(s / T), summed per class), chunked or not.
+  @Test func knnEqualsBruteForce() throws {
+    var rng = SplitMix64(seed: 5)
+    let (n, m, d, classes, k, t) = (7, 23, 5, 4, 6, 0.1)
+    let q = (0..<(n * d)).map { _ in Float.random(in: -1...1, using: &rng) }
+    let bank = (0..<(m * d)).map { _ in Float.random(in: -1...1, using: &rng) }
+    let labels = (0..<m).map { _ in Int64.random(in: 0..<Int64(classes), using: &rng) }
+    let knn = KNNClassifier(k: k, temperature: t, classes: classes)
+    let votes = try knn.votes(queries: Tensor(q).reshape([n, d]), bank: Tensor(bank).reshape([m, d]), bankLabels: Tensor(labels), chunk: 3)
+      .toArray(of: Float.self)
+    func unit(_ v: ArraySlice<Float>) -> [Double] {
+      let norm = v.map { Double($0) * Double($0) }.reduce(0, +).squareRoot()
+      return v.map { Double($0) / norm }
+    }
+    for i in 0..<n {
+      let qi = unit(q[(i * d)..<((i + 1) * d)])
+      let sims = (0..<m).map { j in zip(qi, unit(bank[(j * d)..<((j + 1) * d)])).map(*).reduce(0, +) }
+      var want = [Double](repeating: 0, count: classes)
+      for j in sims.indices.sorted(by: { sims[$0] > sims[$1] }).prefix(k) { want[Int(labels[j])] += Foundation.exp(sims[j] / t) }
+      for c in 0..<classes { #expect(Swift.abs(Double(votes[i * classes + c]) - want[c]) <= 1e-4 * Swift.max(1, want[c]), "query \(i) class \(c)") }
+    }
+  }
+}
