@@ -113,11 +113,12 @@ def main():
             report_row(r)
     # Data pipeline: decode + RandomResizedCrop(128) + flip + cutout. One thread; then all cores (our loader's
     # worker threads, no decode cache, against PIL in as many processes).
-    ours_single, ours_all, pil_single, pil_all = [], [], [], []
+    ours_single, ours_all, ours_one, pil_single, pil_all = [], [], [], [], []
     for _ in range(rounds):
         out = dict(line.split("\t", 1) for line in run([os.path.join(release, "data-bench"), root, "1"]).splitlines())
         ours_single.append(float(out["single_thread"]))
         ours_all.append(float(out["loader_2_workers_no_cache"]))
+        ours_one.append(float(out["loader_1_worker_no_cache"]))
         pil_single.append(float(run([py, os.path.join(here, "data_bench.py"), root, "1"]).split("\t")[1]))
         pil_all.append(float(run([py, os.path.join(here, "data_bench.py"), root, "1", threads]).split("\t")[1]))
     # Rounds interleave the two sides; the row's ratio is the median over rounds of that round's ratio (like the
@@ -127,8 +128,10 @@ def main():
              "ours_rss_mb": None, "theirs_rss_mb": None, "median_pair_ratio": median([a / b for a, b in zip(o, t)])}
         result["rows"].append(r)
         report_row(r)
-    # How the loader scales: its rate on N workers over N × its own single-thread rate, per round.
+    # How the loader scales, per round: its rate on N workers over N × the single-thread decode + augment rate,
+    # and over N × its own rate on 1 worker (the same work, batches included).
     result["loader_scaling"] = [a / (int(threads) * b) for a, b in zip(ours_all, ours_single)]
+    result["loader_scaling_vs_one_worker"] = [a / (int(threads) * b) for a, b in zip(ours_all, ours_one)]
     # Full epochs at the demo preset's settings (64 px, xresnet34 × 0.25, batch 32): seconds, lower is better.
     for task, n in [("downstream", max(rounds, 3)), ("pretext", rounds)]:
         args = [task, root]
@@ -179,8 +182,9 @@ def print_table(result):
         print(f"| {r['kind']}: {r['name']} | {r['ours']:.2f} {r['unit']} | {r['theirs']:.2f} {r['unit']} | "
               f"{headline(r):.2f}× | {speedup(r):.2f}× | {mem(r['ours_rss_mb'])} | {mem(r['theirs_rss_mb'])} | {frac} |")
     if "loader_scaling" in result:
-        print("\nloader scaling (N workers over N × its own single thread, per round): "
-              + ", ".join(f"{v:.2f}" for v in result["loader_scaling"]))
+        print("\nloader scaling, per round: N workers over N × the single-thread decode + augment "
+              + ", ".join(f"{v:.2f}" for v in result["loader_scaling"]) + "; over N × the loader on 1 worker "
+              + ", ".join(f"{v:.2f}" for v in result.get("loader_scaling_vs_one_worker", [])))
     print("\nspeed ratio: Pretext's speed over the peer's (> 1: Pretext faster). Train steps (forward, loss, backward, "
           "Ranger step, zero grads, batch 32): both sides run at once and take turns step by step; speed ratio = the "
           "median over the step pairs of the pair's ratio; Pretext / peer columns and the ratio of bests from each "

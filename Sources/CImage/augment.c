@@ -100,3 +100,7 @@ void ci_gaussian_blur(uint8_t *pixels, int width, int height, float sigma, int r
   free(k);
   free(tmp);
 }
+
+void ci_bytes_to_unit_floats(const uint8_t *src, float *dst, size_t n) {
+  for (size_t i = 0; i < n; i++) dst[i] = (float)src[i] / 255.0f;  // vectorised; bit for bit Float(x) / 255
+}

@@ -233,12 +233,13 @@ void pt_set_num_threads(intptr_t n) { guard<int>(-1, [&] { at::set_num_threads((
 // OpenMP's thread count is per calling thread; ATen initialises it lazily from the global count on a thread's
 // first parallel op, so that is done first and then overridden for this thread only. omp_set_num_threads is
 // looked up in the process (libtorch's own libgomp), which the shim does not link itself.
-void pt_set_num_threads_this_thread(intptr_t n) {
-  guard<int>(-1, [&] {
+intptr_t pt_set_num_threads_this_thread(intptr_t n) {
+  return guard<intptr_t>(-1, [&] {
     at::internal::lazy_init_num_threads();
+    intptr_t previous = at::get_num_threads();
     static auto set = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
     if (set) set((int)n);
-    return 0;
+    return previous;
   });
 }
 intptr_t pt_get_num_threads(void) { return at::get_num_threads(); }

@@ -1,3 +1,4 @@
+import CImage
 import Foundation
 import Torch
 
@@ -86,11 +87,12 @@ public final class ImageLoader: @unchecked Sendable {
     let firstError = FirstError()
     if chunks > 0 {
       DispatchQueue.concurrentPerform(iterations: chunks) { c in
-        Runtime.setThreadCountForThisThread(1)  // one core per worker (the resize is a libtorch op)
-        var i = 1 + c
-        while i < n {  // worker c takes items 1 + c, 1 + c + chunks, …: a fixed assignment, no races on slots
-          do { try layout.store(try made(i), at: i, path: paths[order[lo + i]]) } catch { firstError.record(i, error) }
-          i += chunks
+        Runtime.withThreadCountForThisThread(1) {  // one core per worker (the resize is a libtorch op)
+          var i = 1 + c
+          while i < n {  // worker c takes items 1 + c, 1 + c + chunks, …: a fixed assignment, no races on slots
+            do { try layout.store(try made(i), at: i, path: paths[order[lo + i]]) } catch { firstError.record(i, error) }
+            i += chunks
+          }
         }
       }
     }
@@ -174,10 +176,7 @@ final class BatchLayout: @unchecked Sendable {
         throw ImageError(path: path, "pipeline: slot '\(s.name)' is missing or not \(s.width)×\(s.height) like the batch's first item")
       }
       let plane = s.plane
-      bytes.withUnsafeBufferPointer { src in
-        let d = s.base.advanced(by: i * plane)
-        for j in 0..<plane { d[j] = Float(src[j]) / 255 }
-      }
+      bytes.withUnsafeBufferPointer { src in ci_bytes_to_unit_floats(src.baseAddress, s.base.advanced(by: i * plane), plane) }
     }
     for s in images { try write(s, item.images[s.name]?.pixels, item.images[s.name]?.width, item.images[s.name]?.height) }
     for s in masks { try write(s, item.masks[s.name]?.values, item.masks[s.name]?.width, item.masks[s.name]?.height) }

@@ -12,9 +12,14 @@ public enum Runtime {
     set { pt_set_num_threads(newValue) }
   }
 
-  /// Intra-op threads for libtorch ops started on the calling thread only (the global count stays): data
-  /// workers run their per-image ops on one thread each, so N workers use N cores, not N × N threads.
-  public static func setThreadCountForThisThread(_ n: Int) { pt_set_num_threads_this_thread(n) }
+  /// Runs `body` with `n` intra-op threads for the libtorch ops it starts on the calling thread, then restores
+  /// the thread's count (pooled threads go on to run other work): data workers run their per-image ops on one
+  /// thread each, so N workers use N cores, not N × N threads. The global count is untouched.
+  public static func withThreadCountForThisThread<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+    let previous = pt_set_num_threads_this_thread(n)
+    defer { if previous > 0 { pt_set_num_threads_this_thread(previous) } }
+    return try body()
+  }
 
   public static var cudaIsAvailable: Bool { pt_cuda_is_available() }
   public static var cudaDeviceCount: Int { pt_cuda_device_count() }

@@ -203,3 +203,13 @@ final class NSLockish: @unchecked Sendable {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+@Suite struct ThreadCountTests {
+  /// A per-thread intra-op count applies inside the closure only: a pooled thread that ran loader work must
+  /// not keep computing single-threaded afterwards (a numerics test once failed that way).
+  @Test func perThreadCountIsRestored() {
+    let before = Runtime.threadCount
+    let inside = Runtime.withThreadCountForThisThread(1) { Runtime.threadCount }
+    #expect(inside == 1 && Runtime.threadCount == before)
+  }
+}

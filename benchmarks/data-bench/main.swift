@@ -94,8 +94,17 @@ do {
   t = Date()
   for c in cropped { checksum &+= Int(cutout(c, rng: &rng).0.pixels[1]) }
   let cutUS = Date().timeIntervalSince(t) / Double(paths.count) * 1e6
+  // The loader on 1 worker (its own scaling reference: the same work as on 2), then on 2 workers decoding every
+  // image every epoch (the row set against PIL in 2 processes).
+  let oneWorker = ImageLoader(paths: paths, pipeline: inpainting, batchSize: 32, shuffle: true, workers: 1)
+  let t1 = Date()
+  var seenOne = 0
+  for e in 0..<passes {
+    let pass = oneWorker.pass(epoch: e)
+    while let b = try pass.next() { seenOne += b["image"]!.shape[0] }
+  }
+  print(String(format: "loader_1_worker_no_cache\t%.1f", Double(seenOne) / Date().timeIntervalSince(t1)))
   Runtime.threadCount = 2
-  // The loader on 2 workers decoding every image every epoch (the row set against PIL in 2 processes).
   let plain = ImageLoader(paths: paths, pipeline: inpainting, batchSize: 32, shuffle: true, workers: 2)
   let tp = Date()
   var seenPlain = 0

@@ -44,6 +44,9 @@ uint8_t *ci_encode_jpeg(const uint8_t *pixels, int width, int height, int channe
 void ci_color_jitter(uint8_t *pixels, size_t count, float brightness, float contrast, float saturation, float hue,
                      const int order[4]);
 
+// dst[i] = src[i] / 255 as floats (a batch's samples in [0, 1]).
+void ci_bytes_to_unit_floats(const uint8_t *src, float *dst, size_t n);
+
 // Separable Gaussian blur in place (kernel 2·radius+1, reflected borders).
 void ci_gaussian_blur(uint8_t *pixels, int width, int height, float sigma, int radius);
 

@@ -122,8 +122,8 @@ bool pt_autocast_is_enabled(int device_type);
 void pt_manual_seed(uint64_t seed);  // every device's default generator
 void pt_set_num_threads(intptr_t n);
 // Intra-op threads for ops started on the calling thread only (data-loading workers run single-threaded
-// ops so that N workers do not each start a team of N).
-void pt_set_num_threads_this_thread(intptr_t n);
+// ops so that N workers do not each start a team of N); returns the thread's previous count, -1 on failure.
+intptr_t pt_set_num_threads_this_thread(intptr_t n);
 intptr_t pt_get_num_threads(void);
 bool pt_cuda_is_available(void);
 intptr_t pt_cuda_device_count(void);
