@@ -74,6 +74,12 @@ public final class ImageLoader: @unchecked Sendable {
   /// the workers make the other items and write each one's samples as floats straight into those tensors
   /// (N×H×W×C memory seen as NCHW in channels-last layout), one parallel pass per batch.
   func batch(_ b: Int, order: [Int], epoch: Int) throws -> Tensors {
+    // The producer makes the first item on one thread too: an OpenMP team started for its resize would keep
+    // spinning (libgomp's wait policy) while the workers need the cores.
+    try Runtime.withThreadCountForThisThread(1) { try batchOnOneThreadEach(b, order: order, epoch: epoch) }
+  }
+
+  func batchOnOneThreadEach(_ b: Int, order: [Int], epoch: Int) throws -> Tensors {
     let lo = b * batchSize, n = Swift.min(batchSize, paths.count - lo)
     @Sendable func made(_ i: Int) throws -> Item {
       do { return try item(order[lo + i], epoch: epoch) } catch {
