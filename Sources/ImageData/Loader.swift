@@ -158,8 +158,8 @@ final class BatchLayout: @unchecked Sendable {
     var plane: Int { width * height * channels }
   }
   let images: [Slot], masks: [Slot]
-  let integerNames: [String]
-  var integers: [[Int64]]
+  /// Integer slots: an int64 tensor each, written in place (each worker its own elements).
+  let integers: [(name: String, tensor: Tensor, base: UnsafeMutablePointer<Int64>)]
 
   init(_ first: Item, count n: Int) throws {
     func slot(_ name: String, _ w: Int, _ h: Int, _ c: Int) throws -> Slot {
@@ -170,8 +170,10 @@ final class BatchLayout: @unchecked Sendable {
       try slot(k, first.images[k]!.width, first.images[k]!.height, 3)
     }
     masks = try first.masks.keys.sorted().map { k in try slot(k, first.masks[k]!.width, first.masks[k]!.height, 1) }
-    integerNames = first.integers.keys.sorted()
-    integers = integerNames.map { _ in [Int64](repeating: 0, count: n) }
+    integers = try first.integers.keys.sorted().map { k in
+      let t = try Tensor.empty([n], dtype: .int64)
+      return (k, t, t.dataPointer!.assumingMemoryBound(to: Int64.self))
+    }
   }
 
   /// Writes item `i`'s samples as `float(x) / 255` (bit for bit what a uint8 → float division gives); an item
@@ -186,16 +188,16 @@ final class BatchLayout: @unchecked Sendable {
     }
     for s in images { try write(s, item.images[s.name]?.pixels, item.images[s.name]?.width, item.images[s.name]?.height) }
     for s in masks { try write(s, item.masks[s.name]?.values, item.masks[s.name]?.width, item.masks[s.name]?.height) }
-    for (k, name) in integerNames.enumerated() {
-      guard let v = item.integers[name] else { throw ImageError(path: path, "pipeline: no '\(name)' like the batch's first item") }
-      integers[k][i] = Int64(v)  // distinct elements per worker; the arrays were sized up front (no reallocation)
+    for s in integers {
+      guard let v = item.integers[s.name] else { throw ImageError(path: path, "pipeline: no '\(s.name)' like the batch's first item") }
+      s.base[i] = Int64(v)
     }
   }
 
   func tensors() throws -> [String: Tensor] {
     var out: [String: Tensor] = [:]
     for s in images + masks { out[s.name] = try s.tensor.permute([0, 3, 1, 2]) }
-    for (k, name) in integerNames.enumerated() { out[name] = try Tensor(integers[k]) }
+    for s in integers { out[s.name] = s.tensor }
     return out
   }
 }

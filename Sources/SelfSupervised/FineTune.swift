@@ -47,7 +47,4 @@ public struct FineTune: Evaluation {
       return first.then(FitPlan.flatCos(epochs: epochs - head, lr: .range(lr / 100, lr)).preparing { _ in try model.unfreeze() })
     }
   }
-
-  /// Every fine-tune protocol by name.
-  public static func named(_ name: String) -> FineTune? { Scenario(rawValue: name).map(FineTune.init) }
 }

@@ -39,10 +39,6 @@ public protocol PretextTask: AnyObject {
   func writePicture(_ batch: [String: Tensor], rows: Int, to path: String, device: Device) throws
 }
 
-extension PretextTask {
-  public var name: String { Self.name }
-}
-
 /// The pretext tasks by name.
 public enum PretextTasks {
   public static let all: [any PretextTask.Type] = [InpaintingTask.self, RotationTask.self]

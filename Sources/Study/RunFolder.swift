@@ -98,7 +98,7 @@ public enum RunFolder {
   /// (it may exist, but not hold a run), locks it, writes config.json and run.json.
   public static func start(_ dir: String, config: StudyConfig, manifest: RunManifest) throws -> RunLock {
     try refuseInside(out: (dir as NSString).deletingLastPathComponent, dataset: manifest.dataset)
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    try makeFolders(dir)
     let lock = try RunLock(dir)
     guard !FileManager.default.fileExists(atPath: dir + "/run.json") else {
       throw FileError(path: dir, "already holds a run (run.json): use `pretext resume` or another folder")

@@ -38,12 +38,6 @@ public struct BatchStream {
   public init(_ pull: @escaping () throws -> Batch?) { self.pull = pull }
   /// The next batch, nil at the end of the pass.
   public func next() throws -> Batch? { try pull() }
-  /// Every remaining batch.
-  public func all() throws -> [Batch] {
-    var out: [Batch] = []
-    while let b = try next() { out.append(b) }
-    return out
-  }
   /// Each batch transformed by `f` (errors from `f` end the pass with that error).
   public func map(_ f: @escaping (Batch) throws -> Batch) -> BatchStream {
     BatchStream { try pull().map(f) }

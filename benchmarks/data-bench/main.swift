@@ -96,33 +96,25 @@ do {
   let cutUS = Date().timeIntervalSince(t) / Double(paths.count) * 1e6
   // The loader on 1 worker (its own scaling reference: the same work as on 2), then on 2 workers decoding every
   // image every epoch (the row set against PIL in 2 processes).
-  let oneWorker = ImageLoader(paths: paths, pipeline: inpainting, batchSize: 32, shuffle: true, workers: 1)
-  let t1 = Date()
-  var seenOne = 0
-  for e in 0..<passes {
-    let pass = oneWorker.pass(epoch: e)
-    while let b = try pass.next() { seenOne += b["image"]!.shape[0] }
+  /// Images per second of `passes` epochs through `loader`.
+  func rate(_ loader: ImageLoader) throws -> Double {
+    let start = Date()
+    var seen = 0
+    for e in 0..<passes {
+      let pass = loader.pass(epoch: e)
+      while let b = try pass.next() { seen += b["image"]!.shape[0] }
+    }
+    return Double(seen) / Date().timeIntervalSince(start)
   }
-  print(String(format: "loader_1_worker_no_cache\t%.1f", Double(seenOne) / Date().timeIntervalSince(t1)))
+  let one = try rate(ImageLoader(paths: paths, pipeline: inpainting, batchSize: 32, shuffle: true, workers: 1))
+  print(String(format: "loader_1_worker_no_cache\t%.1f", one))
   Runtime.threadCount = 2
-  let plain = ImageLoader(paths: paths, pipeline: inpainting, batchSize: 32, shuffle: true, workers: 2)
-  let tp = Date()
-  var seenPlain = 0
-  for e in 0..<passes {
-    let pass = plain.pass(epoch: e)
-    while let b = try pass.next() { seenPlain += b["image"]!.shape[0] }
-  }
-  print(String(format: "loader_2_workers_no_cache\t%.1f", Double(seenPlain) / Date().timeIntervalSince(tp)))
+  let plain = try rate(ImageLoader(paths: paths, pipeline: inpainting, batchSize: 32, shuffle: true, workers: 2))
+  print(String(format: "loader_2_workers_no_cache\t%.1f", plain))
   let rssBefore = peakRSSMB()
   let loader = ImageLoader(paths: paths, pipeline: inpainting, batchSize: 32, shuffle: true, workers: 2,
                            cacheSide: 144)
-  let t0 = Date()
-  var seen = 0
-  for e in 0..<passes {
-    let pass = loader.pass(epoch: e)
-    while let b = try pass.next() { seen += b["image"]!.shape[0] }
-  }
-  let threaded = Double(seen) / Date().timeIntervalSince(t0)
+  let threaded = try rate(loader)
   print(String(format: "single_thread\t%.1f", single))
   print(String(format: "loader_2_workers_cached\t%.1f", threaded))
   print(String(format: "memory\tpeak RSS %.0f MB before the loader, %.0f MB after %d epochs with its decode cache (%.0f MB of pixels)",
