@@ -74,6 +74,8 @@ let package = Package(
     .testTarget(name: "ImageDataTests", dependencies: ["ImageData"]),
     .testTarget(name: "StudyTests", dependencies: ["Study", "SelfSupervised", "TestSupport"], exclude: ["Fixtures/make_inpainting_fixture.sh"],
                 resources: [.copy("Fixtures")]),
+    .testTarget(name: "SelfSupervisedTests", dependencies: ["SelfSupervised", "TestSupport"],
+                exclude: ["Fixtures/make_lightly_fixture.py", "Fixtures/torchvision_stub.py"], resources: [.copy("Fixtures")]),
     .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
     .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"], exclude: ["Fixtures/make_fixtures.py"], resources: [.copy("Fixtures")]),
   ],

@@ -14,6 +14,8 @@ if ! "$venv/bin/python" -c "import torch, safetensors, numpy" 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q safetensors numpy
   pin_torch
+  # --no-deps above (so pip never swaps the pinned build): torch's own pure-Python dependencies.
+  "$venv/bin/pip" install -q typing_extensions filelock sympy networkx jinja2 fsspec "setuptools>=77.0.3"
 fi
 if [ "${1:-}" = "--fastai" ] && ! "$venv/bin/python" -c "import fastai" 2>/dev/null; then
   echo "[pretext] installing fastai into $venv" >&2

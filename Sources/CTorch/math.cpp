@@ -219,6 +219,7 @@ pt_tensor pt_cumsum(pt_tensor a, intptr_t dim) { return tensor_op([&] { return a
 
 // ---- linear algebra ----
 pt_tensor pt_matmul(pt_tensor a, pt_tensor b) { return tensor_op([&] { return at::matmul(T(a), T(b)); }); }
+pt_tensor pt_svdvals(pt_tensor a) { return tensor_op([&] { return at::linalg_svdvals(T(a)); }); }
 pt_tensor pt_bmm(pt_tensor a, pt_tensor b) { return tensor_op([&] { return at::bmm(T(a), T(b)); }); }
 pt_tensor pt_linear(pt_tensor x, pt_tensor w, pt_tensor b) {
   return tensor_op([&] { return at::linear(T(x), T(w), opt(b)); });

@@ -193,6 +193,26 @@ public struct Views: ItemTransform {
   }
 }
 
+/// Another pipeline run on the item's decoded `source`, every slot it makes stored as `prefix/slot` (one
+/// decode feeding several consumers: a multi-task loader). Its random draws are a stream of its own, from
+/// the item's generator and the prefix, so adding or removing a sibling changes nothing of this one.
+public struct Namespaced: ItemTransform {
+  public var prefix: String, pipeline: Pipeline
+  public init(_ prefix: String, _ pipeline: Pipeline) { (self.prefix, self.pipeline) = (prefix, pipeline) }
+  public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
+    var probe = rng  // a copy: the item's own stream does not advance
+    var own = SplitMix64(seed: probe.next() ^ Self.hash(prefix))
+    let made = try pipeline.run(item.image("source"), rng: &own)
+    for (k, v) in made.images where k != "source" { item.images[prefix + "/" + k] = v }
+    for (k, m) in made.masks { item.masks[prefix + "/" + k] = m }
+    for (k, v) in made.integers { item.integers[prefix + "/" + k] = v }
+  }
+  /// FNV-1a of the name's UTF-8 bytes: the same on every run and platform (Swift's hashValue is not).
+  static func hash(_ s: String) -> UInt64 {
+    s.utf8.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+  }
+}
+
 extension RGBImage {
   /// Rotated by `times` × 90° counter-clockwise.
   public func rotated90(times: Int) -> RGBImage {

@@ -29,15 +29,66 @@ extension XResNet: Backbone {
   }
 }
 
-/// An MLP head (SimCLR's projector, BYOL's predictor): Linear → ReLU → … → Linear.
-public final class MLPHead: Sequential {
-  public init(_ widths: [Int]) throws {
-    precondition(widths.count >= 2, "an MLP needs input and output widths")
-    var layers: [Module] = []
-    for i in 0..<(widths.count - 1) {
-      layers.append(try Linear(widths[i], widths[i + 1]))
-      if i < widths.count - 2 { layers.append(ReLU()) }
+/// An xresnet body (stem, pool, stages) with average pooling: the backbone of the joint-embedding tasks,
+/// and the one module a multi-task run shares between its tasks. `body`'s keys are the classifier's.
+public final class PooledEncoder: Module, Backbone {
+  public let body: Sequential
+  public let featureCount: Int
+
+  /// Over `body` (a shared body is passed by reference: every module built on it trains the same weights).
+  public init(body: Sequential) throws {
+    self.body = body
+    // The width of the last stage, from a tiny forward in eval mode (no statistics touched, no grad).
+    body.eval()
+    defer { body.train() }
+    let probe = try Tensor.zeros([1, 3, 32, 32])
+    featureCount = try withNoGrad { [body] in try body(probe).shape[1] }
+    super.init()
+  }
+
+  public func featureMaps(_ x: Tensor) throws -> [Tensor] {
+    var h = x, maps: [Tensor] = []
+    for (i, layer) in body.layers.enumerated() {
+      h = try layer(h)
+      if i >= 4 { maps.append(h) }
     }
-    super.init(layers)
+    return maps
+  }
+
+  public func features(_ x: Tensor) throws -> Tensor { try adaptiveAvgPool2d(body(x), outputSize: (1, 1)).flatten(start: 1) }
+  public override func forward(_ x: Tensor) throws -> Tensor { try features(x) }
+}
+
+/// A pooled encoder with a linear head (RotNet's 4-way head; a linear probe's classifier).
+public final class EncoderClassifier: Module, ParameterGroups {
+  public let encoder: PooledEncoder
+  public let head: Linear
+
+  public init(_ encoder: PooledEncoder, classes: Int) throws {
+    self.encoder = encoder
+    head = try Linear(encoder.featureCount, classes)
+    super.init()
+    // fastai's init_cnn for the head, as the xresnet classifier's.
+    try withNoGrad {
+      try head.weight.value.copy_(Init.kaimingNormal(head.weight.value.shape))
+      try head.bias?.value.zero_()
+    }
+  }
+
+  public override func forward(_ x: Tensor) throws -> Tensor { try head(encoder.features(x)) }
+
+  /// The stem / the rest of the encoder / the head.
+  public func parameterGroups() -> [[(name: String, parameter: Parameter)]] {
+    let (stem, rest) = encoder.stemAndRest(prefix: "encoder")
+    return [stem, rest, head.namedParameters(prefix: "head")]
+  }
+}
+
+extension PooledEncoder {
+  /// The body's parameters split as fastai's xresnet splitter: the 3 stem convs, and the rest.
+  public func stemAndRest(prefix: String) -> (stem: [(name: String, parameter: Parameter)], rest: [(name: String, parameter: Parameter)]) {
+    let all = namedParameters(prefix: prefix)
+    let stemCount = body.layers.prefix(3).map { $0.namedParameters().count }.reduce(0, +)
+    return (Array(all.prefix(stemCount)).map { ($0.0, $0.1) }, Array(all.dropFirst(stemCount)).map { ($0.0, $0.1) })
   }
 }

@@ -53,6 +53,34 @@ public final class BatchNorm2d: Module {
   }
 }
 
+/// Batch normalisation over N×C (nn.BatchNorm1d), PyTorch's state and keys; without `affine` it has no
+/// weight and bias (SimSiam's last projector layer).
+public final class BatchNorm1d: Module {
+  public let weight: Parameter?
+  public let bias: Parameter?
+  public let runningMean: Buffer
+  public let runningVar: Buffer
+  public let numBatchesTracked: Buffer
+  public let momentum: Double, eps: Double
+
+  public init(_ features: Int, affine: Bool = true, momentum: Double = 0.1, eps: Double = 1e-5) throws {
+    weight = affine ? try Parameter(Tensor.ones([features])) : nil
+    bias = affine ? try Parameter(Tensor.zeros([features])) : nil
+    runningMean = Buffer(try Tensor.zeros([features]))
+    runningVar = Buffer(try Tensor.ones([features]))
+    numBatchesTracked = Buffer(try Tensor.zeros([], dtype: .int64))
+    (self.momentum, self.eps) = (momentum, eps)
+    super.init()
+  }
+
+  public override func forward(_ x: Tensor) throws -> Tensor {
+    if isTraining { try withNoGrad { try numBatchesTracked.value.add_(1) } }
+    return try batchNorm(
+      x, weight: weight?.value, bias: bias?.value, runningMean: runningMean.value, runningVar: runningVar.value,
+      training: isTraining, momentum: momentum, eps: eps)
+  }
+}
+
 /// y = x Wᵀ + b (nn.Linear).
 public final class Linear: Module {
   public let weight: Parameter

@@ -109,10 +109,17 @@ open class Module: @unchecked Sendable {
     [(prefix, self)] + namedChildren().flatMap { name, child in child.namedModules(prefix: join(prefix, name)) }
   }
 
-  /// Every parameter, with PyTorch's dotted names, in PyTorch's order.
+  /// Every parameter, with PyTorch's dotted names, in PyTorch's order; a parameter reached twice (a backbone
+  /// shared by several heads) is listed once, under its first name, as PyTorch's named_parameters does. The
+  /// state dict keeps every name (PyTorch's tied weights likewise).
   public func namedParameters(prefix: String = "") -> [(String, Parameter)] {
+    var seen = Set<ObjectIdentifier>()
+    return everyNamedParameter(prefix: prefix).filter { seen.insert(ObjectIdentifier($0.1)).inserted }
+  }
+
+  func everyNamedParameter(prefix: String) -> [(String, Parameter)] {
     ownParameters().map { (join(prefix, $0.0), $0.1) }
-      + namedChildren().flatMap { name, child in child.namedParameters(prefix: join(prefix, name)) }
+      + namedChildren().flatMap { name, child in child.everyNamedParameter(prefix: join(prefix, name)) }
   }
 
   public func parameters() -> [Parameter] { namedParameters().map(\.1) }

@@ -44,7 +44,7 @@ extension ParameterGroups {
   /// Names of the parameters that belong to BatchNorm layers.
   public func batchNormParameterNames() -> Set<String> {
     Set(namedModules().flatMap { prefix, m in
-      m is BatchNorm2d ? m.namedParameters(prefix: prefix).map(\.0) : []
+      m is BatchNorm2d || m is BatchNorm1d ? m.namedParameters(prefix: prefix).map(\.0) : []
     })
   }
 }

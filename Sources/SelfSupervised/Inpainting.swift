@@ -5,15 +5,15 @@ import Training
 
 /// The study's pretext: a U-Net over xresnet34 restores images damaged by RandomCutout (holes filled with
 /// black), MSE against the untouched image. The encoder is the U-Net's xresnet body.
-public final class InpaintingTask: PretextTask {
+public final class InpaintingTask: RegisteredTask {
   public static let name = "inpainting"
   public static let summary = "restore RandomCutout holes (U-Net over xresnet34, MSE): the study's pretext"
   let settings: TaskSettings
   public let unet: DynamicUnet
 
-  public init(_ settings: TaskSettings) throws {
+  public init(_ settings: TaskSettings, backbone: Sequential?) throws {
     self.settings = settings
-    unet = try DynamicUnet(encoder: XResNet(.resnet34, widen: settings.widen).body, outChannels: 3,
+    unet = try DynamicUnet(encoder: backbone ?? XResNet(.resnet34, widen: settings.widen).body, outChannels: 3,
                            imageSize: (settings.size, settings.size))
   }
 
@@ -31,9 +31,9 @@ public final class InpaintingTask: PretextTask {
   public var weightsFile: String { "unet.safetensors" }
 
   /// Rows of `damaged | original | restored`, the holes (from the loader's mask) outlined in green.
-  public func writePicture(_ batch: [String: Tensor], rows: Int, to path: String, device: Device) throws {
+  public func pictureRows(_ batch: [String: Tensor], rows: Int, device: Device) throws -> [[[UInt8]]] {
     guard let x = batch["image"], let y = batch["target"], let mask = batch["mask"] else {
-      throw ImageError(path: path, "an inpainting picture needs the batch's image, target and mask")
+      throw ImageError(path: nil, "an inpainting picture needs the batch's image, target and mask")
     }
     let out = try inferring(unet) { try unet(x.to(device)).clamp(min: 0, max: 1).to(.cpu) }
     let n = Swift.min(rows, x.shape[0]), s = x.shape[2]
@@ -50,6 +50,6 @@ public final class InpaintingTask: PretextTask {
       }
       grid.append([damaged, try tileBytes(y, i), try tileBytes(out, i)])
     }
-    try writeTileGrid(grid, side: s, to: path)
+    return grid
   }
 }

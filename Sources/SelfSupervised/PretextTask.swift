@@ -1,3 +1,4 @@
+import Foundation
 import ImageData
 import NN
 import Torch
@@ -19,11 +20,8 @@ public struct TaskSettings: Sendable {
 /// that turns a batch into its loss, its metrics, what it saves and a picture of what it does. The run
 /// itself (loaders, optimizer, schedule, checkpoints, resume) is the study's, the same for every task.
 public protocol PretextTask: AnyObject {
-  /// The registry name (`--task NAME`) and one line about it (`pretext tasks`).
-  static var name: String { get }
-  static var summary: String { get }
-  init(_ settings: TaskSettings) throws
-  /// The network trained; its parameter groups get the optimizer's learning rates.
+  /// The network trained; its parameter groups get the optimizer's learning rates (what is not in a group,
+  /// such as BYOL's momentum encoder, is saved and restored but not trained).
   var model: any ParameterGroups { get }
   /// The loader's item transforms (validation: deterministic crops, the task's own damage or labels).
   func pipeline(training: Bool) -> Pipeline
@@ -35,15 +33,87 @@ public protocol PretextTask: AnyObject {
   func encoderState() -> [(name: String, tensor: Tensor)]
   /// The whole network's weights, saved beside the encoder (`show` rebuilds the task from them).
   var weightsFile: String { get }
-  /// A picture of the task on a validation batch (CPU tensors), written as PNG.
-  func writePicture(_ batch: [String: Tensor], rows: Int, to path: String, device: Device) throws
+  /// Rows of equal-sized RGB tiles (HWC bytes) picturing the task on a validation batch of CPU tensors.
+  func pictureRows(_ batch: [String: Tensor], rows: Int, device: Device) throws -> [[[UInt8]]]
 }
 
-/// The pretext tasks by name.
+/// A task in the registry, selected by name (`--task NAME`).
+public protocol RegisteredTask: PretextTask {
+  /// The registry name and one line about it (`pretext tasks`).
+  static var name: String { get }
+  static var summary: String { get }
+  /// The task on `backbone` when given (an xresnet34 body of the settings' width; a multi-task run passes
+  /// every task the same one), else on a new one.
+  init(_ settings: TaskSettings, backbone: Sequential?) throws
+}
+
+extension RegisteredTask {
+  public init(_ settings: TaskSettings) throws { try self.init(settings, backbone: nil) }
+}
+
+extension PretextTask {
+  /// The task's picture as one PNG.
+  public func writePicture(_ batch: [String: Tensor], rows: Int, to path: String, device: Device) throws {
+    let grid = try pictureRows(batch, rows: rows, device: device)
+    guard let first = grid.first?.first else { throw ImageError(path: path, "the task drew no picture") }
+    let side = Int(Double(first.count / 3).squareRoot())
+    try writeTileGrid(grid, side: side, to: path)
+  }
+}
+
+/// The pretext tasks by name, and task specs: `NAME`, or `NAME:WEIGHT,NAME:WEIGHT,…` for several tasks
+/// trained at once on one backbone (`MultiTask`).
 public enum PretextTasks {
-  public static let all: [any PretextTask.Type] = [InpaintingTask.self, RotationTask.self]
+  public static let all: [any RegisteredTask.Type] = [
+    InpaintingTask.self, RotationTask.self, SimCLRTask.self, BYOLTask.self, SimSiamTask.self,
+  ]
   public static var names: [String] { all.map { $0.name } }
-  public static func named(_ name: String) -> (any PretextTask.Type)? { all.first { $0.name == name } }
+  public static func named(_ name: String) -> (any RegisteredTask.Type)? { all.first { $0.name == name } }
+
+  public struct SpecError: Error, CustomStringConvertible {
+    public let description: String
+  }
+
+  /// A spec's tasks and weights; a single name without a weight is that task alone (weight nil).
+  public static func parse(_ spec: String) throws -> [(name: String, weight: Double?)] {
+    let parts = spec.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    var out: [(name: String, weight: Double?)] = []
+    for part in parts {
+      let fields = part.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+      guard let name = fields.first, named(name) != nil else {
+        throw SpecError(description: "'\(part)' in --task '\(spec)' is not a pretext task (\(names.joined(separator: ", ")))")
+      }
+      var weight: Double? = nil
+      if fields.count == 2 {
+        guard let w = Double(fields[1]), w.isFinite, w >= 0 else {
+          throw SpecError(description: "the weight of '\(name)' in --task '\(spec)' is not a number ≥ 0")
+        }
+        weight = w
+      } else if fields.count > 2 {
+        throw SpecError(description: "'\(part)' in --task '\(spec)': write NAME or NAME:WEIGHT")
+      }
+      guard !out.contains(where: { $0.name == name }) else {
+        throw SpecError(description: "'\(name)' appears twice in --task '\(spec)'")
+      }
+      out.append((name, weight))
+    }
+    if out.count > 1 || out.first?.weight != nil {
+      guard out.allSatisfy({ $0.weight != nil }) else {
+        throw SpecError(description: "--task '\(spec)': give every task of a multi-task spec a weight (NAME:WEIGHT,…)")
+      }
+      guard out.contains(where: { $0.weight! > 0 }) else {
+        throw SpecError(description: "--task '\(spec)': at least one task needs a weight above 0")
+      }
+    }
+    return out
+  }
+
+  /// The task a spec names: one registered task, or a `MultiTask` of several.
+  public static func make(_ spec: String, _ settings: TaskSettings) throws -> any PretextTask {
+    let parsed = try parse(spec)
+    if parsed.count == 1, parsed[0].weight == nil { return try named(parsed[0].name)!.init(settings) }
+    return try MultiTask(parsed.map { ($0.name, $0.weight!) }, settings)
+  }
 }
 
 /// Runs `body` in eval mode without autograd, then puts the model back in training mode.

@@ -4,18 +4,18 @@ import Torch
 import Training
 
 /// RotNet (Gidaris et al. 2018): predict by how many quarter turns (0/90/180/270°) an image was rotated,
-/// a 4-way linear head on the pooled xresnet34 backbone, cross-entropy. Each item gets one random rotation
+/// a 4-way linear head on the pooled xresnet34 backbone, cross-entropy; its accuracy is the progress monitor. Each item gets one random rotation
 /// (drawn per (seed, epoch, item)); the paper's four rotations per image are four epochs' worth here.
-public final class RotationTask: PretextTask {
+public final class RotationTask: RegisteredTask {
   public static let name = "rotation"
   public static let summary = "predict the rotation (0/90/180/270°) of an image: RotNet, 4-way head on the pooled backbone"
   let settings: TaskSettings
-  /// An xresnet34 whose head predicts the rotation: its body is the encoder, under the classifier's keys.
-  public let net: XResNet
+  /// The pooled encoder and a 4-way linear head; the encoder's body has the classifier's keys.
+  public let net: EncoderClassifier
 
-  public init(_ settings: TaskSettings) throws {
+  public init(_ settings: TaskSettings, backbone: Sequential?) throws {
     self.settings = settings
-    net = try XResNet(.resnet34, classes: 4, widen: settings.widen)
+    net = try EncoderClassifier(PooledEncoder(body: backbone ?? XResNet(.resnet34, widen: settings.widen).body), classes: 4)
   }
 
   public var model: any ParameterGroups { net }
@@ -24,14 +24,14 @@ public final class RotationTask: PretextTask {
   }
   public let step: TrainStep = SupervisedStep(input: "image", target: "rotation", loss: { try crossEntropy($0, $1) })
   public var metrics: [Metric] { [Accuracy()] }
-  public func encoderState() -> [(name: String, tensor: Tensor)] { net.body.stateDict() }
+  public func encoderState() -> [(name: String, tensor: Tensor)] { net.encoder.body.stateDict() }
   public var weightsFile: String { "rotation.safetensors" }
 
   /// Rows of `input | turned back by the predicted angle` (upright when right), framed green when the
   /// prediction is right and red when wrong.
-  public func writePicture(_ batch: [String: Tensor], rows: Int, to path: String, device: Device) throws {
+  public func pictureRows(_ batch: [String: Tensor], rows: Int, device: Device) throws -> [[[UInt8]]] {
     guard let x = batch["image"], let r = batch["rotation"] else {
-      throw ImageError(path: path, "a rotation picture needs the batch's image and rotation")
+      throw ImageError(path: nil, "a rotation picture needs the batch's image and rotation")
     }
     let predicted = try inferring(net) { try net(x.to(device)).argmax(dim: 1).to(.cpu).toArray(of: Int64.self) }
     let truth = try r.toArray(of: Int64.self)
@@ -50,6 +50,6 @@ public final class RotationTask: PretextTask {
       }
       grid.append(tiles)
     }
-    try writeTileGrid(grid, side: s, to: path)
+    return grid
   }
 }

@@ -39,12 +39,13 @@ public struct PretextResult: Codable, Sendable {
   public let sawLabels: Bool
 }
 
-/// The config's pretext task, built from its settings.
+/// The config's pretext task (one, or several at once), built from its settings.
 public func makeTask(_ config: StudyConfig) throws -> any PretextTask {
-  guard let type = PretextTasks.named(config.task) else {
-    throw StudyConfig.ConfigError("--task '\(config.task)' is not a pretext task (\(PretextTasks.names.joined(separator: ", ")))")
+  do {
+    return try PretextTasks.make(config.task, config.taskSettings)
+  } catch let e as PretextTasks.SpecError {
+    throw StudyConfig.ConfigError(e.description)
   }
-  return try type.init(config.taskSettings)
 }
 
 /// The pretext stage: the config's task trained on train/ **and** unsup/ images without their labels (val/
@@ -55,7 +56,7 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
                        callbacks: [Callback] = []) throws -> (result: PretextResult, stage: Stage)
 {
   let data = config.select(data)
-  let stage = Stage.pretext(runDir, task: config.task)
+  let stage = Stage.pretext(runDir, task: config.taskFolder)
   if resume, let done = try RunFolder.read(PretextResult.self, from: stage.result) { return (done, stage) }
   try RunFolder.makeFolders(stage.dir)
   let start = Date()
@@ -77,7 +78,7 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
   learner.checkpointFingerprint = try config.fingerprint(stage: "pretext \(config.task)")
   let done = try resumeIfAsked(learner, resume)
   try learner.fit(.flatCos(epochs: config.pretextEpochs, lr: .value(config.pretextLR)), startEpoch: done)
-  let result = PretextResult(task: config.task, encoderFile: "encoder.safetensors", pictureFile: config.task + ".png",
+  let result = PretextResult(task: config.task, encoderFile: "encoder.safetensors", pictureFile: config.taskFolder + ".png",
                              history: learner.history, seconds: Date().timeIntervalSince(start) + earlierSeconds(learner, done),
                              trainingItems: paths.count, sawLabels: train.labels != nil || valid.labels != nil)
   try SafeTensors.save(task.encoderState(), metadata: ["format": "pt", "source": "pretext \(config.task)"],
@@ -99,7 +100,7 @@ func writePicture(_ task: any PretextTask, _ loader: ImageLoader, rows: Int, to 
 public func showPicture(runDir: String, config: StudyConfig, data: ImageWangLayout, rows: Int, to path: String) throws {
   let data = config.select(data)
   let task = try makeTask(config)
-  try task.model.load(from: Stage.pretext(runDir, task: config.task).file(task.weightsFile))
+  try task.model.load(from: Stage.pretext(runDir, task: config.taskFolder).file(task.weightsFile))
   let valid = ImageLoader(paths: data.valid.paths, pipeline: task.pipeline(training: false), batchSize: rows, shuffle: false,
                           seed: config.seed, workers: config.workers)
   try writePicture(task, valid, rows: rows, to: path, device: .cpu)

@@ -90,9 +90,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     try real(weightDecay, "weight-decay", above: 0, atMost: 10, orEqual: true)
     // The narrowest stage must keep at least 2 channels (64 × widen), the widest a sane size.
     try real(widen, "widen", above: 1.0 / 32 - 1e-12, atMost: 16, orEqual: true)
-    guard PretextTasks.named(task) != nil else {
-      throw ConfigError("--task '\(task)' is not a pretext task (\(PretextTasks.names.joined(separator: ", ")))")
-    }
+    do { _ = try PretextTasks.parse(task) } catch let e as PretextTasks.SpecError { throw ConfigError(e.description) }
     for (v, flag, lo) in [(cutoutHoles, "cutout-holes", 0), (cutoutHoleSize, "cutout-size", 1)] {
       guard v.count == 2, v[0] >= lo, v[0] <= v[1], v[1] <= 4096 else {
         throw ConfigError("--\(flag) must be LO-HI with \(lo) ≤ LO ≤ HI ≤ 4096 (got \(v.map(String.init).joined(separator: "-")))")
@@ -157,6 +155,11 @@ public struct StudyConfig: Codable, Sendable, Equatable {
 
   /// What the pretext task is built with: its image size, width and (inpainting) holes, scaled with the
   /// image when it is not `cutoutReferenceSize`.
+  /// The pretext stage's folder (and picture) name: the task, or for several tasks `a-1+b-0.5`.
+  public var taskFolder: String {
+    task.replacingOccurrences(of: ":", with: "-").replacingOccurrences(of: ",", with: "+").replacingOccurrences(of: " ", with: "")
+  }
+
   public var taskSettings: TaskSettings {
     TaskSettings(size: pretextSize, widen: widen, cutout: RandomCutout(
       count: cutoutHoles[0]...cutoutHoles[1], holeSize: cutoutHoleSize[0]...cutoutHoleSize[1],

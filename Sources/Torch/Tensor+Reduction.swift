@@ -52,5 +52,11 @@ extension Tensor {
   public func cumsum(dim: Int) throws -> Tensor { try .wrap(pt_cumsum(handle, dim), "cumsum") }
 
   public func matmul(_ other: Tensor) throws -> Tensor { try .wrap(pt_matmul(handle, other.handle), "matmul") }
+  /// Singular values, descending (torch.linalg.svdvals).
+  public func svdvals() throws -> Tensor { try .wrap(pt_svdvals(handle), "linalg_svdvals") }
+  /// Rows (`dim` 1) scaled to unit 2-norm, norms clamped at `eps` (torch.nn.functional.normalize).
+  public func normalized(dim: Int = 1, eps: Double = 1e-12) throws -> Tensor {
+    try self / norm(2, dims: [dim], keepDim: true).clamp(min: .float(eps))
+  }
   public func bmm(_ other: Tensor) throws -> Tensor { try .wrap(pt_bmm(handle, other.handle), "bmm") }
 }

@@ -284,7 +284,7 @@ public final class Learner {
   /// The checkpoint file, when one has been written.
   var existingCheckpoint: String? { checkpointPath.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } }
 
-  /// Loss (mean over items) and metrics over `data`, in eval mode without autograd; batch events are emitted
+  /// Loss (mean over items), metrics and the step's logs (as `valid_<name>`) over `data`, in eval mode without autograd; batch events are emitted
   /// with `isTrainingPhase` false.
   public func validate(_ data: BatchSource) throws -> (loss: Double, metrics: [String: Double]) {
     step.setMode(training: false, model: model)
@@ -292,6 +292,7 @@ public final class Learner {
     try emit(.beforeValidate)
     for i in metrics.indices { metrics[i].reset() }
     var sum = 0.0, count = 0
+    var logSums: [String: Double] = [:]
     batchIndex = 0
     try withNoGrad {
       let stream = try data.batches(epoch: 0)
@@ -302,6 +303,7 @@ public final class Learner {
         output = try step.compute(b, model: model)
         try emit(.afterPred)
         sum += try output!.loss.item().doubleValue * Double(b.count)
+        for (k, t) in output!.logs { logSums["valid_" + k, default: 0] += try t.item().doubleValue * Double(b.count) }
         count += b.count
         if let p = output!.prediction, let y = output!.target {
           for i in metrics.indices { try metrics[i].accumulate(prediction: p, target: y) }
@@ -314,7 +316,8 @@ public final class Learner {
     try emit(.afterValidate)
     step.setMode(training: true, model: model)
     guard count > 0 else { throw FitError("the validation data yields no item") }
-    return (sum / Double(count), Dictionary(uniqueKeysWithValues: metrics.map { ($0.name, $0.value) }))
+    let values = Dictionary(uniqueKeysWithValues: metrics.map { ($0.name, $0.value) })
+    return (sum / Double(count), values.merging(logSums.mapValues { $0 / Double(count) }) { $1 })
   }
 
   /// Scales every gradient so that their global 2-norm is at most `maxNorm` (torch's clip_grad_norm_).

@@ -42,7 +42,7 @@ struct StudyOptions: ParsableArguments {
   @Option(help: "An ImageWang-layout dataset folder (default: ImageWang from the cache or the network, else synthetic).")
   var data: String?
   @Option(help: "Where run folders go (not inside the dataset).") var out = "runs"
-  @Option(help: "The pretext task (`pretext tasks` lists them).") var task: String?
+  @Option(help: "The pretext task (`pretext tasks` lists them), or several at once with weights: inpainting:1,rotation:0.5.") var task: String?
   @Option(help: "Inpainting: holes per image, LO-HI (default 5-9).") var cutoutHoles: String?
   @Option(help: "Inpainting: hole side in pixels at 160 px, LO-HI (default 5-49).") var cutoutSize: String?
   @Option(help: "Downstream runs per scenario.") var runs: Int?
@@ -152,8 +152,8 @@ struct PretrainCommand: ParsableCommand {
 
   func validate() throws {
     if let taskName, let flag = options.task, flag != taskName { throw ValidationError("two tasks given: '\(taskName)' and --task \(flag)") }
-    if let taskName, PretextTasks.named(taskName) == nil {
-      throw ValidationError("unknown pretext task '\(taskName)' (\(PretextTasks.names.joined(separator: ", ")))")
+    if let taskName {
+      do { _ = try PretextTasks.parse(taskName) } catch let e as PretextTasks.SpecError { throw ValidationError(e.description) }
     }
   }
 

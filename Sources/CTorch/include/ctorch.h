@@ -200,6 +200,8 @@ pt_tensor pt_cumsum(pt_tensor a, intptr_t dim);
 
 // ---- linear algebra ----
 pt_tensor pt_matmul(pt_tensor a, pt_tensor b);
+/* Singular values of a matrix (or a batch of them), descending (torch.linalg.svdvals). */
+pt_tensor pt_svdvals(pt_tensor a);
 pt_tensor pt_bmm(pt_tensor a, pt_tensor b);
 pt_tensor pt_linear(pt_tensor x, pt_tensor w, pt_tensor bias);
 

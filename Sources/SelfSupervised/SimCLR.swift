@@ -1,0 +1,33 @@
+import ImageData
+import NN
+import Torch
+import Training
+
+/// SimCLR (Chen et al. 2020): two views per image (random resized crop from 8 %, flip, colour jitter 0.8 at
+/// strength 1, grayscale 0.2, blur 0.5), a 2-layer projector with batch norm (hidden = feature width, out
+/// 128), NT-Xent at temperature 0.5 (lightly's default, the paper's CIFAR setting).
+public final class SimCLRTask: RegisteredTask {
+  public static let name = "simclr"
+  public static let summary = "contrast two augmented views against the batch (SimCLR: NT-Xent, τ 0.5, 2-layer projector)"
+  public static let temperature = 0.5
+  static let views = SSLAugment.Recipe(minScale: 0.08, jitter: (0.8, 0.8, 0.8, 0.2), blurP: 0.5)
+  let settings: TaskSettings
+  public let net: JointEmbeddingNet
+
+  public init(_ settings: TaskSettings, backbone: Sequential?) throws {
+    self.settings = settings
+    let encoder = try pooledEncoder(settings, backbone)
+    let f = encoder.featureCount
+    net = try JointEmbeddingNet(encoder: encoder, projector: .simCLR(f, hidden: f, outputs: 128))
+  }
+
+  public var model: any ParameterGroups { net }
+  public func pipeline(training: Bool) -> Pipeline { SSLAugment.twoViews(Self.views, Self.views, size: settings.size) }
+  public lazy var step: TrainStep = TwoViewStep(net) { try ntXentLoss($0.z.0, $0.z.1, temperature: Self.temperature) }
+  public var metrics: [Metric] { [] }
+  public func encoderState() -> [(name: String, tensor: Tensor)] { net.encoder.body.stateDict() }
+  public var weightsFile: String { "simclr.safetensors" }
+  public func pictureRows(_ batch: [String: Tensor], rows: Int, device: Device) throws -> [[[UInt8]]] {
+    try twoViewPicture(batch, rows: rows)
+  }
+}

@@ -1,0 +1,37 @@
+import ImageData
+import NN
+import Torch
+import Training
+
+/// SimSiam (Chen & He 2021): BYOL without a momentum target: each view's prediction regresses the other
+/// view's projection behind a stop-gradient (negative cosine, symmetrised). A 3-layer projector with batch
+/// norm (the last without affine parameters) and a bottleneck predictor (hidden = out / 4), as the paper's
+/// 2048 → 512 → 2048 at this backbone's width; SimSiam's views (crop from 20 %, jitter 0.4/0.4/0.4/0.1).
+public final class SimSiamTask: RegisteredTask {
+  public static let name = "simsiam"
+  public static let summary = "predict the other view's projection behind a stop-gradient (SimSiam: no negatives, no EMA)"
+  static let views = SSLAugment.Recipe(minScale: 0.2, jitter: (0.4, 0.4, 0.4, 0.1), blurP: 0.5)
+  let settings: TaskSettings
+  public let net: JointEmbeddingNet
+
+  public init(_ settings: TaskSettings, backbone: Sequential?) throws {
+    self.settings = settings
+    let encoder = try pooledEncoder(settings, backbone)
+    let f = encoder.featureCount
+    net = try JointEmbeddingNet(encoder: encoder, projector: .simSiamProjector(f, hidden: f, outputs: f),
+                                predictor: .simSiamPredictor(f, hidden: Swift.max(f / 4, 1), outputs: f))
+  }
+
+  public var model: any ParameterGroups { net }
+  public func pipeline(training: Bool) -> Pipeline { SSLAugment.twoViews(Self.views, Self.views, size: settings.size) }
+  public lazy var step: TrainStep = TwoViewStep(net) { [net] o in
+    let p0 = try net.predictor!(o.z.0), p1 = try net.predictor!(o.z.1)
+    return try (negativeCosineSimilarity(p0, o.z.1.detach()) + negativeCosineSimilarity(p1, o.z.0.detach())) * 0.5
+  }
+  public var metrics: [Metric] { [] }
+  public func encoderState() -> [(name: String, tensor: Tensor)] { net.encoder.body.stateDict() }
+  public var weightsFile: String { "simsiam.safetensors" }
+  public func pictureRows(_ batch: [String: Tensor], rows: Int, device: Device) throws -> [[[UInt8]]] {
+    try twoViewPicture(batch, rows: rows)
+  }
+}

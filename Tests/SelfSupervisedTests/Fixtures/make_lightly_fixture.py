@@ -1,0 +1,66 @@
+"""Records what lightly's own implementations compute on fixed inputs, for the Swift parity tests
+(LightlyParityTests): NT-Xent (two temperatures, loss and input gradient), negative cosine similarity, BYOL's
+symmetrised loss, update_momentum, cosine_schedule, std_of_l2_normalized, and the SimCLR/BYOL/SimSiam heads'
+forward (train mode: batch statistics) with their weights and updated running statistics.
+
+    usage: $(scripts/pyenv.sh) -m pip install lightly   # once
+           $(scripts/pyenv.sh) Tests/SelfSupervisedTests/Fixtures/make_lightly_fixture.py
+
+Made with lightly 1.6.0 and torch 2.13.0+cpu. lightly.loss imports torchvision for losses not used here; the
+PyPI torchvision is built against the CUDA torch and cannot load beside the pinned CPU one, so
+torchvision_stub.py stands in for it (anything from it raises). Everything recorded runs lightly's code.
+"""
+import json, os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torchvision_stub  # noqa: F401  (before lightly)
+import torch
+import lightly
+from lightly.loss import NTXentLoss, NegativeCosineSimilarity
+from lightly.models.utils import update_momentum
+from lightly.utils.scheduler import cosine_schedule
+from lightly.utils.debug import std_of_l2_normalized
+from lightly.models.modules import heads
+from safetensors.torch import save_file
+
+torch.manual_seed(0)
+out, meta = {}, {"lightly": lightly.__version__, "torch": torch.__version__}
+n, d = 8, 16
+z0, z1 = torch.randn(n, d), torch.randn(n, d)
+out["z0"], out["z1"] = z0, z1
+for t in (0.5, 0.1):
+    a = z0.clone().requires_grad_()
+    loss = NTXentLoss(temperature=t)(a, z1)
+    loss.backward()
+    meta[f"ntxent_{t}"] = loss.item()
+    out[f"ntxent_{t}_grad_z0"] = a.grad
+ncs = NegativeCosineSimilarity()
+meta["negative_cosine"] = ncs(z0, z1).item()
+p0, p1, t0, t1 = (torch.randn(n, d) for _ in range(4))
+out.update(p0=p0, p1=p1, t0=t0, t1=t1)
+meta["byol_loss"] = (0.5 * (ncs(p0, t1) + ncs(p1, t0))).item()
+meta["std_of_l2_normalized"] = std_of_l2_normalized(z0).item()
+
+online, target = torch.nn.Linear(d, 4), torch.nn.Linear(d, 4)
+for k, v in online.state_dict().items(): out["online." + k] = v.clone()
+for k, v in target.state_dict().items(): out["target." + k] = v.clone()
+update_momentum(online, target, m=0.99)
+for k, v in target.state_dict().items(): out["updated." + k] = v.clone()
+meta["cosine_schedule"] = [[s, m, cosine_schedule(s, m, 0.996, 1.0)] for s, m in [(0, 10), (3, 10), (9, 10), (10, 10), (0, 1), (5, 100), (57, 100)]]
+
+x = torch.randn(n, d)
+out["x"] = x
+made = {
+    "simclr": heads.SimCLRProjectionHead(d, 12, 8),
+    "byol": heads.BYOLProjectionHead(d, 12, 8),
+    "simsiam_projector": heads.SimSiamProjectionHead(d, 12, 10),
+    "simsiam_predictor": heads.SimSiamPredictionHead(d, 4, 10),
+}
+for name, head in made.items():
+    for k, v in head.state_dict().items(): out[f"{name}.{k}"] = v.clone()
+    head.train()
+    out[f"{name}.output"] = head(x).detach()
+    for k, v in head.state_dict().items():
+        if "running" in k: out[f"{name}.after.{k}"] = v.clone()
+save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lightly_parity.safetensors"),
+          metadata={"reference": json.dumps(meta)})
+print(json.dumps(meta, indent=1))
