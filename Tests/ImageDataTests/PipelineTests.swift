@@ -56,4 +56,21 @@ import Testing
     #expect(try cut.logicalAnd(b["mask"]! .< 0.5).any().item() == .bool(false))
     #expect(try b["mask"]!.sum().item(Double.self) > 0)
   }
+
+  /// Namespaced sub-pipelines (a multi-task loader): one decode feeds each, slots come back as `prefix/slot`,
+  /// and a sub-pipeline's draws are its own: adding a sibling before it changes none of its slots.
+  @Test func namespacedPipelinesDrawTheirOwnStreams() throws {
+    let paths = try makeImages(4)
+    let rotation = Pipeline.crop(size: 24, training: true).then(Rotate90())
+    let views = Pipeline(decodeSide: 32, [Views([("view0", [Crop(size: 16, training: true)]), ("view1", [Crop(size: 16, training: true)])])])
+    func batch(_ parts: [(String, Pipeline)]) throws -> [String: Tensor] {
+      let p = Pipeline(decodeSide: 32, parts.map { Namespaced($0.0, $0.1) })
+      return try #require(try ImageLoader(paths: paths, pipeline: p, batchSize: 4, shuffle: false).pass(epoch: 0).next())
+    }
+    let alone = try batch([("rotation", rotation)])
+    let both = try batch([("simclr", views), ("rotation", rotation)])
+    #expect(Set(alone.keys) == ["rotation/image", "rotation/rotation"])
+    #expect(Set(both.keys) == ["rotation/image", "rotation/rotation", "simclr/view0", "simclr/view1"])
+    #expect(try alone["rotation/image"]!.equal(both["rotation/image"]!) && alone["rotation/rotation"]!.equal(both["rotation/rotation"]!))
+  }
 }

@@ -87,3 +87,17 @@ func relativeError(_ a: Double, _ b: Double) -> Double { Swift.abs(a - b) / Swif
     }
   }
 }
+
+@Suite struct MonitorTests {
+  /// The monitors see collapse: features on one line give an effective rank of about 1 and projections that
+  /// are all the same direction a std of about 0; independent Gaussian features give a rank near the maximum.
+  @Test func monitorsTellCollapseFromSpread() throws {
+    let line = try Tensor.randn([32, 1]) * Tensor.randn([1, 64])
+    let collapsed = try EmbeddingMonitor.logs(features: line, projections: Tensor.ones([32, 8]) + Tensor.randn([32, 8]) * 1e-4)
+    #expect(try collapsed["effective_rank"]!.item().doubleValue < 1.1)
+    #expect(try collapsed["embedding_std"]!.item().doubleValue < 1e-3)
+    let spread = try EmbeddingMonitor.logs(features: Tensor.randn([32, 64]), projections: Tensor.randn([32, 8]))
+    #expect(try spread["effective_rank"]!.item().doubleValue > 20)
+    #expect(try spread["embedding_std"]!.item().doubleValue > 0.8 / 8.0.squareRoot())
+  }
+}

@@ -1,0 +1,121 @@
+// Issue 14: the joint-embedding tasks and several tasks at once, through the study's pretext stage.
+import Foundation
+import Testing
+import TestSupport
+@testable import ImageData
+@testable import NN
+@testable import SelfSupervised
+@testable import Study
+@testable import Torch
+@testable import Training
+
+/// A tiny pretext config on 32-px images (xresnet34 × 0.125: 64 features), batches of 16.
+func tinyPretext(_ task: String, epochs: Int = 4) -> StudyConfig {
+  var config = StudyConfig()
+  config.task = task
+  (config.pretextSize, config.pretextBatch, config.pretextEpochs, config.pretextLR) = (32, 16, epochs, 8e-3)
+  (config.widen, config.workers) = (0.125, 2)
+  return config
+}
+
+func tinyPretextData(_ root: String) throws -> ImageWangLayout {
+  try SyntheticImageWang(size: 32, trainPerClass: 2, validPerClass: 2, unsupCount: 120, seed: 3).write(to: root)
+  return try ImageWangLayout(root: root)
+}
+
+@Suite struct JointEmbeddingTaskTests {
+  /// Each task on synthetic images: its loader makes two views and no label, its loss falls, its embedding
+  /// does not collapse, and its encoder loads into the classifier. The floor: a batch of 16 has an effective
+  /// rank of at most 16; collapse to a point gives 1, to a few directions about that many; these runs give
+  /// 10–12, so a floor of 4 (a quarter of the maximum) fails only on collapse. The std of the normalised
+  /// projections must stay above a fifth of the 1/√d a spread embedding has (0 when collapsed).
+  @Test(arguments: ["simclr", "byol", "simsiam"]) func taskLearnsWithoutCollapseAndItsEncoderLoads(_ name: String) throws {
+    let root = NSTemporaryDirectory() + "pretext-\(name)-\(UUID().uuidString)"
+    let data = try tinyPretextData(root + "/data")
+    let config = tinyPretext(name)
+    let task = try makeTask(config)
+    let batch = try #require(try ImageLoader(paths: data.train.paths, pipeline: task.pipeline(training: true), batchSize: 4,
+                                             shuffle: true).pass(epoch: 0).next())
+    #expect(Set(batch.keys) == ["view0", "view1"])
+    #expect(try !batch["view0"]!.equal(batch["view1"]!))
+
+    let (result, stage) = try runPretext(data, config, runDir: root + "/run")
+    #expect(!result.sawLabels)
+    let first = try #require(result.history.first), last = try #require(result.history.last)
+    #expect(last.trainLoss < first.trainLoss, "\(name): \(result.history.map(\.trainLoss))")
+    let rank = try #require(last.metrics["train_effective_rank"]), std = try #require(last.metrics["train_embedding_std"])
+    #expect(rank > 4, "\(name): effective rank \(rank)")
+    let d = Double(try #require((task.model as? JointEmbeddingNet)?.projector(Tensor.zeros([2, 64])).shape[1]))
+    #expect(std > 0.2 / d.squareRoot(), "\(name): embedding std \(std)")
+    let classifier = try XResNet(.resnet34, classes: 20, widen: 0.125)
+    try EncoderTransfer.loadBody(try SafeTensors.File(path: stage.file(result.encoderFile)).tensors(), into: classifier)
+    #expect(try ImageCodec.decode(contentsOf: stage.file(result.pictureFile)).width == 2 * 32 + 2)
+  }
+
+  /// BYOL's target follows the online network by EMA only: one step moves it by (1 − m) of the gap, and it
+  /// is in no parameter group.
+  @Test func byolTargetMovesByTheMomentumAndIsNotTrained() throws {
+    let task = try BYOLTask(TaskSettings(size: 32, widen: 0.125))
+    let net = task.net
+    let trained = Set(net.parameterGroups().flatMap { $0.map { ObjectIdentifier($0.parameter) } })
+    #expect(net.target.allSatisfy { !trained.contains(ObjectIdentifier($0)) && !$0.requiresGrad })
+    #expect(try zip(net.target, net.online).allSatisfy { try $0.value.equal($1.value) })  // starts as a copy
+    try withNoGrad { for p in net.online { try p.value.add_(1) } }
+    let before = try net.target.map { try $0.value.clone() }
+    try updateMomentum(target: net.target, online: net.online, momentum: 0.9)
+    for (i, t) in net.target.enumerated() {
+      let want = try before[i] * 0.9 + net.online[i].value * 0.1
+      #expect(try t.value.allClose(want, rtol: 1e-5, atol: 1e-6))
+    }
+  }
+}
+
+@Suite struct MultiTaskTests {
+  /// Several tasks on one backbone: each parameter trained once (the backbone's once, not once per task),
+  /// every task's encoder is the same tensors, the epoch loss is the weighted sum of the tasks' logged
+  /// losses, and each task's loss (and rotation's accuracy) is logged on its own.
+  @Test func tasksShareOneBackboneAndLogTheirLosses() throws {
+    let root = NSTemporaryDirectory() + "pretext-multi-\(UUID().uuidString)"
+    let data = try tinyPretextData(root + "/data")
+    let config = tinyPretext("rotation:1,simclr:0.5", epochs: 2)
+    let task = try #require(try makeTask(config) as? MultiTask)
+    let grouped = task.net.parameterGroups().flatMap { $0 }
+    #expect(Set(grouped.map { ObjectIdentifier($0.parameter) }).count == grouped.count)
+    let backbone = task.backbone.parameters().count
+    let heads = task.parts.map { $0.task.model.parameters().count - backbone }.reduce(0, +)
+    #expect(grouped.count == backbone + heads)
+    for part in task.parts {
+      #expect(zip(part.task.encoderState(), task.encoderState()).allSatisfy { $0.name == $1.name && $0.tensor === $1.tensor })
+    }
+
+    let (result, stage) = try runPretext(data, config, runDir: root + "/run")
+    #expect(stage.dir.hasSuffix("pretext/rotation-1+simclr-0.5"))
+    for e in result.history {
+      let rotation = try #require(e.metrics["train_rotation_loss"]), simclr = try #require(e.metrics["train_simclr_loss"])
+      #expect(Swift.abs(e.trainLoss - (rotation + 0.5 * simclr)) < 1e-5 * e.trainLoss, "\(e)")
+      #expect(e.metrics["valid_rotation_accuracy"] != nil && e.metrics["train_simclr_effective_rank"] != nil)
+    }
+    let classifier = try XResNet(.resnet34, classes: 20, widen: 0.125)
+    try EncoderTransfer.loadBody(try SafeTensors.File(path: stage.file(result.encoderFile)).tensors(), into: classifier)
+  }
+
+  /// A weight of 0 is the same run as leaving the task out: same losses, same weights, bit for bit.
+  @Test func aZeroWeightIsTheSameAsLeavingTheTaskOut() throws {
+    let root = NSTemporaryDirectory() + "pretext-multi0-\(UUID().uuidString)"
+    let data = try tinyPretextData(root + "/data")
+    let with = try runPretext(data, tinyPretext("inpainting:1,rotation:0", epochs: 2), runDir: root + "/a")
+    let without = try runPretext(data, tinyPretext("inpainting:1", epochs: 2), runDir: root + "/b")
+    #expect(with.result.history.map(\.trainLoss) == without.result.history.map(\.trainLoss))
+    #expect(with.result.history.map(\.validLoss) == without.result.history.map(\.validLoss))
+    #expect(try tensorCRCs(with.stage.file("encoder.safetensors")) == tensorCRCs(without.stage.file("encoder.safetensors")))
+  }
+
+  @Test func badSpecsAreRefusedNamingTheProblem() throws {
+    let tool = try builtTool("pretext")
+    for (spec, says) in [("rotation:x", "not a number"), ("rotation:1,jpeg:1", "'jpeg:1' in --task"), ("rotation:1,simclr", "give every task"),
+                         ("rotation:0", "above 0"), ("rotation:1,rotation:2", "twice"), ("rotation:1:2", "NAME:WEIGHT")] {
+      let r = try runTool(tool, ["pretrain", "--task", spec, "--data", "/nonexistent", "--out", NSTemporaryDirectory()])
+      #expect(r.status == 64 && r.output.contains(says), "\(spec): \(r.status) \(r.output)")
+    }
+  }
+}
