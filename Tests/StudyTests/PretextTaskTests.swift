@@ -37,15 +37,37 @@ func tensorCRCs(_ path: String) throws -> [String: String] {
     let pretext: [[Double]]
     let scenarios: [String: [[Double]]]
     let weights: [String: [String: String]]
+    let norms: [String: [String: Double]]
+    let cpu: String
+  }
+
+  /// Per-tensor L2 norms of a safetensors file (float32 and int64 tensors), as the fixture's generator computes them.
+  static func tensorNorms(_ path: String) throws -> [String: Double] {
+    let file = try SafeTensors.File(path: path)
+    var out: [String: Double] = [:]
+    for e in file.header.entries {
+      let t = try file.tensor(e.name)
+      out[e.name] = try t.to(dtype: .float64).square().sum().sqrt().item(Double.self)
+    }
+    return out
+  }
+
+  static func close(_ a: Double, _ b: Double, relative: Double) -> Bool {
+    Swift.abs(a - b) <= relative * Swift.max(Swift.abs(a), Swift.abs(b), 1e-12)
   }
 
   /// The study's experiment on the new design against what the code before it computed
-  /// (`Fixtures/make_inpainting_fixture.sh`, same data, seed and flags, one thread): the pretext, random init
-  /// and head-only runs are bit-identical (every loss, every weight byte); the discriminative run is identical
-  /// through its head phase. After it, the whole-network phase now draws its own epochs' crops (it is epochs
-  /// 2–3 of one phased fit; the old second fit restarted at epoch 1 and repeated the head epoch's crops), so
-  /// its losses stay within the run-to-run spread: seeds 43–45 gave final train losses 3.54 / 3.32 / 3.59 and
-  /// valid losses 3.18 / 2.95 / 3.51 (std 0.14 and 0.28).
+  /// (`Fixtures/make_inpainting_fixture.sh`, same data, seed and flags, one thread). Float kernels differ by
+  /// CPU (libtorch and oneDNN pick their vector paths at run time), so a machine whose first pretext epoch does
+  /// not give the recorded loss bit for bit is held to tolerances: every loss within 1e-3 relative (the
+  /// drift seen between two CPUs over these 2 + 3 epochs is under 5e-4; a changed draw, hole or rate moves
+  /// them by percents), each accuracy within one of the 10 images, every weight tensor's L2 norm within 1e-3.
+  /// A machine that computes like the recording one must reproduce it exactly: the pretext, random init and
+  /// head-only runs bit-identical (every loss, every weight byte), the discriminative run through its head
+  /// phase. After that, the whole-network phase draws its own epochs' crops (it is epochs 2–3 of one phased
+  /// fit; the old second fit restarted at epoch 1 and repeated the head epoch's crops), so its losses stay
+  /// within the run-to-run spread: seeds 43–45 gave final train losses 3.54 / 3.32 / 3.59 and valid losses
+  /// 3.18 / 2.95 / 3.51 (std 0.14 and 0.28).
   @Test func theStudysExperimentReproducesTheCodeBeforeTheRedesign() throws {
     let url = try #require(Bundle.module.url(forResource: "inpainting_reference", withExtension: "json", subdirectory: "Fixtures"))
     let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
@@ -60,20 +82,44 @@ func tensorCRCs(_ path: String) throws -> [String: String] {
     try #require(r.status == 0, "\(r.output)")
     let run = root + "/runs/" + (try FileManager.default.contentsOfDirectory(atPath: root + "/runs")[0])
     let result = try JSONDecoder().decode(ExperimentResult.self, from: Data(contentsOf: URL(fileURLWithPath: run + "/results.json")))
-    #expect(result.pretextHistory.map { [$0.trainLoss, $0.validLoss!] } == fixture.pretext)
+    let pretext = result.pretextHistory.map { [$0.trainLoss, $0.validLoss!] }
+    let exact = pretext.first?.first == fixture.pretext.first?.first
+    let files = ["encoder.safetensors": "pretext/inpainting/encoder.safetensors", "unet.safetensors": "pretext/inpainting/unet.safetensors",
+                 "random-0.safetensors": "eval/random/0/model.safetensors", "head-0.safetensors": "eval/head/0/model.safetensors"]
+    if exact {
+      #expect(pretext == fixture.pretext)
+    } else {
+      print("InpaintingReproductionTests: this CPU computes other floats than the fixture's (\(fixture.cpu)): checking within tolerances")
+      #expect(zip(pretext.joined(), fixture.pretext.joined()).allSatisfy { Self.close($0, $1, relative: 1e-3) }, "\(pretext) vs \(fixture.pretext)")
+    }
     for s in result.scenarios {
       let got = s.history.map { [$0.trainLoss, $0.validLoss!, $0.metrics["accuracy"]!] }
       let want = try #require(fixture.scenarios[s.scenario.rawValue])
+      try #require(got.count == want.count)
       if s.scenario == .discriminative {
-        #expect(got[0] == want[0])  // the head phase
+        if exact { #expect(got[0] == want[0]) }  // the head phase
         #expect(Swift.abs(got[2][0] - want[2][0]) < 0.3 && Swift.abs(got[2][1] - want[2][1]) < 0.3, "\(got) vs \(want)")
-      } else {
+      } else if exact {
         #expect(got == want, "\(s.scenario)")
       }
+      if !exact {
+        let epochs = s.scenario == .discriminative ? 1 : got.count  // after its head phase, see above
+        for (g, w) in zip(got.prefix(epochs), want.prefix(epochs)) {
+          #expect(Self.close(g[0], w[0], relative: 1e-3) && Self.close(g[1], w[1], relative: 1e-3), "\(s.scenario): \(got) vs \(want)")
+          #expect(Swift.abs(g[2] - w[2]) <= 0.1 + 1e-9, "\(s.scenario) accuracy: \(got) vs \(want)")
+        }
+      }
     }
-    let files = ["encoder.safetensors": "pretext/inpainting/encoder.safetensors", "unet.safetensors": "pretext/inpainting/unet.safetensors",
-                 "random-0.safetensors": "eval/random/0/model.safetensors", "head-0.safetensors": "eval/head/0/model.safetensors"]
-    for (old, new) in files { #expect(try tensorCRCs(run + "/" + new) == fixture.weights[old], "\(new) differs from \(old)") }
+    for (old, new) in files {
+      if exact {
+        #expect(try tensorCRCs(run + "/" + new) == fixture.weights[old], "\(new) differs from \(old)")
+      } else {
+        let got = try Self.tensorNorms(run + "/" + new), want = try #require(fixture.norms[old])
+        #expect(Set(got.keys) == Set(want.keys), "\(new): tensor names")
+        let far = want.filter { name, w in got[name].map { !Self.close($0, w, relative: 1e-3) } ?? true }
+        #expect(far.isEmpty, "\(new): norms off by more than 1e-3 relative: \(far.keys.sorted().prefix(5))")
+      }
+    }
   }
 }
 
