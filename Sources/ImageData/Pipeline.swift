@@ -62,8 +62,10 @@ public struct Crop: ItemTransform {
   public var crop: RandomResizedCrop
   public var training: Bool, flip: Bool
   public var from: String, to: String
-  public init(size: Int, training: Bool, flip: Bool = true, minScale: Double = 0.35, from: String = "source", to: String = "image") {
+  public init(size: Int, training: Bool, flip: Bool = true, minScale: Double = 0.35, maxScale: Double = 1,
+              from: String = "source", to: String = "image") {
     crop = RandomResizedCrop(size: size, minScale: minScale)
+    crop.maxScale = maxScale
     (self.training, self.flip, self.from, self.to) = (training, flip, from, to)
   }
   public func apply(_ item: inout Item, rng: inout SplitMix64) throws {

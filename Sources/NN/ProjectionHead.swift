@@ -14,8 +14,12 @@ public final class ProjectionHead: Module {
   }
 
   public let layers: Sequential
+  /// The last block's width.
+  public let outputCount: Int
 
   public init(_ blocks: [Block]) throws {
+    precondition(!blocks.isEmpty, "a projection head needs a block")
+    outputCount = blocks.last!.outputs
     var layers: [Module] = []
     for b in blocks {
       layers.append(try Linear(b.inputs, b.outputs, bias: b.batchNorm == nil))
@@ -43,6 +47,11 @@ public final class ProjectionHead: Module {
   public static func simSiamProjector(_ inputs: Int, hidden: Int, outputs: Int) throws -> ProjectionHead {
     try ProjectionHead([Block(inputs, hidden, batchNorm: true, relu: true), Block(hidden, hidden, batchNorm: true, relu: true),
                         Block(hidden, outputs, batchNorm: false)])
+  }
+
+  /// SwAV's projector (lightly's SwaVProjectionHead): in → hidden (BN, ReLU) → out.
+  public static func swav(_ inputs: Int, hidden: Int, outputs: Int) throws -> ProjectionHead {
+    try byol(inputs, hidden: hidden, outputs: outputs)
   }
 
   /// SimSiam's bottleneck predictor (lightly's SimSiamPredictionHead): in → hidden (BN, ReLU) → out.

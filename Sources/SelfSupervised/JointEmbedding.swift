@@ -110,14 +110,14 @@ public enum EmbeddingMonitor {
 /// SimSiamTransform) as item-transform chains for `Views`.
 public enum SSLAugment {
   public struct Recipe: Sendable {
-    public var minScale: Double
+    public var minScale: Double, maxScale = 1.0
     public var jitter: (brightness: Double, contrast: Double, saturation: Double, hue: Double)
     public var jitterP = 0.8, grayscaleP = 0.2, blurP: Double, solarizeP = 0.0
   }
 
   public static func chain(_ r: Recipe, size: Int) -> [any ItemTransform] {
     var chain: [any ItemTransform] = [
-      Crop(size: size, training: true, minScale: r.minScale),
+      Crop(size: size, training: true, minScale: r.minScale, maxScale: r.maxScale),
       ColorJitter(brightness: r.jitter.brightness, contrast: r.jitter.contrast, saturation: r.jitter.saturation,
                   hue: r.jitter.hue, p: r.jitterP),
       Grayscale(p: r.grayscaleP),

@@ -12,7 +12,11 @@ public struct TaskSettings: Sendable {
   public var widen: Double
   /// Inpainting's holes (count and side ranges, already scaled to `size` where the study asks it).
   public var cutout: RandomCutout
-  public init(size: Int, widen: Double, cutout: RandomCutout = RandomCutout()) { (self.size, self.widen, self.cutout) = (size, widen, cutout) }
+  /// SwAV's queue: projections kept per global crop (0: none).
+  public var swavQueue: Int
+  public init(size: Int, widen: Double, cutout: RandomCutout = RandomCutout(), swavQueue: Int = 0) {
+    (self.size, self.widen, self.cutout, self.swavQueue) = (size, widen, cutout, swavQueue)
+  }
 }
 
 /// A self-supervised pretext task, one file per task (lightly/solo-learn style): the network it trains (a
@@ -65,7 +69,7 @@ extension PretextTask {
 /// trained at once on one backbone (`MultiTask`).
 public enum PretextTasks {
   public static let all: [any RegisteredTask.Type] = [
-    InpaintingTask.self, RotationTask.self, SimCLRTask.self, BYOLTask.self, SimSiamTask.self,
+    InpaintingTask.self, RotationTask.self, SimCLRTask.self, BYOLTask.self, SimSiamTask.self, SwAVTask.self,
   ]
   public static var names: [String] { all.map { $0.name } }
   public static func named(_ name: String) -> (any RegisteredTask.Type)? { all.first { $0.name == name } }

@@ -17,6 +17,8 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   /// Inpainting's holes per image and their side in pixels (at `cutoutReferenceSize`), both inclusive ranges.
   public var cutoutHoles = [5, 9]
   public var cutoutHoleSize = [5, 49]
+  /// SwAV's queue length per global crop (0: no queue; else at least the pretext batch).
+  public var swavQueue = 0
   // Downstream (classification).
   public var size = 128
   public var batch = 64
@@ -51,6 +53,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     func take<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws { value = try c.decodeIfPresent(T.self, forKey: key) ?? value }
     try take(.task, &task); try take(.cutoutHoles, &cutoutHoles); try take(.cutoutHoleSize, &cutoutHoleSize)
+    try take(.swavQueue, &swavQueue)
     try take(.pretextSize, &pretextSize); try take(.pretextBatch, &pretextBatch); try take(.pretextEpochs, &pretextEpochs)
     try take(.pretextLR, &pretextLR); try take(.cutoutReferenceSize, &cutoutReferenceSize); try take(.size, &size)
     try take(.batch, &batch); try take(.epochs, &epochs); try take(.lr, &lr); try take(.headEpochs, &headEpochs)
@@ -95,6 +98,9 @@ public struct StudyConfig: Codable, Sendable, Equatable {
       guard v.count == 2, v[0] >= lo, v[0] <= v[1], v[1] <= 4096 else {
         throw ConfigError("--\(flag) must be LO-HI with \(lo) ≤ LO ≤ HI ≤ 4096 (got \(v.map(String.init).joined(separator: "-")))")
       }
+    }
+    guard swavQueue == 0 || (pretextBatch...1_000_000).contains(swavQueue) else {
+      throw ConfigError("--swav-queue must be 0 (none) or between the pretext batch (\(pretextBatch)) and 1000000 (got \(swavQueue))")
     }
     guard Device(device) != nil else { throw ConfigError("--device '\(device)' is not a device (cpu, cuda, cuda:N)") }
     for (v, flag) in [(maxTrainPerClass, "max-train-per-class"), (maxValidPerClass, "max-valid-per-class"), (maxUnsup, "max-unsup")] {
@@ -163,7 +169,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   public var taskSettings: TaskSettings {
     TaskSettings(size: pretextSize, widen: widen, cutout: RandomCutout(
       count: cutoutHoles[0]...cutoutHoles[1], holeSize: cutoutHoleSize[0]...cutoutHoleSize[1],
-      relativeTo: pretextSize == cutoutReferenceSize ? nil : cutoutReferenceSize))
+      relativeTo: pretextSize == cutoutReferenceSize ? nil : cutoutReferenceSize), swavQueue: swavQueue)
   }
 
   /// A setting out of its range, naming the flag that sets it.

@@ -45,6 +45,7 @@ struct StudyOptions: ParsableArguments {
   @Option(help: "The pretext task (`pretext tasks` lists them), or several at once with weights: inpainting:1,rotation:0.5.") var task: String?
   @Option(help: "Inpainting: holes per image, LO-HI (default 5-9).") var cutoutHoles: String?
   @Option(help: "Inpainting: hole side in pixels at 160 px, LO-HI (default 5-49).") var cutoutSize: String?
+  @Option(help: "SwAV: projections queued per global crop, used in Sinkhorn once full (default 0: no queue).") var swavQueue: Int?
   @Option(help: "Downstream runs per scenario.") var runs: Int?
   @Option(help: "Downstream epochs.") var epochs: Int?
   @Option(help: "Pretext epochs.") var pretextEpochs: Int?
@@ -85,6 +86,7 @@ struct StudyOptions: ParsableArguments {
     }
     if let v = try range(cutoutHoles, "cutout-holes") { c.cutoutHoles = v }
     if let v = try range(cutoutSize, "cutout-size") { c.cutoutHoleSize = v }
+    if let swavQueue { c.swavQueue = swavQueue }
     if let runs { c.runs = runs }
     if let epochs { c.epochs = epochs }
     if let pretextEpochs { c.pretextEpochs = pretextEpochs }

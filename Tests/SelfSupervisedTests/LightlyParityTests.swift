@@ -1,4 +1,4 @@
-// Issue 14: the joint-embedding tasks' losses, target update and heads against lightly's own code
+// Issue 14: the joint-embedding tasks' losses, target update, Sinkhorn and heads against lightly's own code
 // (Fixtures/make_lightly_fixture.py, lightly 1.6.0, torch 2.13.0).
 import Foundation
 import Testing
@@ -65,6 +65,23 @@ func relativeError(_ a: Double, _ b: Double) -> Double { Swift.abs(a - b) / Swif
     }
   }
 
+  /// SwAV's Sinkhorn codes, and its loss over 2 high- and 3 low-resolution crops with and without a queue
+  /// (and the loss's gradient through the first high-resolution crop's scores).
+  @Test func sinkhornAndSwAVLossMatchLightly() throws {
+    let codes = try sinkhorn(f.t("swav_scores"), iterations: 3, epsilon: 0.05)
+    #expect(try relativeError(codes, f.t("swav_sinkhorn")) < 1e-5)
+    #expect(try codes.sum(dims: [1]).allClose(Tensor.ones([8]), rtol: 1e-5))  // each sample's codes sum to 1
+    let low = try (0..<3).map { try f.t("swav_low\($0)") }
+    for (name, queue) in [("swav_loss", nil), ("swav_loss_queue", try (0..<2).map { try f.t("swav_queue\($0)") })] as [(String, [Tensor]?)] {
+      let high = try (0..<2).map { try f.t("swav_high\($0)") }
+      try high[0].setRequiresGrad(true)
+      let loss = try swavLoss(high: high, low: low, queue: queue, temperature: 0.1, iterations: 3, epsilon: 0.05)
+      try loss.backward()
+      #expect(relativeError(try loss.item().doubleValue, try f.number(name)) < 1e-5, "\(name)")
+      #expect(try relativeError(try #require(high[0].grad), f.t(name + "_grad_high0")) < 1e-5, "\(name) gradient")
+    }
+  }
+
   /// lightly's heads' weights load into ours by their own key names, and the forward in training mode
   /// (batch statistics) and the running statistics it leaves agree.
   @Test func headsMatchLightlysHeads() throws {
@@ -72,6 +89,7 @@ func relativeError(_ a: Double, _ b: Double) -> Double { Swift.abs(a - b) / Swif
       ("simclr", try .simCLR(16, hidden: 12, outputs: 8)), ("byol", try .byol(16, hidden: 12, outputs: 8)),
       ("simsiam_projector", try .simSiamProjector(16, hidden: 12, outputs: 10)),
       ("simsiam_predictor", try .simSiamPredictor(16, hidden: 4, outputs: 10)),
+      ("swav", try .swav(16, hidden: 12, outputs: 8)),
     ]
     let x = try f.t("x")
     for (name, head) in heads {

@@ -119,3 +119,64 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     }
   }
 }
+
+@Suite struct SwAVTaskTests {
+  /// SwAV on synthetic images: 2 global and 6 local crops (14 px at 32: 96/224 of the side), no label; its
+  /// loss falls, its embedding does not collapse (the joint-embedding floors above, d = 128), its prototypes
+  /// are unit rows after training, and its encoder loads into the classifier.
+  @Test func swavLearnsWithoutCollapseAndItsEncoderLoads() throws {
+    let root = NSTemporaryDirectory() + "pretext-swav-\(UUID().uuidString)"
+    let data = try tinyPretextData(root + "/data")
+    let config = tinyPretext("swav")
+    let task = try #require(try makeTask(config) as? SwAVTask)
+    let batch = try #require(try ImageLoader(paths: data.train.paths, pipeline: task.pipeline(training: true), batchSize: 4,
+                                             shuffle: true).pass(epoch: 0).next())
+    #expect(Set(batch.keys) == Set(["view0", "view1"] + (0..<6).map { "local\($0)" }))
+    #expect(batch["view1"]!.shape == [4, 3, 32, 32] && batch["local5"]!.shape == [4, 3, 14, 14])
+
+    let (result, stage) = try runPretext(data, config, runDir: root + "/run")
+    #expect(!result.sawLabels)
+    let first = try #require(result.history.first), last = try #require(result.history.last)
+    #expect(last.trainLoss < first.trainLoss, "\(result.history.map(\.trainLoss))")
+    let rank = try #require(last.metrics["train_effective_rank"]), std = try #require(last.metrics["train_embedding_std"])
+    #expect(rank > 4, "effective rank \(rank)")
+    #expect(std > 0.2 / Double(SwAVTask.projection).squareRoot(), "embedding std \(std)")
+    let prototypes = try SafeTensors.File(path: stage.file(task.weightsFile)).tensor("prototypes.weight")
+    #expect(prototypes.shape == [SwAVTask.prototypes, SwAVTask.projection])
+    #expect(try prototypes.norm(dims: [1]).allClose(Tensor.ones([SwAVTask.prototypes]), rtol: 1e-5))
+    let classifier = try XResNet(.resnet34, classes: 20, widen: 0.125)
+    try EncoderTransfer.loadBody(try SafeTensors.File(path: stage.file(result.encoderFile)).tensors(), into: classifier)
+  }
+
+  /// The queue: empty until it holds `length` projections per global crop, newest first (the oldest fall
+  /// off), then its scores join Sinkhorn's; it is part of the saved state; a batch longer than it is refused.
+  @Test func queueFillsNewestFirstAndJoinsOnceFull() throws {
+    let net = try SwAVTask(TaskSettings(size: 32, widen: 0.125, swavQueue: 6)).net
+    #expect(try net.fullQueue == nil)
+    let a = try (0..<2).map { _ in try Tensor.randn([4, 128]).normalized() }, b = try (0..<2).map { _ in try Tensor.randn([4, 128]).normalized() }
+    try net.enqueue(a)
+    #expect(try net.fullQueue == nil)  // 4 of 6
+    try net.enqueue(b)
+    let q = try #require(try net.fullQueue)
+    for i in 0..<2 {
+      #expect(try q[i].narrow(dim: 0, start: 0, length: 4).equal(b[i]) && q[i].narrow(dim: 0, start: 4, length: 2).equal(a[i].narrow(dim: 0, start: 0, length: 2)))
+    }
+    #expect(Set(net.stateDict().map(\.name)).isSuperset(of: ["queue", "queued"]))
+    #expect(throws: (any Error).self) { try net.enqueue([try Tensor.randn([7, 128]), try Tensor.randn([7, 128])]) }
+  }
+
+  /// In a run, every training step (never a validation one) queues its batch: the saved count is the
+  /// number of training steps × the batch, and the loss with the queue in use stays finite and falls.
+  @Test func aRunWithAQueueQueuesEveryTrainingStep() throws {
+    let root = NSTemporaryDirectory() + "pretext-swavq-\(UUID().uuidString)"
+    let data = try tinyPretextData(root + "/data")
+    var config = tinyPretext("swav", epochs: 3)
+    config.swavQueue = 32
+    let (result, stage) = try runPretext(data, config, runDir: root + "/run")
+    let steps = (data.train.count + (data.unsup?.count ?? 0)) / 16 * 3
+    let queued = try SafeTensors.File(path: stage.file("swav.safetensors")).tensor("queued").item().doubleValue
+    #expect(Int(queued) == steps * 16)
+    #expect(result.history.allSatisfy { $0.trainLoss.isFinite } && result.history.last!.trainLoss < result.history.first!.trainLoss,
+            "\(result.history.map(\.trainLoss))")
+  }
+}

@@ -1,9 +1,11 @@
 """Records what lightly's own implementations compute on fixed inputs, for the Swift parity tests
 (LightlyParityTests): NT-Xent (two temperatures, loss and input gradient), negative cosine similarity, BYOL's
-symmetrised loss, update_momentum, cosine_schedule, std_of_l2_normalized, and the SimCLR/BYOL/SimSiam heads'
-forward (train mode: batch statistics) with their weights and updated running statistics.
+symmetrised loss, update_momentum, cosine_schedule, std_of_l2_normalized, SwAV's Sinkhorn codes and loss (with
+and without a queue, and its gradient), and the SimCLR/BYOL/SimSiam/SwAV heads' forward (train mode: batch
+statistics) with their weights and updated running statistics.
 
-    usage: $(scripts/pyenv.sh) -m pip install lightly   # once
+    usage: $(scripts/pyenv.sh) -m pip install lightly==1.6.0   # once; it pulls another torch and torchvision:
+           scripts/pyenv.sh; $(scripts/pyenv.sh) -m pip uninstall -y torchvision   # re-pins the torch
            $(scripts/pyenv.sh) Tests/SelfSupervisedTests/Fixtures/make_lightly_fixture.py
 
 Made with lightly 1.6.0 and torch 2.13.0+cpu. lightly.loss imports torchvision for losses not used here; the
@@ -61,6 +63,29 @@ for name, head in made.items():
     out[f"{name}.output"] = head(x).detach()
     for k, v in head.state_dict().items():
         if "running" in k: out[f"{name}.after.{k}"] = v.clone()
+# SwAV (drawn after everything above, so the earlier tensors stay as they were): Sinkhorn codes, the loss of
+# 2 high- and 3 low-resolution crops without and with a queue (and its gradient), the projection head.
+from lightly.loss import SwaVLoss
+from lightly.loss.swav_loss import sinkhorn
+k, m = 10, 16
+cosines = lambda rows: torch.rand(rows, k) * 2 - 1  # prototype scores are cosines
+out["swav_scores"] = cosines(n)
+out["swav_sinkhorn"] = sinkhorn(out["swav_scores"], iterations=3, epsilon=0.05)
+for i in range(2): out[f"swav_high{i}"] = cosines(n)
+for i in range(3): out[f"swav_low{i}"] = cosines(n)
+for i in range(2): out[f"swav_queue{i}"] = cosines(m)
+for name, queue in (("swav_loss", None), ("swav_loss_queue", [out["swav_queue0"], out["swav_queue1"]])):
+    high = [out[f"swav_high{i}"].clone().requires_grad_() for i in range(2)]
+    loss = SwaVLoss(temperature=0.1, sinkhorn_iterations=3, sinkhorn_epsilon=0.05)(high, [out[f"swav_low{i}"] for i in range(3)], queue)
+    loss.backward()
+    meta[name] = loss.item()
+    out[name + "_grad_high0"] = high[0].grad
+head = heads.SwaVProjectionHead(d, 12, 8)
+for k_, v in head.state_dict().items(): out[f"swav.{k_}"] = v.clone()
+head.train()
+out["swav.output"] = head(x).detach()
+for k_, v in head.state_dict().items():
+    if "running" in k_: out[f"swav.after.{k_}"] = v.clone()
 save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lightly_parity.safetensors"),
           metadata={"reference": json.dumps(meta)})
 print(json.dumps(meta, indent=1))
