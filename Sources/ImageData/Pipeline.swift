@@ -94,6 +94,21 @@ public struct Cutout: ItemTransform {
   }
 }
 
+/// A random patch mask for masked image modelling: the image's grid × grid patches, exactly
+/// round(ratio · grid²) of them drawn without replacement, written as a grid × grid mask (255 where blanked)
+/// to `mask`. The image is left as it is (the step blanks it, in libtorch).
+public struct PatchMask: ItemTransform {
+  public var grid: Int, ratio: Double, mask: String
+  public init(grid: Int, ratio: Double, mask: String = "patches") { (self.grid, self.ratio, self.mask) = (grid, ratio, mask) }
+  public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
+    var m = Mask(width: grid, height: grid)
+    var cells = Array(0..<(grid * grid))
+    cells.shuffle(using: &rng)
+    for c in cells.prefix(Int((ratio * Double(grid * grid)).rounded())) { m.values[c] = 255 }
+    item.masks[mask] = m
+  }
+}
+
 /// A rotation by k × 90° counter-clockwise, k uniform in 0…3, written to `label` (RotNet's pretext).
 public struct Rotate90: ItemTransform {
   public var image: String, label: String

@@ -69,7 +69,8 @@ extension PretextTask {
 /// trained at once on one backbone (`MultiTask`).
 public enum PretextTasks {
   public static let all: [any RegisteredTask.Type] = [
-    InpaintingTask.self, RotationTask.self, SimCLRTask.self, BYOLTask.self, SimSiamTask.self, SwAVTask.self,
+    InpaintingTask.self, MaskedInpaintingTask.self, RotationTask.self, SimCLRTask.self, BYOLTask.self, SimSiamTask.self,
+    SwAVTask.self,
   ]
   public static var names: [String] { all.map { $0.name } }
   public static func named(_ name: String) -> (any RegisteredTask.Type)? { all.first { $0.name == name } }

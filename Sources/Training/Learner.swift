@@ -109,7 +109,9 @@ public struct EpochRecord: Codable, Sendable, Equatable {
   public var trainLoss: Double
   public var validLoss: Double?
   public var metrics: [String: Double]
+  /// The whole epoch (training and validation), and its training pass alone (data loading included).
   public var seconds: Double
+  public var trainSeconds: Double? = nil
 }
 
 /// The fit loop over a model, data, a step (how a batch becomes a loss), an optimizer and a plan, with
@@ -198,7 +200,8 @@ public final class Learner {
         let start = Date()
         try emit(.beforeEpoch)
         let (trainLoss, logs) = try trainEpoch(plan.phases[p], firstIteration: phaseStart * train.batchCount)
-        var record = EpochRecord(epoch: e, trainLoss: trainLoss, validLoss: nil, metrics: logs, seconds: 0)
+        var record = EpochRecord(epoch: e, trainLoss: trainLoss, validLoss: nil, metrics: logs, seconds: 0,
+                                 trainSeconds: Date().timeIntervalSince(start))
         if let valid {
           let (loss, values) = try validate(valid)
           guard loss.isFinite else {
