@@ -111,6 +111,15 @@ def main():
                      ours_gemm_fraction=r["ours"] * flops / (gemm * 1e9), theirs_gemm_fraction=r["theirs"] * flops / (gemm * 1e9))
             result["rows"].append(r)
             report_row(r)
+    # The SimCLR task's two-view train step against lightly's (its heads and NT-Xent on fastai's xresnet34 body).
+    for size, n in [(64, 8)]:
+        flops = float(run([py, os.path.join(here, "model_bench.py"), "--flops", "simclr", str(size)]))
+        args = ["simclr", str(size), "32", str(n * rounds), "channels-last"]
+        r = lockstep([os.path.join(release, "model-bench")] + args, [py, os.path.join(here, "model_bench.py")] + args, n * rounds, 32)
+        r.update(kind="train step", name=f"simclr two views @ {size} px, channels-last (lightly)", unit="images/s", flops_per_image=flops,
+                 ours_gemm_fraction=r["ours"] * flops / (gemm * 1e9), theirs_gemm_fraction=r["theirs"] * flops / (gemm * 1e9))
+        result["rows"].append(r)
+        report_row(r)
     # Data pipeline: decode + RandomResizedCrop(128) + flip + cutout. One thread; then all cores (our loader's
     # worker threads, no decode cache, against PIL in as many processes).
     ours_single, ours_all, ours_one, pil_single, pil_all = [], [], [], [], []

@@ -1,7 +1,9 @@
 """fastai's xresnet34 / DynamicUnet train step (forward, loss, backward, fastai's ranger step with wd 1e-2,
 zero_grad as fastai's Optimizer does it), the same loop as model-bench; images/s from the fastest timed step.
 Prints: images/s<TAB>peak RSS MB<TAB>optimizer ms per step.
-Usage: model_bench.py MODEL SIZE BATCH STEPS [contiguous|channels-last] [--lockstep]
+Usage: model_bench.py MODEL SIZE BATCH STEPS [contiguous|channels-last] [--lockstep]   (MODEL: xresnet34 | unet | simclr)
+       (simclr: lightly's SimCLR training step as its examples write it: backbone = fastai's xresnet34 body +
+       average pool, lightly's SimCLRProjectionHead(512, 512, 128), NTXentLoss(0.5) on two views)
        (--lockstep: as model-bench's: "ready" after the warm-up, then a line on stdin before each timed step
        and its seconds printed after it)
        model_bench.py --flops MODEL SIZE   (GEMM FLOPs of one train step per image, PyTorch's FlopCounterMode)"""
@@ -11,6 +13,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "interop"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "SelfSupervisedTests", "Fixtures"))
+import torchvision_stub  # noqa: F401  (lightly imports torchvision; the stub stands in where it cannot load)
 import fastai_env  # noqa: F401
 import torch
 import torch.nn as nn
@@ -21,14 +25,31 @@ from fastai.vision.models.xresnet import xresnet34
 torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
 
 
+class SimCLR(nn.Module):
+    """lightly's examples/pytorch/simclr.py model on fastai's xresnet34 body."""
+    def __init__(self):
+        super().__init__()
+        from lightly.models.modules.heads import SimCLRProjectionHead
+        self.backbone = nn.Sequential(*list(xresnet34().children())[:-4], nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.projection_head = SimCLRProjectionHead(512, 512, 128)
+
+    def forward(self, x):
+        return self.projection_head(self.backbone(x))
+
+
 def make(name, size):
     torch.manual_seed(0)
+    if name == "simclr":
+        return SimCLR()
     if name == "unet":
         return DynamicUnet(nn.Sequential(*list(xresnet34().children())[:-4]), n_out=3, img_size=(size, size))
     return xresnet34(n_out=20)
 
 
-def loss_of(name, out, x, y):
+def loss_of(name, out, x, y, model=None, x1=None):
+    if name == "simclr":
+        from lightly.loss import NTXentLoss
+        return NTXentLoss(temperature=0.5)(out, model(x1))
     return nn.functional.mse_loss(out, x) if name == "unet" else nn.functional.cross_entropy(out, y)
 
 
@@ -36,9 +57,9 @@ if sys.argv[1] == "--flops":
     from torch.utils.flop_counter import FlopCounterMode
     name, size = sys.argv[2], int(sys.argv[3])
     model, batch = make(name, size).train(), 4
-    x, y = torch.rand(batch, 3, size, size), torch.randint(0, 20, (batch,))
+    x, y, x1 = torch.rand(batch, 3, size, size), torch.randint(0, 20, (batch,)), torch.rand(batch, 3, size, size)
     with FlopCounterMode(display=False) as counter:
-        loss_of(name, model(x), x, y).backward()
+        loss_of(name, model(x), x, y, model, x1).backward()
     print(counter.get_total_flops() / batch)
     sys.exit(0)
 
@@ -46,10 +67,10 @@ name, size, batch, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(
 cl = len(sys.argv) > 5 and sys.argv[5] == "channels-last"
 lockstep = "--lockstep" in sys.argv
 model = make(name, size).train()
-x, y = torch.rand(batch, 3, size, size), torch.randint(0, 20, (batch,))
+x, y, x1 = torch.rand(batch, 3, size, size), torch.randint(0, 20, (batch,)), torch.rand(batch, 3, size, size)
 if cl:
     model = model.to(memory_format=torch.channels_last)
-    x = x.contiguous(memory_format=torch.channels_last)
+    x, x1 = x.contiguous(memory_format=torch.channels_last), x1.contiguous(memory_format=torch.channels_last)
 opt = ranger(model.parameters(), lr=1e-3, wd=1e-2)
 
 
@@ -58,7 +79,7 @@ opt_seconds = 0.0
 
 def step():
     global opt_seconds
-    loss_of(name, model(x), x, y).backward()
+    loss_of(name, model(x), x, y, model, x1).backward()
     t = time.perf_counter()
     opt.step()
     opt.zero_grad()

@@ -70,7 +70,7 @@ extension PretextTask {
 public enum PretextTasks {
   public static let all: [any RegisteredTask.Type] = [
     InpaintingTask.self, MaskedInpaintingTask.self, RotationTask.self, SimCLRTask.self, BYOLTask.self, SimSiamTask.self,
-    SwAVTask.self,
+    SwAVTask.self, JigsawTask.self, ColorizationTask.self,
   ]
   public static var names: [String] { all.map { $0.name } }
   public static func named(_ name: String) -> (any RegisteredTask.Type)? { all.first { $0.name == name } }

@@ -197,7 +197,7 @@ func tensorCRCs(_ path: String) throws -> [String: String] {
   }
 
   @Test func theRegistryNamesEveryTask() throws {
-    #expect(PretextTasks.names == ["inpainting", "masked", "rotation", "simclr", "byol", "simsiam", "swav"])
+    #expect(PretextTasks.names == ["inpainting", "masked", "rotation", "simclr", "byol", "simsiam", "swav", "jigsaw", "colorization"])
     let r = try runTool(try builtTool("pretext"), ["tasks"])
     #expect(r.status == 0 && PretextTasks.names.allSatisfy { r.output.contains($0) } && r.output.contains("NAME:WEIGHT"))
   }

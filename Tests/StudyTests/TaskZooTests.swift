@@ -221,3 +221,80 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     #expect(try ImageCodec.decode(contentsOf: stage.file(result.pictureFile)).width == 3 * 32 + 2 * 2)
   }
 }
+
+@Suite struct JigsawTaskTests {
+  /// The permutation set is fixed (the same on every call), 100 distinct orderings of the 9 cells from the
+  /// identity, far apart: every pair differs in at least 6 of the 9 places.
+  @Test func permutationsAreFixedDistinctAndFarApart() throws {
+    let p = JigsawTask.permutations
+    #expect(p == hammingPermutations(count: 100, cells: 9, pool: 5000, seed: 75))
+    #expect(p.count == 100 && Set(p).count == 100 && p.allSatisfy { $0.sorted() == Array(0..<9) } && p[0] == Array(0..<9))
+    var nearest = 9
+    for i in p.indices { for j in p.indices where j > i { nearest = Swift.min(nearest, zip(p[i], p[j]).filter { $0 != $1 }.count) } }
+    #expect(nearest >= 6, "minimum Hamming distance \(nearest)")
+  }
+
+  /// Slot s holds the tile of cell permutation[s]: centred in its cell in validation, the label the
+  /// permutation's index.
+  @Test func tilesFollowThePermutation() throws {
+    var pixels = [UInt8](repeating: 0, count: 30 * 30 * 3)
+    for y in 0..<30 { for x in 0..<30 { pixels[3 * (y * 30 + x)] = UInt8((y / 10) * 3 + x / 10) } }  // red = cell index
+    let reversed = Array((0..<9).reversed())
+    let t = JigsawTiles(grid: 3, permutations: [Array(0..<9), reversed], training: false)
+    var rng = SplitMix64(seed: 1)
+    var label = -1
+    for _ in 0..<20 where label != 1 {
+      var item = Item(source: RGBImage(width: 30, height: 30, pixels: pixels))
+      item.images["image"] = item.images["source"]
+      try t.apply(&item, rng: &rng)
+      label = try #require(item.integers["permutation"])
+      let perm = label == 0 ? Array(0..<9) : reversed
+      for s in 0..<9 {
+        let tile = try item.image("tile\(s)")
+        #expect(tile.width == t.tileSide(30) && tile.width == 8)
+        #expect(stride(from: 0, to: tile.pixels.count, by: 3).allSatisfy { tile.pixels[$0] == UInt8(perm[s]) }, "slot \(s)")
+      }
+      #expect(item.images["image"] == nil)
+    }
+    #expect(label == 1)
+  }
+
+  /// A tiny run lowers the loss, logs the permutation accuracy, and saves an encoder the classifier loads.
+  @Test func jigsawLearnsAndItsEncoderLoads() throws {
+    let root = NSTemporaryDirectory() + "pretext-jigsaw-\(UUID().uuidString)"
+    let data = try tinyPretextData(root + "/data")
+    let (result, stage) = try runPretext(data, tinyPretext("jigsaw", epochs: 3), runDir: root + "/run")
+    #expect(!result.sawLabels)
+    #expect(result.history.last!.trainLoss < result.history.first!.trainLoss, "\(result.history.map(\.trainLoss))")
+    #expect(result.history.allSatisfy { $0.metrics["accuracy"] != nil }, "\(result.history.last!.metrics)")
+    let classifier = try XResNet(.resnet34, classes: 20, widen: 0.125)
+    try EncoderTransfer.loadBody(try SafeTensors.File(path: stage.file(result.encoderFile)).tensors(), into: classifier)
+    let side = 3 * JigsawTiles(permutations: JigsawTask.permutations, training: false).tileSide(32)
+    #expect(try ImageCodec.decode(contentsOf: stage.file(result.pictureFile)).width == 2 * side + 2)
+  }
+}
+
+@Suite struct ColorizationTaskTests {
+  /// sRGB → Lab gives the reference values (white: L 100, a = b = 0; sRGB red: 53.24, 80.09, 67.20; mid gray
+  /// 0.5: L 53.39) and Lab → sRGB brings random colours back within 1e-4.
+  @Test func labConversionMatchesReferenceValuesAndRoundTrips() throws {
+    let colours = try Tensor([Float](arrayLiteral: 1, 1, 1, 1, 0, 0, 0.5, 0.5, 0.5), shape: [3, 3, 1, 1])
+    let lab = try Lab.fromRGB(colours).reshape([3, 3]).toArray(of: Float.self).map(Double.init)
+    let want: [Double] = [100, 0, 0, 53.24, 80.09, 67.20, 53.39, 0, 0]
+    for (g, w) in zip(lab, want) { #expect(Swift.abs(g - w) < 0.05, "\(lab)") }
+    let x = try Tensor.rand([2, 3, 8, 8])
+    #expect(try (Lab.toRGB(Lab.fromRGB(x)) - x).abs().max().item().doubleValue < 1e-4)
+  }
+
+  /// A tiny run lowers the loss and saves an encoder the classifier loads, and a picture of three tiles.
+  @Test func colorizationLearnsAndItsEncoderLoads() throws {
+    let root = NSTemporaryDirectory() + "pretext-colour-\(UUID().uuidString)"
+    let data = try tinyPretextData(root + "/data")
+    let (result, stage) = try runPretext(data, tinyPretext("colorization", epochs: 3), runDir: root + "/run")
+    #expect(!result.sawLabels)
+    #expect(result.history.last!.trainLoss < result.history.first!.trainLoss, "\(result.history.map(\.trainLoss))")
+    let classifier = try XResNet(.resnet34, classes: 20, widen: 0.125)
+    try EncoderTransfer.loadBody(try SafeTensors.File(path: stage.file(result.encoderFile)).tensors(), into: classifier)
+    #expect(try ImageCodec.decode(contentsOf: stage.file(result.pictureFile)).width == 3 * 32 + 2 * 2)
+  }
+}

@@ -1,12 +1,15 @@
 // Train-step throughput (images/s, from the fastest of STEPS timed steps) of xresnet34 and the U-Net: forward, loss, backward, the study's optimizer
 // step (Ranger, wd 1e-2) and zeroing the gradients; benchmarks/bench.py runs fastai's models and fastai's
 // ranger in PyTorch Python beside it (model_bench.py). Prints: images/s<TAB>peak RSS MB<TAB>optimizer ms per step.
-// Usage: model-bench MODEL SIZE BATCH STEPS [contiguous|channels-last] [--lockstep]   (MODEL: xresnet34 | unet)
+// Usage: model-bench MODEL SIZE BATCH STEPS [contiguous|channels-last] [--lockstep]   (MODEL: xresnet34 | unet | simclr)
+//        simclr: the SimCLR task's two-view step (pooled xresnet34 body and projector on each of two views,
+//        NT-Xent at τ 0.5); images/s counts images, i.e. pairs of views.
 //        --lockstep: after the warm-up print "ready", then before each timed step wait for a line on stdin
 //        and after it print the step's seconds (benchmarks/bench.py alternates the two sides step by step).
 //        model-bench --gemm N REPEATS   (this CPU's float32 GEMM rate through libtorch, GFLOP/s)
 import Foundation
 import NN
+import SelfSupervised
 import Torch
 import Training
 
@@ -42,18 +45,24 @@ do {
   let channelsLast = a.count > 5 && a[5] == "channels-last"
   let lockstep = a.contains("--lockstep")
   Runtime.manualSeed(0)
-  let model: Module & ParameterGroups = a[1] == "unet"
-    ? try DynamicUnet(encoder: XResNet(.resnet34).body, outChannels: 3, imageSize: (size, size))
-    : try XResNet(.resnet34, classes: 20)
+  let model: Module & ParameterGroups = switch a[1] {
+  case "unet": try DynamicUnet(encoder: XResNet(.resnet34).body, outChannels: 3, imageSize: (size, size))
+  case "simclr": try SimCLRTask(TaskSettings(size: size, widen: 1)).net
+  default: try XResNet(.resnet34, classes: 20)
+  }
   if channelsLast { try model.to(memoryFormat: .channelsLast) }
   let optimizer = ranger(ParamGroup.groups(of: model, lr: 1e-3), weightDecay: 1e-2)
-  var x = try Tensor.rand([batch, 3, size, size])
-  if channelsLast { x = try x.contiguous(.channelsLast) }
+  var x = try Tensor.rand([batch, 3, size, size]), x1 = try Tensor.rand([batch, 3, size, size])
+  if channelsLast { (x, x1) = (try x.contiguous(.channelsLast), try x1.contiguous(.channelsLast)) }
   let y = try Tensor.randint(0, 20, [batch])
   var optimizerSeconds = 0.0
   func step() throws {
     let out = try model(x)
-    let loss = a[1] == "unet" ? try mseLoss(out, x) : try crossEntropy(out, y)
+    let loss = switch a[1] {
+    case "unet": try mseLoss(out, x)
+    case "simclr": try ntXentLoss(out, model(x1), temperature: SimCLRTask.temperature)
+    default: try crossEntropy(out, y)
+    }
     try loss.backward()
     optimizerSeconds += try seconds {
       try optimizer.step()
