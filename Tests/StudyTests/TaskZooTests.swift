@@ -259,14 +259,35 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     #expect(label == 1)
   }
 
-  /// A tiny run lowers the loss, logs the permutation accuracy, and saves an encoder the classifier loads.
+  /// An ImageWang-layout set whose layout can be read off a tile: red grows to the right, green downwards,
+  /// blue per image, noise. (The synthetic ImageWang's shapes give tiles that mostly hold flat background, and
+  /// 160 of them never lowered the jigsaw loss in 10 epochs: 4.72 → 4.73.)
+  static func gradients(_ root: String, count: Int) throws {
+    var rng = SplitMix64(seed: 5)
+    for (split, n) in [("train/a", 2), ("train/b", 2), ("val/a", count / 4), ("unsup", count)] {
+      try FileManager.default.createDirectory(atPath: root + "/" + split, withIntermediateDirectories: true)
+      for i in 0..<n {
+        let blue = Double.random(in: 0...1, using: &rng)
+        var px: [UInt8] = []
+        for y in 0..<32 { for x in 0..<32 { for c in [Double(x) / 31, Double(y) / 31, blue] {
+          px.append(UInt8(Swift.max(0, Swift.min(255, 20 + 200 * c + Double.random(in: -12...12, using: &rng)))))
+        } } }
+        try ImageCodec.write(RGBImage(width: 32, height: 32, pixels: px), to: "\(root)/\(split)/\(i).png")
+      }
+    }
+  }
+
+  /// A tiny run on gradient images lowers the loss and beats chance (1 %) in permutation accuracy, and saves
+  /// an encoder the classifier loads and a picture of two boards.
   @Test func jigsawLearnsAndItsEncoderLoads() throws {
     let root = NSTemporaryDirectory() + "pretext-jigsaw-\(UUID().uuidString)"
-    let data = try tinyPretextData(root + "/data")
-    let (result, stage) = try runPretext(data, tinyPretext("jigsaw", epochs: 3), runDir: root + "/run")
+    try Self.gradients(root + "/data", count: 240)
+    let data = try ImageWangLayout(root: root + "/data")
+    let (result, stage) = try runPretext(data, tinyPretext("jigsaw", epochs: 6), runDir: root + "/run")
     #expect(!result.sawLabels)
-    #expect(result.history.last!.trainLoss < result.history.first!.trainLoss, "\(result.history.map(\.trainLoss))")
-    #expect(result.history.allSatisfy { $0.metrics["accuracy"] != nil }, "\(result.history.last!.metrics)")
+    #expect(result.history.last!.trainLoss < result.history.first!.trainLoss - 0.05, "\(result.history.map(\.trainLoss))")
+    let accuracy = try #require(result.history.last?.metrics["accuracy"])
+    #expect(accuracy > 0.03, "permutation accuracy \(accuracy)")
     let classifier = try XResNet(.resnet34, classes: 20, widen: 0.125)
     try EncoderTransfer.loadBody(try SafeTensors.File(path: stage.file(result.encoderFile)).tensors(), into: classifier)
     let side = 3 * JigsawTiles(permutations: JigsawTask.permutations, training: false).tileSide(32)
