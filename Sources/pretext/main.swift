@@ -173,7 +173,8 @@ struct PretrainCommand: ParsableCommand {
 struct TasksCommand: ParsableCommand {
   static let configuration = CommandConfiguration(commandName: "tasks", abstract: "List the pretext tasks (--task NAME) and protocols.")
   func run() throws {
-    for t in PretextTasks.all { print(t.name.padding(toLength: 12, withPad: " ", startingAt: 0) + t.summary) }
+    let width = (PretextTasks.names.map(\.count).max() ?? 0) + 2
+    for t in PretextTasks.all { print(t.name.padding(toLength: width, withPad: " ", startingAt: 0) + t.summary) }
     print("\nseveral at once on one backbone: --task NAME:WEIGHT,NAME:WEIGHT,… (e.g. inpainting:1,rotation:0.5,simclr:1)")
     print("\nprotocols (evaluate --protocol NAME): " + Scenario.allCases.map(\.rawValue).joined(separator: ", "))
   }
