@@ -34,7 +34,7 @@ demo: release
 # Side by side with PyTorch/fastai (a Python peer with the same torch in ~/.cache/pretext/pyenv): one table,
 # JSON in benchmarks/results/. ROUNDS=n for more interleaved rounds.
 bench: release
-	@py=$$(scripts/pyenv.sh --fastai); "$$py" benchmarks/bench.py
+	@py=$$(scripts/pyenv.sh --fastai --lightly); "$$py" benchmarks/bench.py
 
 # Per-op overhead of the Swift layer against a C++ floor and PyTorch Python.
 bench-ops: release

@@ -62,7 +62,7 @@ let package = Package(
     .target(
       name: "BenchFloor", dependencies: ["CTorch"], path: "benchmarks/floor",
       cxxSettings: [.unsafeFlags(["-isystem", "\(libtorch)/include"])]),
-    .executableTarget(name: "data-bench", dependencies: ["ImageData", "NN"], path: "benchmarks/data-bench"),
+    .executableTarget(name: "data-bench", dependencies: ["ImageData", "NN", "SelfSupervised"], path: "benchmarks/data-bench"),
     .executableTarget(name: "model-bench", dependencies: ["NN", "Training", "SelfSupervised"], path: "benchmarks/model-bench"),
     .executableTarget(name: "epoch-bench", dependencies: ["Study"], path: "benchmarks/epoch-bench"),
     .executableTarget(name: "torch-bench", dependencies: ["Torch", "BenchFloor"], path: "benchmarks/torch-bench"),

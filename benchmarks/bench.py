@@ -137,6 +137,21 @@ def main():
              "ours_rss_mb": None, "theirs_rss_mb": None, "median_pair_ratio": median([a / b for a, b in zip(o, t)])}
         result["rows"].append(r)
         report_row(r)
+    # The SimCLR views at 128 px (decode + 2 views, batches of float tensors) against lightly's SimCLRTransform
+    # on PIL/torchvision through torch's DataLoader: one thread, then `threads` workers (processes for lightly);
+    # rounds interleaved, the median of the per-round ratios.
+    o1, on, t1, tn = [], [], [], []
+    for _ in range(rounds):
+        out = dict(line.split("\t", 1) for line in run([os.path.join(release, "data-bench"), "--simclr", root, "128", "1"]).splitlines())
+        o1.append(float(out["simclr_loader_1_workers"]))
+        on.append(float(out[f"simclr_loader_{threads}_workers"]))
+        t1.append(float(run([py, os.path.join(here, "simclr_data_bench.py"), root, "128", "1", "1"]).split("\t")[1]))
+        tn.append(float(run([py, os.path.join(here, "simclr_data_bench.py"), root, "128", "1", threads]).split("\t")[1]))
+    for name, o, t in [("simclr views, 1 thread (lightly)", o1, t1), (f"simclr views, {threads} workers (lightly DataLoader)", on, tn)]:
+        r = {"kind": "data", "name": name, "unit": "images/s", "ours": max(o), "theirs": max(t), "ours_all": o, "theirs_all": t,
+             "ours_rss_mb": None, "theirs_rss_mb": None, "median_pair_ratio": median([a / b for a, b in zip(o, t)])}
+        result["rows"].append(r)
+        report_row(r)
     # How the loader scales, per round: its rate on N workers over N × the single-thread decode + augment rate,
     # and over N × its own rate on 1 worker (the same work, batches included).
     result["loader_scaling"] = [a / (int(threads) * b) for a, b in zip(ours_all, ours_single)]

@@ -9,22 +9,30 @@ static inline float clamp255(float v) { return v < 0 ? 0 : v > 255 ? 255 : v; }
 static inline float luma(const float *p) { return 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2]; }
 
 // RGB → HSV → RGB with the hue turned by `shift` (a fraction of a full turn), as torchvision's adjust_hue.
-static void shift_hue(float *p, float shift) {
+// (x − floor(x) is fmodf(x, 1) for the positive x here, and (g − b) / d is within ±1, so fmodf(·, 6) left it
+// as it was: both dropped, the same floats.)
+static inline void shift_hue(float *p, float shift) {
   float r = p[0] / 255, g = p[1] / 255, b = p[2] / 255;
   float mx = fmaxf(r, fmaxf(g, b)), mn = fminf(r, fminf(g, b)), d = mx - mn;
   float h = 0, s = mx > 0 ? d / mx : 0, v = mx;
   if (d > 0) {
-    if (mx == r) h = fmodf((g - b) / d, 6);
+    if (mx == r) h = (g - b) / d;
     else if (mx == g) h = (b - r) / d + 2;
     else h = (r - g) / d + 4;
     h /= 6;
   }
-  h = fmodf(h + shift + 1, 1);
-  float hh = h * 6, f = hh - floorf(hh);
+  h = h + shift + 1;
+  h -= floorf(h);
+  float hh = h * 6, fl = floorf(hh), f = hh - fl;
   float pp = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
-  int i = (int)floorf(hh) % 6;
-  float rgb[6][3] = {{v, t, pp}, {q, v, pp}, {pp, v, t}, {pp, q, v}, {t, pp, v}, {v, pp, q}};
-  for (int c = 0; c < 3; c++) p[c] = rgb[i][c] * 255;
+  switch ((int)fl % 6) {
+  case 0: p[0] = v * 255, p[1] = t * 255, p[2] = pp * 255; break;
+  case 1: p[0] = q * 255, p[1] = v * 255, p[2] = pp * 255; break;
+  case 2: p[0] = pp * 255, p[1] = v * 255, p[2] = t * 255; break;
+  case 3: p[0] = pp * 255, p[1] = q * 255, p[2] = v * 255; break;
+  case 4: p[0] = t * 255, p[1] = pp * 255, p[2] = v * 255; break;
+  default: p[0] = v * 255, p[1] = pp * 255, p[2] = q * 255; break;
+  }
 }
 
 void ci_color_jitter(uint8_t *pixels, size_t count, float brightness, float contrast, float saturation, float hue,
@@ -62,43 +70,52 @@ void ci_color_jitter(uint8_t *pixels, size_t count, float brightness, float cont
 
 void ci_gaussian_blur(uint8_t *pixels, int width, int height, float sigma, int radius) {
   if (radius < 1 || sigma <= 0) return;
+  const size_t rw = (size_t)width * 3;
   float *k = malloc((size_t)(2 * radius + 1) * sizeof(float));
-  float *tmp = malloc((size_t)width * height * 3 * sizeof(float));
-  if (!k || !tmp) {
-    free(k);
-    free(tmp);
+  float *tmp = malloc(rw * height * sizeof(float));
+  float *row = malloc(((size_t)width + 2 * radius) * 3 * sizeof(float));
+  float *acc = malloc(rw * sizeof(float));
+  if (!k || !tmp || !row || !acc) {
+    free(k), free(tmp), free(row), free(acc);
     return;
   }
   float sum = 0;
   for (int i = -radius; i <= radius; i++) sum += k[i + radius] = expf(-(float)(i * i) / (2 * sigma * sigma));
   for (int i = 0; i <= 2 * radius; i++) k[i] /= sum;
-  // Reflect at the borders (torchvision pads with reflection).
+  // Reflect at the borders (torchvision pads with reflection), clamped for kernels wider than the image.
 #define REFLECT(v, n) ((v) < 0 ? -(v) : (v) >= (n) ? 2 * (n) - 2 - (v) : (v))
-  for (int y = 0; y < height; y++)
-    for (int x = 0; x < width; x++)
-      for (int c = 0; c < 3; c++) {
-        float a = 0;
-        for (int i = -radius; i <= radius; i++) {
-          int xx = REFLECT(x + i, width);
-          xx = xx < 0 ? 0 : xx >= width ? width - 1 : xx;
-          a += k[i + radius] * pixels[3 * ((size_t)y * width + xx) + c];
-        }
-        tmp[3 * ((size_t)y * width + x) + c] = a;
-      }
-  for (int y = 0; y < height; y++)
-    for (int x = 0; x < width; x++)
-      for (int c = 0; c < 3; c++) {
-        float a = 0;
-        for (int i = -radius; i <= radius; i++) {
-          int yy = REFLECT(y + i, height);
-          yy = yy < 0 ? 0 : yy >= height ? height - 1 : yy;
-          a += k[i + radius] * tmp[3 * ((size_t)yy * width + x) + c];
-        }
-        pixels[3 * ((size_t)y * width + x) + c] = (uint8_t)lrintf(clamp255(a));
-      }
+#define CLAMP(v, n) ((v) < 0 ? 0 : (v) >= (n) ? (n) - 1 : (v))
+  // Each pass sums the taps in the same order as a per-pixel loop would (the same floats), but over whole
+  // contiguous rows, which the compiler vectorises: horizontal on a reflect-padded copy of the row, vertical
+  // over reflected row pointers.
+  for (int y = 0; y < height; y++) {
+    const uint8_t *src = pixels + (size_t)y * rw;
+    for (int x = -radius; x < width + radius; x++) {
+      int xx = REFLECT(x, width);
+      xx = CLAMP(xx, width);
+      for (int c = 0; c < 3; c++) row[3 * (size_t)(x + radius) + c] = src[3 * (size_t)xx + c];
+    }
+    float *dst = tmp + (size_t)y * rw;
+    for (size_t j = 0; j < rw; j++) dst[j] = 0;
+    for (int i = 0; i <= 2 * radius; i++) {
+      const float ki = k[i], *s = row + 3 * (size_t)i;
+      for (size_t j = 0; j < rw; j++) dst[j] += ki * s[j];
+    }
+  }
+  for (int y = 0; y < height; y++) {
+    for (size_t j = 0; j < rw; j++) acc[j] = 0;
+    for (int i = -radius; i <= radius; i++) {
+      int yy = REFLECT(y + i, height);
+      yy = CLAMP(yy, height);
+      const float ki = k[i + radius], *s = tmp + (size_t)yy * rw;
+      for (size_t j = 0; j < rw; j++) acc[j] += ki * s[j];
+    }
+    uint8_t *out = pixels + (size_t)y * rw;
+    for (size_t j = 0; j < rw; j++) out[j] = (uint8_t)lrintf(clamp255(acc[j]));
+  }
 #undef REFLECT
-  free(k);
-  free(tmp);
+#undef CLAMP
+  free(k), free(tmp), free(row), free(acc);
 }
 
 void ci_bytes_to_unit_floats(const uint8_t *src, float *dst, size_t n) {

@@ -1,9 +1,13 @@
 // Data pipeline throughput: decode + RandomResizedCrop(128) + flip + RandomCutout, images/s, one thread;
 // then the threaded loader (2 workers, batch 32, tensors out). benchmarks/data.sh runs PIL beside it.
 // Usage: data-bench ROOT [passes]
+//        data-bench --simclr ROOT SIZE PASSES: the SimCLR task's two views through the loader (batch 32, float
+//        tensors), 1 worker on one thread, then $BENCH_THREADS workers (default 2), after a per-stage breakdown
+//        on one thread; simclr_data_bench.py runs lightly's beside it.
 import Foundation
 import ImageData
 import NN
+import SelfSupervised
 import Torch
 
 Runtime.cacheCPUMemoryUnlessDisabled()  // as `pretext` does
@@ -26,6 +30,54 @@ func peakRSSMB() -> Double {
   var u = rusage()
   getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
   return Double(u.ru_maxrss) / 1024
+}
+
+if args[1] == "--simclr", args.count > 4, let size = Int(args[3]), let passes = Int(args[4]) {
+  do {
+    let ds = try ImageWangLayout(root: args[2])
+    let paths = ds.train.paths + ds.valid.paths + (ds.unsup?.paths ?? [])
+    let pipeline = try SimCLRTask(TaskSettings(size: size, widen: 0.125)).pipeline(training: true)
+    // Where one thread's time goes, per view (each transform applied with p 1 to already decoded images).
+    Runtime.threadCount = 1
+    var rng = SplitMix64(seed: 0)
+    func us(_ body: () throws -> Void) rethrows -> Double {
+      let t = Date(); try body(); return Date().timeIntervalSince(t) / Double(paths.count) * 1e6
+    }
+    var decoded: [RGBImage] = []
+    let decodeUS = try us { for p in paths { decoded.append(try ImageCodec.decode(contentsOf: p, minSide: size)) } }
+    var items = decoded.map { Item(source: $0) }
+    let crop = Crop(size: size, training: true, minScale: 0.08)
+    let cropUS = try us { for i in items.indices { try crop.apply(&items[i], rng: &rng) } }
+    let stages: [(String, any ItemTransform)] = [("jitter", ColorJitter(brightness: 0.8, contrast: 0.8, saturation: 0.8, hue: 0.2, p: 1)),
+                                                 ("grayscale", Grayscale(p: 1)), ("blur", GaussianBlur(p: 1))]
+    var line = String(format: "simclr_stages_us_per_view\tdecode %.0f (per image), crop+flip %.0f", decodeUS, cropUS)
+    for (name, t) in stages {
+      var copy = items
+      line += String(format: ", %@ %.0f", name, try us { for i in copy.indices { try t.apply(&copy[i], rng: &rng) } })
+    }
+    print(line)
+    let cores = Int(ProcessInfo.processInfo.environment["BENCH_THREADS"] ?? "2") ?? 2
+    for workers in [1, cores] {
+      Runtime.threadCount = workers
+      let loader = ImageLoader(paths: paths, pipeline: pipeline, batchSize: 32, shuffle: true, workers: workers)
+      let start = Date()
+      var seen = 0
+      for e in 0..<passes {
+        let pass = loader.pass(epoch: e)
+        while let b = try pass.next() {
+          guard let v0 = b["view0"], let v1 = b["view1"], v0.shape == v1.shape, v0.shape[2] == size else {
+            throw ImageError(path: nil, "the SimCLR loader made no two views of \(size) px")
+          }
+          seen += v0.shape[0]
+        }
+      }
+      print(String(format: "simclr_loader_%d_workers\t%.1f", workers, Double(seen) / Date().timeIntervalSince(start)))
+    }
+    exit(0)
+  } catch {
+    print("error: \(error)")
+    exit(1)
+  }
 }
 
 if args[1] == "--feed", args.count > 2 {
