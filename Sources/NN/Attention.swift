@@ -14,8 +14,8 @@ public final class SpectralNormConv1d: Module {
   public init(_ ni: Int, _ no: Int, kernelSize: Int = 1, padding: Int = 0, kaimingInit: Bool) throws {
     let shape = [no, ni, kernelSize]
     weightOrig = try Parameter(kaimingInit ? Init.kaimingNormal(shape) : Init.torchDefault(shape))
-    weightU = Buffer(try Self.normalize(Tensor.randn([no])))
-    weightV = Buffer(try Self.normalize(Tensor.randn([ni * kernelSize])))
+    weightU = Buffer(try Self.normalize(Tensor.randn([no], generator: Init.current(nil))))
+    weightV = Buffer(try Self.normalize(Tensor.randn([ni * kernelSize], generator: Init.current(nil))))
     self.padding = padding
     super.init()
   }

@@ -46,6 +46,11 @@ public final class BYOLTask: RegisteredTask {
   public var metrics: [Metric] { [] }
   public func encoderState() -> [(name: String, tensor: Tensor)] { net.encoder.body.stateDict() }
   public var weightsFile: String { "byol.safetensors" }
+  /// BYOL: LARS, lr 0.2 × batch / 256, wd 1.5e-6, warm-up over 10 of 1,000 epochs, then cosine to 0.
+  public var paperRecipe: TrainingRecipe? {
+    TrainingRecipe(optimizer: .lars(momentum: 0.9), lrPer256: 0.2, weightDecay: 1.5e-6, warmup: 0.01, decay: .cosine(final: 0),
+                   source: "Grill et al. 2020 (BYOL), §3.2 and C")
+  }
   public func pictureRows(_ batch: [String: Tensor], rows: Int, device: Device) throws -> [[[UInt8]]] {
     try twoViewPicture(batch, rows: rows)
   }

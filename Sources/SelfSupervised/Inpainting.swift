@@ -29,6 +29,8 @@ public final class InpaintingTask: RegisteredTask {
   public var metrics: [Metric] { [] }
   public func encoderState() -> [(name: String, tensor: Tensor)] { EncoderTransfer.encoderState(of: unet) }
   public var weightsFile: String { "unet.safetensors" }
+  /// The study is this task's paper: Ranger, flat-cos at the study's 8e-3, wd 1e-2.
+  public var paperRecipe: TrainingRecipe? { .study(lr: 8e-3, weightDecay: 1e-2) }
 
   /// Rows of `damaged | original | restored`, the holes (from the loader's mask) outlined in green.
   public func pictureRows(_ batch: [String: Tensor], rows: Int, device: Device) throws -> [[[UInt8]]] {

@@ -36,6 +36,11 @@ public final class JigsawTask: RegisteredTask {
   public var metrics: [Metric] { [Accuracy()] }
   public func encoderState() -> [(name: String, tensor: Tensor)] { net.encoder.body.stateDict() }
   public var weightsFile: String { "jigsaw.safetensors" }
+  /// Jigsaw: SGD momentum 0.9, lr 0.01 at batch 256, wd 5e-4, × 0.1 every 100k of 350k iterations.
+  public var paperRecipe: TrainingRecipe? {
+    TrainingRecipe(optimizer: .sgd(momentum: 0.9, nesterov: false), lrPer256: 0.01, weightDecay: 5e-4,
+                   decay: .steps(at: [2.0 / 7, 4.0 / 7, 6.0 / 7], factor: 0.1), source: "Noroozi & Favaro 2016, §4")
+  }
 
   /// Rows of `the shuffled tiles | put back by the predicted permutation` (the image when right), framed
   /// green when the prediction is right and red when wrong.

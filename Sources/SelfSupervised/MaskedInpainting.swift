@@ -35,6 +35,12 @@ public final class MaskedInpaintingTask: RegisteredTask {
   public var metrics: [Metric] { [] }
   public func encoderState() -> [(name: String, tensor: Tensor)] { EncoderTransfer.encoderState(of: unet) }
   public var weightsFile: String { "masked-unet.safetensors" }
+  /// SparK: LAMB, lr 2e-4 × batch / 256, wd 0.04 (its cosine rise of weight decay to 0.2 is not done), warm-up
+  /// over 40 of 1,600 epochs, cosine to 0. LAMB is not among the optimizers here: AdamW (β 0.9 / 0.95) stands in.
+  public var paperRecipe: TrainingRecipe? {
+    TrainingRecipe(optimizer: .adam(beta1: 0.9, beta2: 0.95, decoupled: true), lrPer256: 2e-4, weightDecay: 0.04, warmup: 0.025,
+                   decay: .cosine(final: 0), source: "Tian et al. 2023 (SparK), §4, AdamW for LAMB")
+  }
 
   /// Rows of `masked input | original | visible patches + the prediction in the blanked ones` (each
   /// predicted patch mapped back to pixels with the true patch's mean and std, as MAE's figures do).

@@ -46,6 +46,8 @@ public final class MultiTask: PretextTask {
   public var metrics: [Metric] { [] }
   public func encoderState() -> [(name: String, tensor: Tensor)] { backbone.stateDict() }
   public var weightsFile: String { "multitask.safetensors" }
+  /// Several tasks have several papers: none to follow.
+  public var paperRecipe: TrainingRecipe? { nil }
 
   /// Each task's picture rows in turn.
   public func pictureRows(_ batch: [String: Tensor], rows: Int, device: Device) throws -> [[[UInt8]]] {

@@ -39,6 +39,9 @@ public protocol PretextTask: AnyObject {
   var weightsFile: String { get }
   /// Rows of equal-sized RGB tiles (HWC bytes) picturing the task on a validation batch of CPU tensors.
   func pictureRows(_ batch: [String: Tensor], rows: Int, device: Device) throws -> [[[UInt8]]]
+  /// The optimizer, learning rate, weight decay and schedule of the task's paper (`--pretext-recipe paper`);
+  /// nil where there is none to follow (several tasks at once).
+  var paperRecipe: TrainingRecipe? { get }
 }
 
 /// A task in the registry, selected by name (`--task NAME`).

@@ -26,6 +26,11 @@ public final class RotationTask: RegisteredTask {
   public var metrics: [Metric] { [Accuracy()] }
   public func encoderState() -> [(name: String, tensor: Tensor)] { net.encoder.body.stateDict() }
   public var weightsFile: String { "rotation.safetensors" }
+  /// RotNet: SGD with Nesterov momentum 0.9, lr 0.1 at batch 128, wd 5e-4, × 0.2 at epochs 30, 60, 80 of 100.
+  public var paperRecipe: TrainingRecipe? {
+    TrainingRecipe(optimizer: .sgd(momentum: 0.9, nesterov: true), lrPer256: 0.2, weightDecay: 5e-4,
+                   decay: .steps(at: [0.3, 0.6, 0.8], factor: 0.2), source: "Gidaris et al. 2018 (RotNet), CIFAR/ImageNet NIN setting")
+  }
 
   /// Rows of `input | turned back by the predicted angle` (upright when right), framed green when the
   /// prediction is right and red when wrong.

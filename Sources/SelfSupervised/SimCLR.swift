@@ -27,6 +27,11 @@ public final class SimCLRTask: RegisteredTask {
   public var metrics: [Metric] { [] }
   public func encoderState() -> [(name: String, tensor: Tensor)] { net.encoder.body.stateDict() }
   public var weightsFile: String { "simclr.safetensors" }
+  /// SimCLR: LARS, lr 0.3 × batch / 256, wd 1e-6, linear warm-up over 10 of 100 epochs, then cosine to 0.
+  public var paperRecipe: TrainingRecipe? {
+    TrainingRecipe(optimizer: .lars(momentum: 0.9), lrPer256: 0.3, weightDecay: 1e-6, warmup: 0.1, decay: .cosine(final: 0),
+                   source: "Chen et al. 2020 (SimCLR), §B.1")
+  }
   public func pictureRows(_ batch: [String: Tensor], rows: Int, device: Device) throws -> [[[UInt8]]] {
     try twoViewPicture(batch, rows: rows)
   }

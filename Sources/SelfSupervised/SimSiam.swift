@@ -31,6 +31,12 @@ public final class SimSiamTask: RegisteredTask {
   public var metrics: [Metric] { [] }
   public func encoderState() -> [(name: String, tensor: Tensor)] { net.encoder.body.stateDict() }
   public var weightsFile: String { "simsiam.safetensors" }
+  /// SimSiam: SGD momentum 0.9, lr 0.05 × batch / 256, wd 1e-4, cosine to 0 (the paper's fixed predictor
+  /// rate is not done: the predictor decays with the rest).
+  public var paperRecipe: TrainingRecipe? {
+    TrainingRecipe(optimizer: .sgd(momentum: 0.9, nesterov: false), lrPer256: 0.05, weightDecay: 1e-4, decay: .cosine(final: 0),
+                   source: "Chen & He 2021 (SimSiam), §4")
+  }
   public func pictureRows(_ batch: [String: Tensor], rows: Int, device: Device) throws -> [[[UInt8]]] {
     try twoViewPicture(batch, rows: rows)
   }

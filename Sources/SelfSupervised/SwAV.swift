@@ -44,6 +44,12 @@ public final class SwAVTask: RegisteredTask {
   public var metrics: [Metric] { [] }
   public func encoderState() -> [(name: String, tensor: Tensor)] { net.encoder.body.stateDict() }
   public var weightsFile: String { "swav.safetensors" }
+  /// SwAV at batch 256 (its repository's bs256 configuration): LARS, lr 0.6 × batch / 256, wd 1e-6, cosine to
+  /// 1/1000 of the peak, no warm-up.
+  public var paperRecipe: TrainingRecipe? {
+    TrainingRecipe(optimizer: .lars(momentum: 0.9), lrPer256: 0.6, weightDecay: 1e-6, decay: .cosine(final: 1e-3),
+                   source: "Caron et al. 2020 (SwAV), its repository's 256-batch setting")
+  }
   public func pictureRows(_ batch: [String: Tensor], rows: Int, device: Device) throws -> [[[UInt8]]] {
     try twoViewPicture(batch, rows: rows)
   }

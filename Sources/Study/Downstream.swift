@@ -32,7 +32,7 @@ public func trainScenario(
   let start = Date()
   let seed = config.seed &+ UInt64(run) &* 1000
   Runtime.manualSeed(seed)
-  let model = try XResNet(.resnet34, classes: data.train.classes.count, widen: config.widen)
+  let model = try Init.withGenerator(Generator(seed: seed)) { try XResNet(.resnet34, classes: data.train.classes.count, widen: config.widen) }
   let weights = stage.file("model.safetensors")
   if resume, let done = try RunFolder.read(ScenarioResult.self, from: stage.result) {
     try model.load(from: weights)

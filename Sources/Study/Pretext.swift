@@ -61,7 +61,8 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
   try RunFolder.makeFolders(stage.dir)
   let start = Date()
   Runtime.manualSeed(config.seed)
-  let task = try makeTask(config)
+  // Its own generator, seeded alike: the same weights, whatever other threads of the process draw meanwhile.
+  let task = try Init.withGenerator(Generator(seed: config.seed)) { try makeTask(config) }
   try task.model.to(device: config.torchDevice, memoryFormat: config.memoryFormat)
   // Paths only: the pretext loader is never given a label.
   let paths = data.train.paths + (data.unsup?.paths ?? [])
@@ -69,15 +70,16 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
                           seed: config.seed, workers: config.workers)
   let valid = ImageLoader(paths: data.valid.paths, pipeline: task.pipeline(training: false), batchSize: config.pretextBatch,
                           shuffle: false, seed: config.seed, workers: config.workers)
+  let recipe = try pretextRecipe(task, config)
   let learner = Learner(
     model: task.model, train: OnDevice(train, config), valid: OnDevice(valid, config), step: task.step,
-    optimizer: ranger(ParamGroup.groups(of: task.model, lr: config.pretextLR), weightDecay: config.weightDecay),
+    optimizer: recipe.makeOptimizer(for: task.model, batch: config.pretextBatch),
     metrics: task.metrics,
     callbacks: callbacks + [CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)])
   learner.checkpointPath = stage.checkpoint
   learner.checkpointFingerprint = try config.fingerprint(stage: "pretext \(config.task)")
   let done = try resumeIfAsked(learner, resume)
-  try learner.fit(.flatCos(epochs: config.pretextEpochs, lr: .value(config.pretextLR)), startEpoch: done)
+  try learner.fit(recipe.plan(epochs: config.pretextEpochs, batch: config.pretextBatch), startEpoch: done)
   let result = PretextResult(task: config.task, encoderFile: "encoder.safetensors", pictureFile: config.taskFolder + ".png",
                              history: learner.history, seconds: Date().timeIntervalSince(start) + earlierSeconds(learner, done),
                              trainingItems: paths.count, sawLabels: train.labels != nil || valid.labels != nil)
@@ -88,6 +90,15 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
   try RunFolder.write(result, to: stage.result)
   try RunFolder.dropCheckpoints([stage.checkpoint], config)
   return (result, stage)
+}
+
+/// The recipe the config asks for: the study's (Ranger + flat-cos at `pretextLR`) or the task's paper's.
+public func pretextRecipe(_ task: any PretextTask, _ config: StudyConfig) throws -> TrainingRecipe {
+  guard config.pretextRecipe == "paper" else { return .study(lr: config.pretextLR, weightDecay: config.weightDecay) }
+  guard let recipe = task.paperRecipe else {
+    throw StudyConfig.ConfigError("--pretext-recipe paper: '\(config.task)' has no paper recipe (several tasks at once have several papers; use --pretext-recipe study)")
+  }
+  return recipe
 }
 
 /// The task's picture of the first validation batch.

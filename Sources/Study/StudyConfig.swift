@@ -19,6 +19,9 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   public var cutoutHoleSize = [5, 49]
   /// SwAV's queue length per global crop (0: no queue; else at least the pretext batch).
   public var swavQueue = 0
+  /// How the pretext is optimised: `study` (Ranger + flat-cos at `pretextLR`, every task alike) or `paper`
+  /// (the task's paper's optimizer, batch-scaled lr, weight decay and schedule).
+  public var pretextRecipe = "study"
   // Downstream (classification).
   public var size = 128
   public var batch = 64
@@ -53,7 +56,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     func take<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws { value = try c.decodeIfPresent(T.self, forKey: key) ?? value }
     try take(.task, &task); try take(.cutoutHoles, &cutoutHoles); try take(.cutoutHoleSize, &cutoutHoleSize)
-    try take(.swavQueue, &swavQueue)
+    try take(.swavQueue, &swavQueue); try take(.pretextRecipe, &pretextRecipe)
     try take(.pretextSize, &pretextSize); try take(.pretextBatch, &pretextBatch); try take(.pretextEpochs, &pretextEpochs)
     try take(.pretextLR, &pretextLR); try take(.cutoutReferenceSize, &cutoutReferenceSize); try take(.size, &size)
     try take(.batch, &batch); try take(.epochs, &epochs); try take(.lr, &lr); try take(.headEpochs, &headEpochs)
@@ -101,6 +104,9 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     }
     guard swavQueue == 0 || (pretextBatch...1_000_000).contains(swavQueue) else {
       throw ConfigError("--swav-queue must be 0 (none) or between the pretext batch (\(pretextBatch)) and 1000000 (got \(swavQueue))")
+    }
+    guard ["study", "paper"].contains(pretextRecipe) else {
+      throw ConfigError("--pretext-recipe must be study or paper (got \(pretextRecipe))")
     }
     guard Device(device) != nil else { throw ConfigError("--device '\(device)' is not a device (cpu, cuda, cuda:N)") }
     for (v, flag) in [(maxTrainPerClass, "max-train-per-class"), (maxValidPerClass, "max-valid-per-class"), (maxUnsup, "max-unsup")] {

@@ -23,6 +23,35 @@ public final class SGD: Optimizer {
   }
 }
 
+/// LARS as lightly's (`lightly.utils.lars.LARS`, the optimizer of SimCLR, BYOL and SwAV): where weight decay
+/// applies and both ‖p‖ and ‖g‖ are non-zero, the step direction is (g + wd·p) scaled by the trust ratio
+/// η·‖p‖ / (‖g‖ + wd·‖p‖ + ε); then torch's SGD momentum on that direction. Parameters without weight decay
+/// (BatchNorm and biases: lightly's examples give them a group with weight decay 0) take plain SGD steps.
+public final class LARS: Optimizer {
+  public let trustCoefficient: Double, dampening: Double, nesterov: Bool
+
+  public init(groups: [ParamGroup], trustCoefficient: Double = 0.001, dampening: Double = 0, nesterov: Bool = false) {
+    (self.trustCoefficient, self.dampening, self.nesterov) = (trustCoefficient, dampening, nesterov)
+    super.init(groups: groups)
+  }
+
+  public override func update(_ b: StepBatch) throws {
+    let g = b.group, wd = b.decay ? g.weightDecay : 0
+    let directions = wd == 0 ? b.grads : try zip(b.params, b.grads).map { p, grad in
+      let pn = try p.norm(), gn = try grad.norm()
+      // 1 where lightly adapts (both norms non-zero), else 0: then the gradient passes unchanged.
+      let adapt = try (pn .!= 0).logicalAnd(gn .!= 0).to(dtype: p.dtype)
+      let ratio = try pn / (gn + pn * wd + g.eps) * trustCoefficient
+      return try (grad + p * wd * adapt) * (adapt * ratio + (1 - adapt))
+    }
+    let first = state[b.keys[0]]?["momentum_buffer"] == nil
+    let buffers = g.momentum == 0 ? [] : try zip(b.keys, b.params).map { key, p in try slot(key, "momentum_buffer", like: p) }
+    try Foreach.fusedSGD_(
+      params: b.params, grads: directions, momentumBuffers: buffers, lr: g.lr, momentum: g.momentum,
+      dampening: dampening, weightDecay: 0, nesterov: nesterov, isFirstStep: first)
+  }
+}
+
 /// Adam as torch.optim.Adam (L2 weight decay) or, with `decoupled`, AdamW (p ← p·(1 − lr·wd));
 /// torch's fused kernel does the step. β₁ = group.momentum, β₂ = group.sqrMomentum.
 public final class Adam: Optimizer {

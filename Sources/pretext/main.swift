@@ -46,6 +46,7 @@ struct StudyOptions: ParsableArguments {
   @Option(help: "Inpainting: holes per image, LO-HI (default 5-9).") var cutoutHoles: String?
   @Option(help: "Inpainting: hole side in pixels at 160 px, LO-HI (default 5-49).") var cutoutSize: String?
   @Option(help: "SwAV: projections queued per global crop, used in Sinkhorn once full (default 0: no queue).") var swavQueue: Int?
+  @Option(help: "Pretext optimisation: study (Ranger + flat-cos at --lr, every task alike) or paper (the task's paper's optimizer, lr scaled with the batch, weight decay, schedule; --lr is not used).") var pretextRecipe: String?
   @Option(help: "Downstream runs per scenario.") var runs: Int?
   @Option(help: "Downstream epochs.") var epochs: Int?
   @Option(help: "Pretext epochs.") var pretextEpochs: Int?
@@ -87,6 +88,7 @@ struct StudyOptions: ParsableArguments {
     if let v = try range(cutoutHoles, "cutout-holes") { c.cutoutHoles = v }
     if let v = try range(cutoutSize, "cutout-size") { c.cutoutHoleSize = v }
     if let swavQueue { c.swavQueue = swavQueue }
+    if let pretextRecipe { c.pretextRecipe = pretextRecipe }
     if let runs { c.runs = runs }
     if let epochs { c.epochs = epochs }
     if let pretextEpochs { c.pretextEpochs = pretextEpochs }

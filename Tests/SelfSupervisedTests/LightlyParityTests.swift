@@ -82,6 +82,21 @@ func relativeError(_ a: Double, _ b: Double) -> Double { Swift.abs(a - b) / Swif
     }
   }
 
+  /// LARS takes lightly's steps: trust-ratio scaled with weight decay, plain SGD without (and for a zero
+  /// gradient), momentum 0.9, over 3 steps.
+  @Test func larsMatchesLightly() throws {
+    let w = try Parameter(f.t("lars.w0")), b = try Parameter(f.t("lars.b0"))
+    let group = ParamGroup(names: ["w", "b"], params: [w, b], decays: [true, false], lr: 0.5, momentum: 0.9, weightDecay: 0.1)
+    let lars = LARS(groups: [group])
+    for i in 0..<3 {
+      try w.value.setGrad(f.t("lars.gw\(i)"))
+      try b.value.setGrad(f.t("lars.gb\(i)"))
+      try lars.step()
+    }
+    #expect(try relativeError(w.value, f.t("lars.w3")) < 1e-6)
+    #expect(try relativeError(b.value, f.t("lars.b3")) < 1e-6)
+  }
+
   /// lightly's heads' weights load into ours by their own key names, and the forward in training mode
   /// (batch statistics) and the running statistics it leaves agree.
   @Test func headsMatchLightlysHeads() throws {

@@ -342,3 +342,37 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
   }
 }
 
+
+@Suite struct RecipeTests {
+  /// Every single task has a paper recipe, multi-task none (refused by name); the schedules: linear warm-up
+  /// from 0, cosine to the final fraction, steps × factor at their fractions; lr scales with the batch.
+  @Test func paperRecipesAndTheirSchedules() throws {
+    for name in PretextTasks.names {
+      let task = try PretextTasks.make(name, TaskSettings(size: 32, widen: 0.125))
+      #expect(task.paperRecipe != nil, "\(name)")
+    }
+    var config = tinyPretext("rotation:1,simclr:1")
+    config.pretextRecipe = "paper"
+    #expect(throws: StudyConfig.ConfigError.self) { try pretextRecipe(makeTask(config), config) }
+    let simclr = try #require(SimCLRTask(TaskSettings(size: 32, widen: 0.125)).paperRecipe)
+    #expect(Swift.abs(simclr.learningRate(batch: 512) - 0.6) < 1e-12)
+    #expect(simclr.schedule(0) == 0 && Swift.abs(simclr.schedule(0.05) - 0.5) < 1e-12 && Swift.abs(simclr.schedule(0.1) - 1) < 1e-12)
+    #expect(Swift.abs(simclr.schedule(0.55) - 0.5) < 1e-12 && Swift.abs(simclr.schedule(1)) < 1e-12)
+    let rotation = try #require(RotationTask(TaskSettings(size: 32, widen: 0.125)).paperRecipe)
+    #expect(rotation.schedule(0.29) == 1 && Swift.abs(rotation.schedule(0.3) - 0.2) < 1e-12 && Swift.abs(rotation.schedule(0.85) - 0.008) < 1e-12)
+    #expect(TrainingRecipe.study(lr: 8e-3, weightDecay: 1e-2).learningRate(batch: 999) == 8e-3)
+  }
+
+  /// A run with `--pretext-recipe paper` trains SimCLR with LARS at 0.3 × 16 / 256 and lowers its loss.
+  @Test func aPaperRecipeRunTrains() throws {
+    let root = NSTemporaryDirectory() + "pretext-recipe-\(UUID().uuidString)"
+    let data = try tinyPretextData(root + "/data")
+    var config = tinyPretext("simclr", epochs: 3)
+    config.pretextRecipe = "paper"
+    let recipe = try pretextRecipe(makeTask(config), config)
+    #expect(recipe.makeOptimizer(for: try makeTask(config).model, batch: 16) is LARS)
+    let (result, _) = try runPretext(data, config, runDir: root + "/run")
+    #expect(result.history.allSatisfy { $0.trainLoss.isFinite } && result.history.last!.trainLoss < result.history.first!.trainLoss,
+            "\(result.history.map(\.trainLoss))")
+  }
+}

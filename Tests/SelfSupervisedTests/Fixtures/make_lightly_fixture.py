@@ -2,7 +2,7 @@
 (LightlyParityTests): NT-Xent (two temperatures, loss and input gradient), negative cosine similarity, BYOL's
 symmetrised loss, update_momentum, cosine_schedule, std_of_l2_normalized, SwAV's Sinkhorn codes and loss (with
 and without a queue, and its gradient), and the SimCLR/BYOL/SimSiam/SwAV heads' forward (train mode: batch
-statistics) with their weights and updated running statistics.
+statistics) with their weights and updated running statistics, and LARS's steps.
 
     usage: $(scripts/pyenv.sh) -m pip install lightly==1.6.0   # once; it pulls another torch and torchvision:
            scripts/pyenv.sh; $(scripts/pyenv.sh) -m pip uninstall -y torchvision   # re-pins the torch
@@ -86,6 +86,18 @@ head.train()
 out["swav.output"] = head(x).detach()
 for k_, v in head.state_dict().items():
     if "running" in k_: out[f"swav.after.{k_}"] = v.clone()
+# LARS (drawn last): 3 steps on a weight (weight decay 0.1: trust-ratio scaled) and a bias (a group without
+# weight decay: plain SGD), momentum 0.9; the second step's weight gradient is zero (no scaling then).
+from lightly.utils.lars import LARS
+pw, pb = torch.nn.Parameter(torch.randn(4, 3)), torch.nn.Parameter(torch.randn(4))
+out["lars.w0"], out["lars.b0"] = pw.detach().clone(), pb.detach().clone()
+opt = LARS([{"params": [pw], "weight_decay": 0.1}, {"params": [pb], "weight_decay": 0.0}], lr=0.5, momentum=0.9)
+for i in range(3):
+    gw, gb = (torch.zeros(4, 3) if i == 1 else torch.randn(4, 3)), torch.randn(4)
+    out[f"lars.gw{i}"], out[f"lars.gb{i}"] = gw, gb
+    pw.grad, pb.grad = gw.clone(), gb.clone()
+    opt.step()
+out["lars.w3"], out["lars.b3"] = pw.detach().clone(), pb.detach().clone()
 save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lightly_parity.safetensors"),
           metadata={"reference": json.dumps(meta)})
 print(json.dumps(meta, indent=1))
