@@ -121,3 +121,29 @@ void ci_gaussian_blur(uint8_t *pixels, int width, int height, float sigma, int r
 void ci_bytes_to_unit_floats(const uint8_t *src, float *dst, size_t n) {
   for (size_t i = 0; i < n; i++) dst[i] = (float)src[i] / 255.0f;  // vectorised; bit for bit Float(x) / 255
 }
+
+void ci_grayscale(uint8_t *pixels, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    uint8_t *p = pixels + 3 * i;
+    const uint8_t l = (uint8_t)((p[0] * 299 + p[1] * 587 + p[2] * 114 + 500) / 1000);
+    p[0] = p[1] = p[2] = l;
+  }
+}
+
+void ci_solarize(uint8_t *pixels, size_t bytes, uint8_t threshold) {
+  for (size_t i = 0; i < bytes; i++)
+    if (pixels[i] >= threshold) pixels[i] = (uint8_t)(255 - pixels[i]);
+}
+
+void ci_rotate90(const uint8_t *src, uint8_t *dst, int width, int height, int k) {
+  const int w = width, h = height, ow = (k == 2) ? w : h;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      // Counter-clockwise: (x, y) → k=1: (y, w-1-x); k=2: (w-1-x, h-1-y); k=3: (h-1-y, x).
+      const int nx = k == 1 ? y : k == 2 ? w - 1 - x : h - 1 - y;
+      const int ny = k == 1 ? w - 1 - x : k == 2 ? h - 1 - y : x;
+      const uint8_t *s = src + 3 * ((size_t)y * w + x);
+      uint8_t *d = dst + 3 * ((size_t)ny * ow + nx);
+      d[0] = s[0], d[1] = s[1], d[2] = s[2];
+    }
+}

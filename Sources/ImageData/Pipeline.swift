@@ -153,20 +153,14 @@ public struct Rotate90: ItemTransform {
   }
 }
 
-/// Grayscale with probability `p` (ITU-R 601 luma, as PIL's convert("L"), replicated to 3 channels).
+/// Grayscale with probability `p` (ITU-R 601 luma, as PIL's convert("L"), replicated to 3 channels). In C.
 public struct Grayscale: ItemTransform {
   public var p: Double, image: String
   public init(p: Double = 1, image: String = "image") { (self.p, self.image) = (p, image) }
   public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
     guard Double.random(in: 0..<1, using: &rng) < p else { return }
     var img = try item.image(image)
-    img.pixels.withUnsafeMutableBufferPointer { px in
-      for i in stride(from: 0, to: px.count, by: 3) {
-        let r = Int(px[i]) * 299, g = Int(px[i + 1]) * 587, b = Int(px[i + 2]) * 114
-        let l = UInt8((r + g + b + 500) / 1000)
-        (px[i], px[i + 1], px[i + 2]) = (l, l, l)
-      }
-    }
+    img.pixels.withUnsafeMutableBufferPointer { ci_grayscale($0.baseAddress, $0.count / 3) }
     item.images[image] = img
   }
 }
@@ -179,7 +173,7 @@ public struct Solarize: ItemTransform {
     guard Double.random(in: 0..<1, using: &rng) < p else { return }
     var img = try item.image(image)
     let t = threshold
-    img.pixels.withUnsafeMutableBufferPointer { px in for i in px.indices where px[i] >= t { px[i] = 255 - px[i] } }
+    img.pixels.withUnsafeMutableBufferPointer { ci_solarize($0.baseAddress, $0.count, t) }
     item.images[image] = img
   }
 }
@@ -272,16 +266,7 @@ extension RGBImage {
     let (ow, oh) = k == 2 ? (w, h) : (h, w)
     var out = [UInt8](repeating: 0, count: pixels.count)
     pixels.withUnsafeBufferPointer { src in
-      out.withUnsafeMutableBufferPointer { dst in
-        for y in 0..<h {
-          for x in 0..<w {
-            // Counter-clockwise: (x, y) → k=1: (y, w-1-x); k=2: (w-1-x, h-1-y); k=3: (h-1-y, x).
-            let (nx, ny) = k == 1 ? (y, w - 1 - x) : k == 2 ? (w - 1 - x, h - 1 - y) : (h - 1 - y, x)
-            let s = 3 * (y * w + x), d = 3 * (ny * ow + nx)
-            (dst[d], dst[d + 1], dst[d + 2]) = (src[s], src[s + 1], src[s + 2])
-          }
-        }
-      }
+      out.withUnsafeMutableBufferPointer { ci_rotate90(src.baseAddress, $0.baseAddress, Int32(w), Int32(h), Int32(k)) }  // in C: fast in debug too
     }
     return RGBImage(width: ow, height: oh, pixels: out)
   }

@@ -14,6 +14,35 @@ import Testing
     #expect(img.rotated90(times: 4) == img && once.rotated90(times: 3) == img)
   }
 
+  /// Grayscale, solarize and quarter turns (in C) give what the plain per-pixel definitions give, on odd sizes.
+  @Test func grayscaleSolarizeAndTurnsMatchTheirDefinitions() throws {
+    var rng = SplitMix64(seed: 9)
+    for (w, h) in [(1, 1), (7, 3), (16, 9), (33, 34)] {
+      let img = RGBImage(width: w, height: h, pixels: (0..<(3 * w * h)).map { _ in UInt8.random(in: 0...255, using: &rng) })
+      var item = Item(source: img)
+      item.images["image"] = img
+      var gray = item, sol = item, r = rng
+      try Grayscale(p: 1).apply(&gray, rng: &r)
+      try Solarize(p: 1, threshold: 100).apply(&sol, rng: &r)
+      for i in 0..<(w * h) {
+        let p = img.pixels[(3 * i)..<(3 * i + 3)].map(Int.init)
+        let l = UInt8((p[0] * 299 + p[1] * 587 + p[2] * 114 + 500) / 1000)
+        #expect(Array(gray.images["image"]!.pixels[(3 * i)..<(3 * i + 3)]) == [l, l, l])
+        #expect(Array(sol.images["image"]!.pixels[(3 * i)..<(3 * i + 3)]) == p.map { UInt8($0 >= 100 ? 255 - $0 : $0) })
+      }
+      for k in 1...3 {
+        let turned = img.rotated90(times: k)
+        #expect(turned.width == (k == 2 ? w : h) && turned.height == (k == 2 ? h : w))
+        for y in 0..<h {
+          for x in 0..<w {
+            let (nx, ny) = k == 1 ? (y, w - 1 - x) : k == 2 ? (w - 1 - x, h - 1 - y) : (h - 1 - y, x)
+            #expect(turned[nx, ny] == img[x, y], "k \(k) at \(x),\(y) of \(w)×\(h)")
+          }
+        }
+      }
+    }
+  }
+
   /// Colour jitter changes colours but keeps the size; with p 0 it is the identity; blur smooths a hard edge;
   /// both are deterministic for a given generator.
   @Test func jitterAndBlur() throws {

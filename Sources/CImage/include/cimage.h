@@ -50,6 +50,15 @@ void ci_bytes_to_unit_floats(const uint8_t *src, float *dst, size_t n);
 // Separable Gaussian blur in place (kernel 2·radius+1, reflected borders).
 void ci_gaussian_blur(uint8_t *pixels, int width, int height, float sigma, int radius);
 
+// In place: ITU-R 601 luma ((299 r + 587 g + 114 b + 500) / 1000, as PIL's convert("L")) on all 3 channels.
+void ci_grayscale(uint8_t *pixels, size_t count);
+
+// In place: every byte ≥ threshold becomes 255 − byte (torchvision's solarize).
+void ci_solarize(uint8_t *pixels, size_t bytes, uint8_t threshold);
+
+// `src` (width × height RGB) turned k × 90° counter-clockwise into `dst` (height × width for odd k).
+void ci_rotate90(const uint8_t *src, uint8_t *dst, int width, int height, int k);
+
 #ifdef __cplusplus
 }
 #endif
