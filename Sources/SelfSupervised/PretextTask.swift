@@ -62,9 +62,8 @@ extension PretextTask {
   /// The task's picture as one PNG.
   public func writePicture(_ batch: [String: Tensor], rows: Int, to path: String, device: Device) throws {
     let grid = try pictureRows(batch, rows: rows, device: device)
-    guard let first = grid.first?.first else { throw ImageError(path: path, "the task drew no picture") }
-    let side = Int(Double(first.count / 3).squareRoot())
-    try writeTileGrid(grid, side: side, to: path)
+    guard grid.first?.first != nil else { throw ImageError(path: path, "the task drew no picture") }
+    try writeTileGrid(grid, to: path)
   }
 }
 
@@ -131,15 +130,22 @@ func inferring<T>(_ model: Module, _ body: () throws -> T) throws -> T {
   return try withNoGrad(body)
 }
 
-/// Rows of equal-sized RGB tiles (HWC bytes, `side` × `side`) with a 2-px white gap, as one PNG.
-func writeTileGrid(_ rows: [[[UInt8]]], side s: Int, to path: String) throws {
+/// Rows of square RGB tiles (HWC bytes) with a 2-px white gap, as one PNG. Tiles may differ in side (several
+/// tasks' pictures in one: jigsaw's boards, SwAV's crops): each sits top-left in a cell of the largest side.
+func writeTileGrid(_ rows: [[[UInt8]]], to path: String) throws {
+  func side(_ tile: [UInt8]) -> Int { Int(Double(tile.count / 3).squareRoot()) }
+  let s = rows.flatMap { $0.map(side) }.max() ?? 0
+  for tile in rows.joined() where side(tile) * side(tile) * 3 != tile.count {
+    throw ImageError(path: path, "a picture tile of \(tile.count) bytes is not a square RGB image")
+  }
   let cols = rows.map(\.count).max() ?? 0, gap = 2, width = cols * s + (cols - 1) * gap
   var grid = [UInt8](repeating: 255, count: rows.count * (s + gap) * width * 3)
   for (i, row) in rows.enumerated() {
     for (col, img) in row.enumerated() {
-      for py in 0..<s {
+      let t = side(img)
+      for py in 0..<t {
         let dst = ((i * (s + gap) + py) * width + col * (s + gap)) * 3
-        for j in 0..<(s * 3) { grid[dst + j] = img[py * s * 3 + j] }
+        for j in 0..<(t * 3) { grid[dst + j] = img[py * t * 3 + j] }
       }
     }
   }

@@ -376,3 +376,19 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
             "\(result.history.map(\.trainLoss))")
   }
 }
+
+@Suite struct MultiTaskPictureTests {
+  /// Tasks whose pictures differ in tile size (jigsaw's 24-px boards, SwAV's 32-px crops) train together and
+  /// draw one picture, each tile in a cell of the largest side; SwAV's queue works inside a multi-task run.
+  @Test func tasksWithDifferentPicturesTrainAndDrawOnePicture() throws {
+    let root = NSTemporaryDirectory() + "pretext-multipic-\(UUID().uuidString)"
+    let data = try tinyPretextData(root + "/data")
+    var config = tinyPretext("jigsaw:1,swav:1,colorization:0.5", epochs: 1)
+    config.swavQueue = 16
+    let (result, stage) = try runPretext(data, config, runDir: root + "/run")
+    #expect(result.history.allSatisfy { $0.trainLoss.isFinite })
+    for name in ["jigsaw", "swav", "colorization"] { #expect(result.history[0].metrics["train_\(name)_loss"] != nil, "\(name)") }
+    let picture = try ImageCodec.decode(contentsOf: stage.file(result.pictureFile))
+    #expect(picture.width == 3 * 32 + 2 * 2 && picture.height == 12 * (32 + 2))  // 4 rows per task, 3 columns at most
+  }
+}
