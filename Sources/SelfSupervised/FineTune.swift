@@ -1,4 +1,5 @@
 import NN
+import Torch
 import Training
 
 /// How a downstream classifier is trained from a pretext's encoder (or from random weights): what the
@@ -10,6 +11,8 @@ public protocol Evaluation: Sendable {
   var usesEncoder: Bool { get }
   /// The fit on `model` (phases with their freezing and learning rates).
   func plan(_ model: XResNet, epochs: Int, headEpochs: Int, lr: Double) -> FitPlan
+  /// How a batch becomes the loss, and how the model is put in training or evaluation mode.
+  func step(_ model: XResNet, loss: @escaping (Tensor, Tensor) throws -> Tensor) -> TrainStep
 }
 
 /// The study's downstream scenarios as settings of one fine-tune evaluation.
@@ -22,6 +25,9 @@ public enum Scenario: String, Codable, Sendable, CaseIterable {
   case discriminative
   /// The pretext encoder, everything trained at one lr from the first epoch.
   case full
+  /// A linear probe: the pretext encoder frozen and kept in eval mode (its BatchNorm statistics untouched),
+  /// only the linear head trained.
+  case linear
 
   /// The study's three scenarios.
   public static let study: [Scenario] = [.random, .head, .discriminative]
@@ -41,10 +47,31 @@ public struct FineTune: Evaluation {
       return all.preparing { _ in try model.unfreeze() }
     case .head:
       return all.preparing { _ in try model.freeze() }
+    case .linear:
+      return all.preparing { _ in try model.freeze(trainBatchNorm: false) }
     case .discriminative:
       let head = Swift.min(headEpochs, epochs)
       let first = head > 0 ? FitPlan.flatCos(epochs: head, lr: .value(lr)).preparing { _ in try model.freeze() } : FitPlan(phases: [])
       return first.then(FitPlan.flatCos(epochs: epochs - head, lr: .range(lr / 100, lr)).preparing { _ in try model.unfreeze() })
     }
+  }
+}
+
+extension FineTune {
+  public func step(_ model: XResNet, loss: @escaping (Tensor, Tensor) throws -> Tensor) -> TrainStep {
+    let supervised = SupervisedStep(loss: loss)
+    return scenario == .linear ? FrozenBodyStep(supervised, body: model.body) : supervised
+  }
+}
+
+/// A supervised step whose model trains with its `body` in evaluation mode (a linear probe: the frozen
+/// encoder's BatchNorm uses and keeps its running statistics).
+final class FrozenBodyStep: TrainStep {
+  let inner: SupervisedStep, body: Module
+  init(_ inner: SupervisedStep, body: Module) { (self.inner, self.body) = (inner, body) }
+  func compute(_ batch: Batch, model: Module) throws -> StepOutput { try inner.compute(batch, model: model) }
+  func setMode(training: Bool, model: Module) {
+    training ? model.train() : model.eval()
+    body.eval()
   }
 }

@@ -50,7 +50,7 @@ public func trainScenario(
                           batchSize: config.batch, shuffle: false, seed: seed, workers: config.workers)
   let learner = Learner(
     model: model, train: OnDevice(train, config), valid: OnDevice(valid, config),
-    loss: Losses.labelSmoothingCrossEntropy(),
+    step: evaluation.step(model, loss: Losses.labelSmoothingCrossEntropy()),
     optimizer: ranger(ParamGroup.groups(of: model, lr: config.lr), weightDecay: config.weightDecay),
     metrics: [Accuracy(), AccuracyAmong(classes: Array(Set(data.valid.labels)))],
     callbacks: callbacks + [CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)])

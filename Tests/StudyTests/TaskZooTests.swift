@@ -392,3 +392,29 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     #expect(picture.width == 3 * 32 + 2 * 2 && picture.height == 12 * (32 + 2))  // 4 rows per task, 3 columns at most
   }
 }
+
+@Suite struct LinearProbeTests {
+  /// The linear probe trains the head only and leaves every tensor of the body — weights, BatchNorm affine
+  /// parameters and running statistics, counters — bit-identical to the encoder it loaded; `--protocol linear`
+  /// is listed.
+  @Test func theProbeLeavesTheWholeBodyAsLoaded() throws {
+    let root = NSTemporaryDirectory() + "pretext-probe-\(UUID().uuidString)"
+    let data = try tinyPretextData(root + "/data")
+    var config = tinyPretext("rotation", epochs: 1)
+    (config.size, config.batch, config.epochs) = (32, 8, 2)
+    let (pretext, stage) = try runPretext(data, config, runDir: root + "/run")
+    let encoder = try SafeTensors.File(path: stage.file(pretext.encoderFile))
+    let probe = try trainScenario(.linear, run: 0, data: data, encoder: stage.file(pretext.encoderFile), config, runDir: root + "/run")
+    #expect(probe.result.history.count == 2 && probe.result.history.allSatisfy { $0.trainLoss.isFinite })
+    let body = probe.model.body.stateDict()
+    #expect(body.count > 100)
+    for (name, t) in body { #expect(try t.equal(encoder.tensor(name)), "\(name) moved") }
+    // The classifier as run 0 started (its seed, its own generator): the head must have moved from there.
+    let fresh = try Init.withGenerator(Generator(seed: config.seed)) { try XResNet(.resnet34, classes: 20, widen: 0.125) }
+    let head = Set(probe.model.stateDict().map(\.name)).subtracting(body.map(\.name))
+    #expect(!head.isEmpty)
+    let before = Dictionary(uniqueKeysWithValues: fresh.stateDict().map { ($0.name, $0.tensor) })
+    #expect(try probe.model.stateDict().filter { head.contains($0.name) }.contains { try !$0.tensor.equal(before[$0.name]!) })
+    #expect(Scenario.allCases.contains(.linear) && FineTune(.linear).usesEncoder)
+  }
+}
