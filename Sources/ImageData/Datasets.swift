@@ -113,6 +113,25 @@ public struct ImageFolder: Sendable {
     return ImageFolder(root: root, classes: classes, paths: keep.map { paths[$0] }, labels: keep.map { labels[$0] })
   }
 
+  /// A fixed, seeded, class-stratified `fraction` of the items (few-label training): from each class
+  /// max(1, round(fraction × its count)) items drawn without replacement by SplitMix64(seed ^ class index), kept
+  /// in file order. The same seed gives the same subset; a larger fraction's subset contains a smaller one's.
+  public func labelled(fraction: Double, seed: UInt64) -> ImageFolder {
+    guard fraction < 1 else { return self }
+    var byClass = [[Int]](repeating: [], count: classes.count)
+    for i in labels.indices { byClass[labels[i]].append(i) }
+    var keep: [Int] = []
+    for (c, items) in byClass.enumerated() where !items.isEmpty {
+      var rng = SplitMix64(seed: seed ^ (0xA5A5_0000_0000_0000 &+ UInt64(c)))
+      // A random rank per item (its order in one shuffle): the first n ranks, so smaller fractions nest.
+      var ranked = items
+      ranked.shuffle(using: &rng)
+      keep += ranked.prefix(Swift.max(1, Int((fraction * Double(items.count)).rounded())))
+    }
+    keep.sort()
+    return ImageFolder(root: root, classes: classes, paths: keep.map { paths[$0] }, labels: keep.map { labels[$0] })
+  }
+
   /// Without the files in `excluded` (e.g. those that do not decode); none left is an error naming the folder.
   public func excluding(_ excluded: Set<String>) throws -> ImageFolder {
     let keep = paths.indices.filter { !excluded.contains(paths[$0]) }
@@ -177,6 +196,11 @@ public struct ImageWangLayout: Sendable {
     ImageWangLayout(root: root, train: trainPerClass.map { train.limited(perClass: $0) } ?? train,
                     valid: validPerClass.map { valid.limited(perClass: $0) } ?? valid,
                     unsup: maxUnsup.flatMap { n in unsup.map { $0.limited(n) } } ?? unsup)
+  }
+
+  /// The same layout with train/ cut to a seeded, class-stratified fraction of its labelled images.
+  public func labelled(fraction: Double, seed: UInt64) -> ImageWangLayout {
+    ImageWangLayout(root: root, train: train.labelled(fraction: fraction, seed: seed), valid: valid, unsup: unsup)
   }
 
   /// The same layout without the files in `excluded`, from every split they are in; a split left with no

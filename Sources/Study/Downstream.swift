@@ -26,7 +26,8 @@ public func trainScenario(
   _ scenario: Scenario, run: Int, data: ImageWangLayout, encoder: String?, _ config: StudyConfig, runDir: String,
   resume: Bool = false, callbacks: [Callback] = []
 ) throws -> (result: ScenarioResult, learner: Learner?, model: XResNet) {
-  let data = config.select(data)
+  // Few-label runs: the same seeded subset of train/'s labels for every run and protocol.
+  let data = config.select(data).labelled(fraction: config.labelFraction, seed: config.seed)
   let evaluation = FineTune(scenario)
   let stage = Stage.evaluation(runDir, protocol: evaluation.name, run: run)
   let start = Date()

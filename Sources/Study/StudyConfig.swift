@@ -27,6 +27,9 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   public var batch = 64
   public var epochs = 15
   public var lr = 8e-3
+  /// Few-label training: the downstream stages train on this fraction of train/'s labels (fixed, seeded by
+  /// `seed`, class-stratified; 1 = all). The pretext is not affected: it sees every image without labels.
+  public var labelFraction = 1.0
   /// Scenario 3: head-only epochs before unfreezing (counted within `epochs`).
   public var headEpochs = 1
   public var weightDecay = 1e-2
@@ -56,7 +59,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     func take<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws { value = try c.decodeIfPresent(T.self, forKey: key) ?? value }
     try take(.task, &task); try take(.cutoutHoles, &cutoutHoles); try take(.cutoutHoleSize, &cutoutHoleSize)
-    try take(.swavQueue, &swavQueue); try take(.pretextRecipe, &pretextRecipe)
+    try take(.swavQueue, &swavQueue); try take(.pretextRecipe, &pretextRecipe); try take(.labelFraction, &labelFraction)
     try take(.pretextSize, &pretextSize); try take(.pretextBatch, &pretextBatch); try take(.pretextEpochs, &pretextEpochs)
     try take(.pretextLR, &pretextLR); try take(.cutoutReferenceSize, &cutoutReferenceSize); try take(.size, &size)
     try take(.batch, &batch); try take(.epochs, &epochs); try take(.lr, &lr); try take(.headEpochs, &headEpochs)
@@ -105,6 +108,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     guard swavQueue == 0 || (pretextBatch...1_000_000).contains(swavQueue) else {
       throw ConfigError("--swav-queue must be 0 (none) or between the pretext batch (\(pretextBatch)) and 1000000 (got \(swavQueue))")
     }
+    try real(labelFraction, "label-fraction", above: 0, atMost: 1)
     guard ["study", "paper"].contains(pretextRecipe) else {
       throw ConfigError("--pretext-recipe must be study or paper (got \(pretextRecipe))")
     }
@@ -121,8 +125,9 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     guard pretextItems >= pretextBatch else {
       throw ConfigError("--pretext-batch \(pretextBatch) is larger than the \(pretextItems) pretext images (train/ + unsup/): no batch would be formed")
     }
-    guard data.train.count >= batch else {
-      throw ConfigError("--batch \(batch) is larger than the \(data.train.count) train/ images: no batch would be formed")
+    let labelled = data.train.labelled(fraction: labelFraction, seed: seed).count
+    guard labelled >= batch else {
+      throw ConfigError("--batch \(batch) is larger than the \(labelled) labelled train/ images\(labelFraction < 1 ? " (--label-fraction \(labelFraction))" : ""): no batch would be formed")
     }
   }
 

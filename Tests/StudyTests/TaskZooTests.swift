@@ -418,3 +418,30 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     #expect(Scenario.allCases.contains(.linear) && FineTune(.linear).usesEncoder)
   }
 }
+
+@Suite struct FewLabelTests {
+  /// The label subset: per class max(1, round(fraction × count)) images, the same for the same seed, a
+  /// smaller fraction's subset inside a larger one's, all at fraction 1; a downstream run trains on it while
+  /// the pretext still sees every image.
+  @Test func theSubsetIsSeededStratifiedAndNested() throws {
+    let root = NSTemporaryDirectory() + "pretext-few-\(UUID().uuidString)"
+    try SyntheticImageWang(size: 32, trainPerClass: 10, validPerClass: 1, unsupCount: 20, seed: 4).write(to: root + "/data")
+    let data = try ImageWangLayout(root: root + "/data")
+    let tenth = data.train.labelled(fraction: 0.1, seed: 42), half = data.train.labelled(fraction: 0.5, seed: 42)
+    #expect(tenth.countsPerClass().allSatisfy { $0.1 == 1 } && half.countsPerClass().allSatisfy { $0.1 == 5 })
+    #expect(tenth.paths == data.train.labelled(fraction: 0.1, seed: 42).paths)
+    #expect(tenth.paths != data.train.labelled(fraction: 0.1, seed: 43).paths)
+    #expect(Set(tenth.paths).isSubset(of: Set(half.paths)))
+    #expect(data.train.labelled(fraction: 1, seed: 42).paths == data.train.paths)
+    #expect(zip(half.paths, half.labels).allSatisfy { p, l in data.train.labels[data.train.paths.firstIndex(of: p)!] == l })
+
+    var config = tinyPretext("rotation", epochs: 1)
+    (config.size, config.batch, config.epochs, config.labelFraction) = (32, 4, 1, 0.2)
+    let (pretext, stage) = try runPretext(data, config, runDir: root + "/run")
+    #expect(pretext.trainingItems == data.train.count + data.unsup!.count)
+    let r = try trainScenario(.head, run: 0, data: data, encoder: stage.file(pretext.encoderFile), config, runDir: root + "/run")
+    #expect(r.learner?.train.batchCount == 20 * 2 / 4)  // 2 of 10 per class, 20 classes, batches of 4
+    config.batch = 64
+    #expect(throws: StudyConfig.ConfigError.self) { try config.validate(against: data) }
+  }
+}
