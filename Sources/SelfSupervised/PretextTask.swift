@@ -124,7 +124,7 @@ public enum PretextTasks {
 }
 
 /// Runs `body` in eval mode without autograd, then puts the model back in training mode.
-func inferring<T>(_ model: Module, _ body: () throws -> T) throws -> T {
+public func inferring<T>(_ model: Module, _ body: () throws -> T) throws -> T {
   model.eval()
   defer { model.train() }
   return try withNoGrad(body)

@@ -11,7 +11,7 @@ import Training
 struct Pretext: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Self-supervised pretraining of image models, and what it buys downstream.",
-    subcommands: [DataCommand.self, ExperimentCommand.self, PretrainCommand.self, EvaluateCommand.self, FinetuneCommand.self,
+    subcommands: [DataCommand.self, ExperimentCommand.self, PretrainCommand.self, EvaluateCommand.self, KNNCommand.self, FinetuneCommand.self,
                   ShowCommand.self, ResumeCommand.self, TasksCommand.self])
 
   /// The caching CPU allocator is on (see `Runtime.cachesCPUMemory`) unless PRETEXT_CPU_CACHE=0.
@@ -202,6 +202,36 @@ struct EvaluateCommand: ParsableCommand {
 
   func run() throws {
     try runEvaluation(Scenario(rawValue: `protocol`)!, encoder: encoder, options)
+  }
+}
+
+/// `pretext knn --encoder FILE|random`: the kNN evaluation of an encoder's features (nothing trained).
+struct KNNCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "knn", abstract: "kNN accuracy of an encoder's features on val/ (InstDisc/DINO weighted vote; nothing is trained).")
+  @Option(help: "The encoder file (a run's pretext/<task>/encoder.safetensors), or random (random weights, the baseline).") var encoder: String
+  @Option(help: "Neighbours that vote.") var k = 20
+  @Option(help: "Vote weight exp(similarity / T).") var temperature = 0.07
+  @Option(help: "Also write the result as JSON to this file.") var output: String?
+  @OptionGroup var options: StudyOptions
+
+  func validate() throws {
+    guard k >= 1 else { throw ValidationError("--k must be at least 1 (got \(k))") }
+    guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be above 0 (got \(temperature))") }
+    if encoder != "random" { try validateEncoderFile(encoder, flag: "--encoder") }
+  }
+
+  func run() throws {
+    let config = try options.config()
+    let data = try options.dataset(config, requireUnsup: false)
+    let r = try evaluateKNN(data, encoder: encoder == "random" ? nil : encoder, config, k: k, temperature: temperature)
+    print(String(format: "kNN (k %d, T %.3g) of %@ on %d val/ images, %d train/ images: accuracy %.4f, among val/ classes %.4f (%.1f s)",
+                 r.k, r.temperature, encoder, r.validImages, r.trainImages, r.accuracy, r.accuracyAmongValidClasses, r.seconds))
+    if let output {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      try AtomicFileWriter.write(Array(try encoder.encode(r)), to: output)
+    }
   }
 }
 

@@ -445,3 +445,33 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     #expect(throws: StudyConfig.ConfigError.self) { try config.validate(against: data) }
   }
 }
+
+@Suite struct KNNEvaluationTests {
+  /// With val/ made of copies of train/ images (same classes), k = 1 finds each query's own copy: accuracy 1
+  /// for any encoder, random weights included; a pretext encoder evaluates without error through the CLI,
+  /// which prints and writes the result.
+  @Test func copiesAreTheirOwnNearestNeighbour() throws {
+    let root = NSTemporaryDirectory() + "pretext-knn-\(UUID().uuidString)"
+    try SyntheticImageWang(size: 32, trainPerClass: 3, validPerClass: 1, unsupCount: 20, seed: 6).write(to: root + "/data")
+    let fm = FileManager.default
+    let data0 = try ImageWangLayout(root: root + "/data")
+    try fm.removeItem(atPath: root + "/data/val")
+    for (path, label) in zip(data0.train.paths, data0.train.labels) where label % 2 == 0 {
+      let dir = root + "/data/val/" + data0.train.classes[label]
+      try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+      try fm.copyItem(atPath: path, toPath: dir + "/copy-" + (path as NSString).lastPathComponent)
+    }
+    let data = try ImageWangLayout(root: root + "/data")
+    var config = tinyPretext("rotation", epochs: 1)
+    (config.size, config.batch) = (32, 8)
+    let random = try evaluateKNN(data, encoder: nil, config, k: 1)
+    #expect(random.accuracy == 1 && random.accuracyAmongValidClasses == 1 && random.validImages == 30 && random.trainImages == 60)
+    let (pretext, stage) = try runPretext(data, config, runDir: root + "/run")
+    let tool = try builtTool("pretext")
+    let r = try runTool(tool, ["knn", "--encoder", stage.file(pretext.encoderFile), "--data", root + "/data", "--size", "32",
+                               "--widen", "0.125", "--batch", "8", "--k", "1", "--output", root + "/knn.json"])
+    #expect(r.status == 0 && r.output.contains("accuracy 1.0000"), "\(r.output)")
+    let written = try JSONDecoder().decode(KNNResult.self, from: Data(contentsOf: URL(fileURLWithPath: root + "/knn.json")))
+    #expect(written.k == 1 && written.accuracy == 1)
+  }
+}
