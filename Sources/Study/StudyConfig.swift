@@ -127,7 +127,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     }
     let labelled = data.train.labelled(fraction: labelFraction, seed: seed).count
     guard labelled >= batch else {
-      throw ConfigError("--batch \(batch) is larger than the \(labelled) labelled train/ images\(labelFraction < 1 ? " (--label-fraction \(labelFraction))" : ""): no batch would be formed")
+      throw ConfigError("--batch \(batch) is larger than the \(labelled) train/ images\(labelFraction < 1 ? " kept by --label-fraction \(labelFraction)" : ""): no batch would be formed")
     }
   }
 
