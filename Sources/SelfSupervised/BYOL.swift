@@ -9,7 +9,7 @@ import Training
 /// Views: BYOL's asymmetric pair (blur 1.0 / 0.1, solarize 0 / 0.2, jitter 0.4/0.4/0.2/0.1 at p 0.8). The
 /// heads' widths are the paper's ratios at this backbone's width: projector f → 2f → 256 (the paper: 2048 →
 /// 4096 → 256), predictor 256 → 2f → 256.
-public final class BYOLTask: RegisteredTask {
+public final class BYOLTask: JointEmbeddingTask {
   public static let name = "byol"
   public static let summary = "predict a momentum target's projection of the other view (BYOL: EMA 0.996→1, predictor)"
   public static let baseMomentum = 0.996
@@ -28,7 +28,6 @@ public final class BYOLTask: RegisteredTask {
                                 predictor: .byol(256, hidden: 2 * f, outputs: 256), momentum: target)
   }
 
-  public var model: any ParameterGroups { net }
   public func pipeline(training: Bool) -> Pipeline { SSLAugment.twoViews(Self.views.0, Self.views.1, size: settings.size) }
 
   public lazy var step: TrainStep = TwoViewStep(net, afterStep: { [net] learner in
@@ -43,15 +42,10 @@ public final class BYOLTask: RegisteredTask {
     return try (negativeCosineSimilarity(p0, t1) + negativeCosineSimilarity(p1, t0)) * 0.5
   }
 
-  public var metrics: [Metric] { [] }
-  public func encoderState() -> [(name: String, tensor: Tensor)] { net.encoder.body.stateDict() }
   public var weightsFile: String { "byol.safetensors" }
   /// BYOL: LARS, lr 0.2 × batch / 256, wd 1.5e-6, warm-up over 10 of 1,000 epochs, then cosine to 0.
   public var paperRecipe: TrainingRecipe? {
     TrainingRecipe(optimizer: .lars(momentum: 0.9), lrPer256: 0.2, weightDecay: 1.5e-6, warmup: 0.01, decay: .cosine(final: 0),
                    source: "Grill et al. 2020 (BYOL), §3.2 and C")
-  }
-  public func pictureRows(_ batch: [String: Tensor], rows: Int, device: Device) throws -> [[[UInt8]]] {
-    try twoViewPicture(batch, rows: rows)
   }
 }

@@ -49,6 +49,21 @@ public final class JointEmbeddingNet: Module, ParameterGroups {
   var target: [Parameter] { (momentumEncoder?.parameters() ?? []) + (momentumProjector?.parameters() ?? []) }
 }
 
+/// What SimCLR, BYOL and SimSiam share as tasks: a `JointEmbeddingNet`, no metric of their own (the monitors
+/// come with the step), the encoder's body as what they save, their two views as their picture.
+public protocol JointEmbeddingTask: RegisteredTask {
+  var net: JointEmbeddingNet { get }
+}
+
+extension JointEmbeddingTask {
+  public var model: any ParameterGroups { net }
+  public var metrics: [Metric] { [] }
+  public func encoderState() -> [(name: String, tensor: Tensor)] { net.encoder.body.stateDict() }
+  public func pictureRows(_ batch: [String: Tensor], rows: Int, device: Device) throws -> [[[UInt8]]] {
+    try twoViewPicture(batch, rows: rows)
+  }
+}
+
 /// SimCLR's NT-Xent loss (lightly's NTXentLoss without a memory bank): each projection's positive is the other
 /// view of its image, its negatives the other 2N − 2 projections; cross-entropy over cosine similarities / τ.
 public func ntXentLoss(_ z0: Tensor, _ z1: Tensor, temperature: Double) throws -> Tensor {

@@ -18,6 +18,15 @@ func tinyPretext(_ task: String, epochs: Int = 4) -> StudyConfig {
   return config
 }
 
+/// The 20-class classifier (xresnet34 × 0.125) with a pretext run's encoder loaded: loading checks every key
+/// and shape.
+@discardableResult
+func loadedClassifier(_ stage: Stage, _ result: PretextResult) throws -> XResNet {
+  let classifier = try XResNet(.resnet34, classes: 20, widen: 0.125)
+  try EncoderTransfer.loadBody(try SafeTensors.File(path: stage.file(result.encoderFile)).tensors(), into: classifier)
+  return classifier
+}
+
 func tinyPretextData(_ root: String) throws -> ImageWangLayout {
   try SyntheticImageWang(size: 32, trainPerClass: 2, validPerClass: 2, unsupCount: 120, seed: 3).write(to: root)
   return try ImageWangLayout(root: root)
@@ -47,8 +56,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     #expect(rank > 4, "\(name): effective rank \(rank)")
     let d = Double(try #require((task.model as? JointEmbeddingNet)?.projector(Tensor.zeros([2, 64])).shape[1]))
     #expect(std > 0.2 / d.squareRoot(), "\(name): embedding std \(std)")
-    let classifier = try XResNet(.resnet34, classes: 20, widen: 0.125)
-    try EncoderTransfer.loadBody(try SafeTensors.File(path: stage.file(result.encoderFile)).tensors(), into: classifier)
+    try loadedClassifier(stage, result)
     #expect(try ImageCodec.decode(contentsOf: stage.file(result.pictureFile)).width == 2 * 32 + 2)
   }
 
@@ -95,8 +103,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
       #expect(Swift.abs(e.trainLoss - (rotation + 0.5 * simclr)) < 1e-5 * e.trainLoss, "\(e)")
       #expect(e.metrics["valid_rotation_accuracy"] != nil && e.metrics["train_simclr_effective_rank"] != nil)
     }
-    let classifier = try XResNet(.resnet34, classes: 20, widen: 0.125)
-    try EncoderTransfer.loadBody(try SafeTensors.File(path: stage.file(result.encoderFile)).tensors(), into: classifier)
+    try loadedClassifier(stage, result)
   }
 
   /// A weight of 0 is the same run as leaving the task out: same losses, same weights, bit for bit.
@@ -144,8 +151,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     let prototypes = try SafeTensors.File(path: stage.file(task.weightsFile)).tensor("prototypes.weight")
     #expect(prototypes.shape == [SwAVTask.prototypes, SwAVTask.projection])
     #expect(try prototypes.norm(dims: [1]).allClose(Tensor.ones([SwAVTask.prototypes]), rtol: 1e-5))
-    let classifier = try XResNet(.resnet34, classes: 20, widen: 0.125)
-    try EncoderTransfer.loadBody(try SafeTensors.File(path: stage.file(result.encoderFile)).tensors(), into: classifier)
+    try loadedClassifier(stage, result)
   }
 
   /// The queue: empty until it holds `length` projections per global crop, newest first (the oldest fall
@@ -216,8 +222,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     let (result, stage) = try runPretext(data, tinyPretext("masked", epochs: 3), runDir: root + "/run")
     #expect(!result.sawLabels)
     #expect(result.history.last!.trainLoss < result.history.first!.trainLoss, "\(result.history.map(\.trainLoss))")
-    let classifier = try XResNet(.resnet34, classes: 20, widen: 0.125)
-    try EncoderTransfer.loadBody(try SafeTensors.File(path: stage.file(result.encoderFile)).tensors(), into: classifier)
+    try loadedClassifier(stage, result)
     #expect(try ImageCodec.decode(contentsOf: stage.file(result.pictureFile)).width == 3 * 32 + 2 * 2)
   }
 }
@@ -288,8 +293,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     #expect(result.history.last!.trainLoss < result.history.first!.trainLoss - 0.05, "\(result.history.map(\.trainLoss))")
     let accuracy = try #require(result.history.last?.metrics["accuracy"])
     #expect(accuracy > 0.03, "permutation accuracy \(accuracy)")
-    let classifier = try XResNet(.resnet34, classes: 20, widen: 0.125)
-    try EncoderTransfer.loadBody(try SafeTensors.File(path: stage.file(result.encoderFile)).tensors(), into: classifier)
+    try loadedClassifier(stage, result)
     let side = 3 * JigsawTiles(permutations: JigsawTask.permutations, training: false).tileSide(32)
     #expect(try ImageCodec.decode(contentsOf: stage.file(result.pictureFile)).width == 2 * side + 2)
   }
@@ -314,8 +318,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     let (result, stage) = try runPretext(data, tinyPretext("colorization", epochs: 3), runDir: root + "/run")
     #expect(!result.sawLabels)
     #expect(result.history.last!.trainLoss < result.history.first!.trainLoss, "\(result.history.map(\.trainLoss))")
-    let classifier = try XResNet(.resnet34, classes: 20, widen: 0.125)
-    try EncoderTransfer.loadBody(try SafeTensors.File(path: stage.file(result.encoderFile)).tensors(), into: classifier)
+    try loadedClassifier(stage, result)
     #expect(try ImageCodec.decode(contentsOf: stage.file(result.pictureFile)).width == 3 * 32 + 2 * 2)
   }
 }
@@ -332,8 +335,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     let data = try tinyPretextData(root + "/data")
     let (result, stage) = try runPretext(data, tinyPretext(name, epochs: 2), runDir: root + "/run")
     #expect(!result.sawLabels && result.history.allSatisfy { $0.trainLoss.isFinite && ($0.validLoss?.isFinite ?? false) })
-    let classifier = try XResNet(.resnet34, classes: 20, widen: 0.125)
-    try EncoderTransfer.loadBody(try SafeTensors.File(path: stage.file(result.encoderFile)).tensors(), into: classifier)
+    let classifier = try loadedClassifier(stage, result)
     let encoder = try PooledEncoder(body: classifier.body)
     let images = try #require(try ImageLoader(paths: data.valid.paths, pipeline: .crop(size: 32, training: false), batchSize: 16,
                                               shuffle: false).pass(epoch: 0).next()?["image"])
