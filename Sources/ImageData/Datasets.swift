@@ -198,6 +198,16 @@ public struct ImageWangLayout: Sendable {
                     unsup: maxUnsup.flatMap { n in unsup.map { $0.limited(n) } } ?? unsup)
   }
 
+  /// The tuning split (choosing settings without looking at val/): a seeded, class-stratified `fraction` of
+  /// train/ held out as the validation images, the rest as train/; val/ is not used. unsup/ is kept.
+  public func tuningSplit(fraction: Double, seed: UInt64) -> ImageWangLayout {
+    let held = train.labelled(fraction: fraction, seed: seed ^ 0x7475_6E69_6E67)  // "tuning": apart from few-label draws
+    let heldPaths = Set(held.paths)
+    let keep = train.paths.indices.filter { !heldPaths.contains(train.paths[$0]) }
+    let rest = ImageFolder(root: train.root, classes: train.classes, paths: keep.map { train.paths[$0] }, labels: keep.map { train.labels[$0] })
+    return ImageWangLayout(root: root, train: rest, valid: held, unsup: unsup)
+  }
+
   /// The same layout with train/ cut to a seeded, class-stratified fraction of its labelled images.
   public func labelled(fraction: Double, seed: UInt64) -> ImageWangLayout {
     ImageWangLayout(root: root, train: train.labelled(fraction: fraction, seed: seed), valid: valid, unsup: unsup)

@@ -27,7 +27,7 @@ public func trainScenario(
   resume: Bool = false, callbacks: [Callback] = []
 ) throws -> (result: ScenarioResult, learner: Learner?, model: XResNet) {
   // Few-label runs: the same seeded subset of train/'s labels for every run and protocol.
-  let data = config.select(data).labelled(fraction: config.labelFraction, seed: config.seed)
+  let data = config.downstreamData(data)
   let evaluation = FineTune(scenario)
   let stage = Stage.evaluation(runDir, protocol: evaluation.name, run: run)
   let start = Date()

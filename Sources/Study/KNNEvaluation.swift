@@ -24,7 +24,7 @@ public struct KNNResult: Codable, Sendable {
 public func evaluateKNN(_ data: ImageWangLayout, encoder: String?, _ config: StudyConfig, k: Int = 20,
                         temperature: Double = 0.07) throws -> KNNResult {
   let start = Date()
-  let data = config.select(data).labelled(fraction: config.labelFraction, seed: config.seed)
+  let data = config.downstreamData(data)
   let model = try Init.withGenerator(Generator(seed: config.seed)) {
     try XResNet(.resnet34, classes: data.train.classes.count, widen: config.widen)
   }

@@ -68,7 +68,9 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
   let paths = data.train.paths + (data.unsup?.paths ?? [])
   let train = ImageLoader(paths: paths, pipeline: task.pipeline(training: true), batchSize: config.pretextBatch, shuffle: true,
                           seed: config.seed, workers: config.workers)
-  let valid = ImageLoader(paths: data.valid.paths, pipeline: task.pipeline(training: false), batchSize: config.pretextBatch,
+  // The loss is monitored on val/'s images, or with a tuning split on its held-out train/ images (val/ unread).
+  let monitored = config.tuningSplit > 0 ? config.downstreamData(data).valid.paths : data.valid.paths
+  let valid = ImageLoader(paths: monitored, pipeline: task.pipeline(training: false), batchSize: config.pretextBatch,
                           shuffle: false, seed: config.seed, workers: config.workers)
   let recipe = try pretextRecipe(task, config)
   let learner = Learner(

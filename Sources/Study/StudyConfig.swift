@@ -30,6 +30,9 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   /// Few-label training: the downstream stages train on this fraction of train/'s labels (fixed, seeded by
   /// `seed`, class-stratified; 1 = all). The pretext is not affected: it sees every image without labels.
   public var labelFraction = 1.0
+  /// Settings are chosen on a split of train/, never on val/: with a fraction > 0 the downstream stages (and
+  /// kNN) validate on that seeded, class-stratified part of train/ and train on the rest; val/ is not read.
+  public var tuningSplit = 0.0
   /// Scenario 3: head-only epochs before unfreezing (counted within `epochs`).
   public var headEpochs = 1
   public var weightDecay = 1e-2
@@ -59,7 +62,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     func take<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws { value = try c.decodeIfPresent(T.self, forKey: key) ?? value }
     try take(.task, &task); try take(.cutoutHoles, &cutoutHoles); try take(.cutoutHoleSize, &cutoutHoleSize)
-    try take(.swavQueue, &swavQueue); try take(.pretextRecipe, &pretextRecipe); try take(.labelFraction, &labelFraction)
+    try take(.swavQueue, &swavQueue); try take(.pretextRecipe, &pretextRecipe); try take(.labelFraction, &labelFraction); try take(.tuningSplit, &tuningSplit)
     try take(.pretextSize, &pretextSize); try take(.pretextBatch, &pretextBatch); try take(.pretextEpochs, &pretextEpochs)
     try take(.pretextLR, &pretextLR); try take(.cutoutReferenceSize, &cutoutReferenceSize); try take(.size, &size)
     try take(.batch, &batch); try take(.epochs, &epochs); try take(.lr, &lr); try take(.headEpochs, &headEpochs)
@@ -109,6 +112,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
       throw ConfigError("--swav-queue must be 0 (none) or between the pretext batch (\(pretextBatch)) and 1000000 (got \(swavQueue))")
     }
     try real(labelFraction, "label-fraction", above: 0, atMost: 1)
+    try real(tuningSplit, "tuning-split", above: 0, atMost: 0.9, orEqual: true)
     guard ["study", "paper"].contains(pretextRecipe) else {
       throw ConfigError("--pretext-recipe must be study or paper (got \(pretextRecipe))")
     }
@@ -125,7 +129,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     guard pretextItems >= pretextBatch else {
       throw ConfigError("--pretext-batch \(pretextBatch) is larger than the \(pretextItems) pretext images (train/ + unsup/): no batch would be formed")
     }
-    let labelled = data.train.labelled(fraction: labelFraction, seed: seed).count
+    let labelled = downstreamData(data).train.count
     guard labelled >= batch else {
       throw ConfigError("--batch \(batch) is larger than the \(labelled) train/ images\(labelFraction < 1 ? " kept by --label-fraction \(labelFraction)" : ""): no batch would be formed")
     }
@@ -166,6 +170,14 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   /// The images of `data` this config uses (its caps applied; the same selection every time).
   public func select(_ data: ImageWangLayout) -> ImageWangLayout {
     data.limited(trainPerClass: maxTrainPerClass, validPerClass: maxValidPerClass, unsup: maxUnsup)
+  }
+
+  /// What a downstream stage trains and validates on: the selected images, train/ split for tuning when
+  /// `tuningSplit` > 0 (validation on the held-out part, val/ unread), then cut to `labelFraction` of its labels.
+  public func downstreamData(_ data: ImageWangLayout) -> ImageWangLayout {
+    let selected = select(data)
+    let split = tuningSplit > 0 ? selected.tuningSplit(fraction: tuningSplit, seed: seed) : selected
+    return split.labelled(fraction: labelFraction, seed: seed)
   }
 
   public var torchDevice: Device { Device(device) ?? .cpu }

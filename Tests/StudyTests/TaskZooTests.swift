@@ -477,3 +477,24 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     #expect(written.k == 1 && written.accuracy == 1)
   }
 }
+
+@Suite struct TuningSplitTests {
+  /// The tuning split holds out a seeded, class-stratified part of train/ as the validation set, disjoint from
+  /// what trains; with it no stage reads a val/ image (val/ is deleted after loading the layout to prove it).
+  @Test func theSplitIsDisjointStratifiedAndValIsNeverRead() throws {
+    let root = NSTemporaryDirectory() + "pretext-tune-\(UUID().uuidString)"
+    try SyntheticImageWang(size: 32, trainPerClass: 5, validPerClass: 1, unsupCount: 20, seed: 8).write(to: root + "/data")
+    let data = try ImageWangLayout(root: root + "/data")
+    var config = tinyPretext("rotation", epochs: 1)
+    (config.size, config.batch, config.epochs, config.tuningSplit) = (32, 8, 1, 0.2)
+    let split = config.downstreamData(data)
+    #expect(split.valid.countsPerClass().allSatisfy { $0.1 == 1 } && split.train.countsPerClass().allSatisfy { $0.1 == 4 })
+    #expect(Set(split.valid.paths).isDisjoint(with: split.train.paths) && split.valid.paths.allSatisfy { $0.contains("/train/") })
+    #expect(split.valid.paths == config.downstreamData(data).valid.paths)  // fixed by the seed
+    try FileManager.default.removeItem(atPath: root + "/data/val")
+    let (pretext, stage) = try runPretext(data, config, runDir: root + "/run")
+    let r = try trainScenario(.head, run: 0, data: data, encoder: stage.file(pretext.encoderFile), config, runDir: root + "/run")
+    #expect(r.result.history.allSatisfy { $0.validLoss?.isFinite ?? false })
+    _ = try evaluateKNN(data, encoder: stage.file(pretext.encoderFile), config)
+  }
+}
