@@ -29,7 +29,16 @@ public func evaluateKNN(_ data: ImageWangLayout, encoder: String?, _ config: Stu
     try XResNet(.resnet34, classes: data.train.classes.count, widen: config.widen)
   }
   if let encoder { try EncoderTransfer.loadBody(try SafeTensors.File(path: encoder).tensors(), into: model, source: encoder) }
-  let features = try PooledEncoder(body: model.body)
+  let (accuracy, among) = try knnAccuracy(PooledEncoder(body: model.body), data, config, k: k, temperature: temperature)
+  return KNNResult(k: k, temperature: temperature, accuracy: accuracy, accuracyAmongValidClasses: among,
+                   trainImages: data.train.count, validImages: data.valid.count, seconds: Date().timeIntervalSince(start))
+}
+
+/// kNN accuracy of `features` (eval mode, no gradient; its training mode is put back) with train/ as the bank
+/// and valid/ as the queries: 20-way and among valid/'s classes.
+func knnAccuracy(_ features: PooledEncoder, _ data: ImageWangLayout, _ config: StudyConfig, k: Int, temperature: Double)
+  throws -> (Double, Double)
+{
   try features.to(device: config.torchDevice, memoryFormat: config.memoryFormat)
   func embed(_ folder: ImageFolder) throws -> (Tensor, Tensor) {
     let loader = ImageLoader(paths: folder.paths, labels: folder.labels, pipeline: .crop(size: config.size, training: false),
@@ -51,6 +60,29 @@ public func evaluateKNN(_ data: ImageWangLayout, encoder: String?, _ config: Stu
   var all = Accuracy(), among = AccuracyAmong(classes: Array(Set(data.valid.labels)))
   try all.accumulate(prediction: votes, target: truth)
   try among.accumulate(prediction: votes, target: truth)
-  return KNNResult(k: k, temperature: temperature, accuracy: all.value, accuracyAmongValidClasses: among.value,
-                   trainImages: data.train.count, validImages: data.valid.count, seconds: Date().timeIntervalSince(start))
+  return (all.value, among.value)
+}
+
+/// The online kNN monitor of a pretext run (`--knn-every N`): after the validation of the first epoch, every
+/// N-th and the last, the task's current encoder (its weights copied into a classifier body; the run's network is not
+/// touched) is scored by kNN (k 20, T 0.07) on the downstream data, logged as `knn_accuracy` and
+/// `knn_accuracy_among_valid_classes`. It reads train/'s labels; the pretext never does.
+public final class KNNMonitor: Callback {
+  let task: any PretextTask, data: ImageWangLayout, config: StudyConfig, every: Int
+  public init(task: any PretextTask, data: ImageWangLayout, config: StudyConfig, every: Int) {
+    (self.task, self.data, self.config, self.every) = (task, config.downstreamData(data), config, every)
+  }
+  public func on(_ event: Event, _ learner: Learner) throws {
+    guard event == .afterValidate else { return }
+    let epoch = learner.epoch + 1, last = learner.totalIterations / Swift.max(learner.train.batchCount, 1)
+    guard epoch == 1 || epoch % every == 0 || epoch == last else { return }  // the first: the log's columns
+    let model = try Init.withGenerator(Generator(seed: config.seed)) {
+      try XResNet(.resnet34, classes: data.train.classes.count, widen: config.widen)
+    }
+    let state = try withNoGrad { try task.encoderState().map { (name: $0.name, tensor: try $0.tensor.to(.cpu).contiguous().clone()) } }
+    try EncoderTransfer.loadBody(state, into: model)
+    let (accuracy, among) = try knnAccuracy(PooledEncoder(body: model.body), data, config, k: 20, temperature: 0.07)
+    learner.epochMetrics["knn_accuracy"] = accuracy
+    learner.epochMetrics["knn_accuracy_among_valid_classes"] = among
+  }
 }

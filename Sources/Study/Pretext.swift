@@ -77,7 +77,8 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
     model: task.model, train: OnDevice(train, config), valid: OnDevice(valid, config), step: task.step,
     optimizer: recipe.makeOptimizer(for: task.model, batch: config.pretextBatch),
     metrics: task.metrics,
-    callbacks: callbacks + [CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)])
+    callbacks: callbacks + (config.knnEvery > 0 ? [KNNMonitor(task: task, data: data, config: config, every: config.knnEvery)] : [])
+      + [CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)])
   learner.checkpointPath = stage.checkpoint
   learner.checkpointFingerprint = try config.fingerprint(stage: "pretext \(config.task)")
   let done = try resumeIfAsked(learner, resume)

@@ -33,6 +33,8 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   /// Settings are chosen on a split of train/, never on val/: with a fraction > 0 the downstream stages (and
   /// kNN) validate on that seeded, class-stratified part of train/ and train on the rest; val/ is not read.
   public var tuningSplit = 0.0
+  /// The online kNN monitor of the pretext: every this many epochs and at the last (0: off).
+  public var knnEvery = 0
   /// Scenario 3: head-only epochs before unfreezing (counted within `epochs`).
   public var headEpochs = 1
   public var weightDecay = 1e-2
@@ -62,7 +64,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     func take<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws { value = try c.decodeIfPresent(T.self, forKey: key) ?? value }
     try take(.task, &task); try take(.cutoutHoles, &cutoutHoles); try take(.cutoutHoleSize, &cutoutHoleSize)
-    try take(.swavQueue, &swavQueue); try take(.pretextRecipe, &pretextRecipe); try take(.labelFraction, &labelFraction); try take(.tuningSplit, &tuningSplit)
+    try take(.swavQueue, &swavQueue); try take(.pretextRecipe, &pretextRecipe); try take(.labelFraction, &labelFraction); try take(.tuningSplit, &tuningSplit); try take(.knnEvery, &knnEvery)
     try take(.pretextSize, &pretextSize); try take(.pretextBatch, &pretextBatch); try take(.pretextEpochs, &pretextEpochs)
     try take(.pretextLR, &pretextLR); try take(.cutoutReferenceSize, &cutoutReferenceSize); try take(.size, &size)
     try take(.batch, &batch); try take(.epochs, &epochs); try take(.lr, &lr); try take(.headEpochs, &headEpochs)
@@ -95,6 +97,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     try count(epochs, "epochs", 1...100_000)
     try count(headEpochs, "head-epochs", 0...100_000)  // capped at `epochs` by the scenario
     try count(runs, "runs", 1...1000)
+    try count(knnEvery, "knn-every", 0...100_000)
     try count(workers, "workers", 1...256)
     try count(cutoutReferenceSize, "cutout-reference-size", 1...4096)
     try real(pretextLR, "lr", above: 0, atMost: 10)

@@ -128,6 +128,9 @@ public final class Learner {
   public var clipGradNorm: Double?
   /// Where a checkpoint is written (atomically) after every epoch; nil: none.
   public var checkpointPath: String?
+  /// Values callbacks add to the current epoch's record (an online monitor's), merged into it after validation,
+  /// before it is checkpointed and logged; cleared at each epoch's start.
+  public var epochMetrics: [String: Double] = [:]
   /// What the checkpoint belongs to (e.g. the stage, the run and a digest of the resolved config): written into
   /// it and required to match when it is loaded, so another stage's or another config's checkpoint is refused.
   public var checkpointFingerprint: String?
@@ -198,6 +201,7 @@ public final class Learner {
           prepared = p
         }
         let start = Date()
+        epochMetrics = [:]
         try emit(.beforeEpoch)
         let (trainLoss, logs) = try trainEpoch(plan.phases[p], firstIteration: phaseStart * train.batchCount)
         var record = EpochRecord(epoch: e, trainLoss: trainLoss, validLoss: nil, metrics: logs, seconds: 0,
@@ -210,6 +214,7 @@ public final class Learner {
           record.validLoss = loss
           record.metrics.merge(values) { $1 }
         }
+        record.metrics.merge(epochMetrics) { $1 }
         record.seconds = Date().timeIntervalSince(start)
         history.append(record)
         if let checkpointPath { try saveCheckpoint(to: checkpointPath, plan: plan, epochsDone: e + 1) }

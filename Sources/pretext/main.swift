@@ -49,6 +49,7 @@ struct StudyOptions: ParsableArguments {
   @Option(help: "Pretext optimisation: study (Ranger + flat-cos at --lr, every task alike) or paper (the task's paper's optimizer, lr scaled with the batch, weight decay, schedule; --lr is not used).") var pretextRecipe: String?
   @Option(help: "Few-label training: the fraction of train/'s labels the downstream stages use (seeded, class-stratified; default 1).") var labelFraction: Double?
   @Option(help: "Choose settings without val/: hold out this fraction of train/ (seeded, class-stratified) as the downstream validation set; val/ is not read (default 0: validate on val/).") var tuningSplit: Double?
+  @Option(help: "Pretext: kNN accuracy of the encoder on the downstream data every N epochs and at the last (default 0: off).") var knnEvery: Int?
   @Option(help: "Downstream runs per scenario.") var runs: Int?
   @Option(help: "Downstream epochs.") var epochs: Int?
   @Option(help: "Pretext epochs.") var pretextEpochs: Int?
@@ -93,6 +94,7 @@ struct StudyOptions: ParsableArguments {
     if let pretextRecipe { c.pretextRecipe = pretextRecipe }
     if let labelFraction { c.labelFraction = labelFraction }
     if let tuningSplit { c.tuningSplit = tuningSplit }
+    if let knnEvery { c.knnEvery = knnEvery }
     if let runs { c.runs = runs }
     if let epochs { c.epochs = epochs }
     if let pretextEpochs { c.pretextEpochs = pretextEpochs }

@@ -498,3 +498,23 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     _ = try evaluateKNN(data, encoder: stage.file(pretext.encoderFile), config)
   }
 }
+
+@Suite struct KNNMonitorTests {
+  /// The online monitor logs kNN accuracy after the first epoch, every N-th and the last, into the history and
+  /// the CSV log, and changes nothing of the training: the same losses and encoder bytes as without it.
+  @Test func theMonitorLogsAndLeavesTrainingAsItWas() throws {
+    let root = NSTemporaryDirectory() + "pretext-knnmon-\(UUID().uuidString)"
+    let data = try tinyPretextData(root + "/data")
+    var config = tinyPretext("simclr", epochs: 4)
+    (config.size, config.batch) = (32, 8)
+    let plain = try runPretext(data, config, runDir: root + "/a")
+    config.knnEvery = 3
+    let watched = try runPretext(data, config, runDir: root + "/b")
+    #expect(watched.result.history.map { $0.metrics["knn_accuracy"] != nil } == [true, false, true, true])
+    #expect(watched.result.history.compactMap { $0.metrics["knn_accuracy_among_valid_classes"] }.allSatisfy { (0...1).contains($0) })
+    #expect(plain.result.history.map(\.trainLoss) == watched.result.history.map(\.trainLoss))
+    #expect(try tensorCRCs(plain.stage.file("encoder.safetensors")) == tensorCRCs(watched.stage.file("encoder.safetensors")))
+    let log = try String(contentsOfFile: watched.stage.log, encoding: .utf8)
+    #expect(log.split(separator: "\n").first?.contains("knn_accuracy") == true)
+  }
+}
