@@ -110,7 +110,12 @@ public struct ImageFolder: Sendable {
       seen[labels[i]] += 1
       return seen[labels[i]] <= n
     }
-    return ImageFolder(root: root, classes: classes, paths: keep.map { paths[$0] }, labels: keep.map { labels[$0] })
+    return subset(keep)
+  }
+
+  /// The items at `indices`, in that order, with the same vocabulary.
+  func subset(_ indices: [Int]) -> ImageFolder {
+    ImageFolder(root: root, classes: classes, paths: indices.map { paths[$0] }, labels: indices.map { labels[$0] })
   }
 
   /// A fixed, seeded, class-stratified `fraction` of the items (few-label training): from each class
@@ -128,15 +133,14 @@ public struct ImageFolder: Sendable {
       ranked.shuffle(using: &rng)
       keep += ranked.prefix(Swift.max(1, Int((fraction * Double(items.count)).rounded())))
     }
-    keep.sort()
-    return ImageFolder(root: root, classes: classes, paths: keep.map { paths[$0] }, labels: keep.map { labels[$0] })
+    return subset(keep.sorted())
   }
 
   /// Without the files in `excluded` (e.g. those that do not decode); none left is an error naming the folder.
   public func excluding(_ excluded: Set<String>) throws -> ImageFolder {
     let keep = paths.indices.filter { !excluded.contains(paths[$0]) }
     guard !keep.isEmpty else { throw DatasetError(path: root, "no usable image left: all \(count) fail to decode") }
-    return ImageFolder(root: root, classes: classes, paths: keep.map { paths[$0] }, labels: keep.map { labels[$0] })
+    return subset(keep)
   }
 
   /// Items per class name, in vocabulary order (classes without items included, as 0).
@@ -203,8 +207,7 @@ public struct ImageWangLayout: Sendable {
   public func tuningSplit(fraction: Double, seed: UInt64) -> ImageWangLayout {
     let held = train.labelled(fraction: fraction, seed: seed ^ 0x7475_6E69_6E67)  // "tuning": apart from few-label draws
     let heldPaths = Set(held.paths)
-    let keep = train.paths.indices.filter { !heldPaths.contains(train.paths[$0]) }
-    let rest = ImageFolder(root: train.root, classes: train.classes, paths: keep.map { train.paths[$0] }, labels: keep.map { train.labels[$0] })
+    let rest = train.subset(train.paths.indices.filter { !heldPaths.contains(train.paths[$0]) })
     return ImageWangLayout(root: root, train: rest, valid: held, unsup: unsup)
   }
 

@@ -17,8 +17,7 @@ public final class ColorizationTask: RegisteredTask {
 
   public init(_ settings: TaskSettings, backbone: Sequential?) throws {
     self.settings = settings
-    unet = try DynamicUnet(encoder: backbone ?? XResNet(.resnet34, widen: settings.widen).body, outChannels: 2,
-                           imageSize: (settings.size, settings.size))
+    unet = try studyUnet(settings, backbone, outChannels: 2)
   }
 
   public var model: any ParameterGroups { unet }

@@ -13,8 +13,7 @@ public final class InpaintingTask: RegisteredTask {
 
   public init(_ settings: TaskSettings, backbone: Sequential?) throws {
     self.settings = settings
-    unet = try DynamicUnet(encoder: backbone ?? XResNet(.resnet34, widen: settings.widen).body, outChannels: 3,
-                           imageSize: (settings.size, settings.size))
+    unet = try studyUnet(settings, backbone, outChannels: 3)
   }
 
   public var model: any ParameterGroups { unet }

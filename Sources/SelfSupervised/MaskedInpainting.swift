@@ -21,8 +21,7 @@ public final class MaskedInpaintingTask: RegisteredTask {
       throw ImageError(path: nil, "masked inpainting cuts the image into \(Self.grid) × \(Self.grid) patches: --pretext-size must be a multiple of \(Self.grid) (got \(settings.size))")
     }
     self.settings = settings
-    unet = try DynamicUnet(encoder: backbone ?? XResNet(.resnet34, widen: settings.widen).body, outChannels: 3,
-                           imageSize: (settings.size, settings.size))
+    unet = try studyUnet(settings, backbone, outChannels: 3)
   }
 
   public var model: any ParameterGroups { unet }

@@ -152,6 +152,24 @@ func writeTileGrid(_ rows: [[[UInt8]]], to path: String) throws {
   try ImageCodec.write(RGBImage(width: width, height: rows.count * (s + gap), pixels: grid), to: path)
 }
 
+/// `tile` (square, HWC bytes) with a 2-px frame, green when the task's prediction on it was right, red when wrong.
+func framed(_ tile: [UInt8], right: Bool) -> [UInt8] {
+  let s = Int(Double(tile.count / 3).squareRoot())
+  let colour: (UInt8, UInt8, UInt8) = right ? (0, 200, 0) : (220, 0, 0)
+  var out = tile
+  for y in 0..<s { for x in 0..<s where x < 2 || y < 2 || x >= s - 2 || y >= s - 2 {
+    let k = 3 * (y * s + x)
+    (out[k], out[k + 1], out[k + 2]) = colour
+  } }
+  return out
+}
+
+/// The study's U-Net over `backbone`, or over a new xresnet34 body of the settings' width.
+func studyUnet(_ settings: TaskSettings, _ backbone: Sequential?, outChannels: Int) throws -> DynamicUnet {
+  try DynamicUnet(encoder: backbone ?? XResNet(.resnet34, widen: settings.widen).body, outChannels: outChannels,
+                  imageSize: (settings.size, settings.size))
+}
+
 /// Image `i` of an N×3×H×W float batch in [0, 1] as HWC bytes.
 func tileBytes(_ t: Tensor, _ i: Int) throws -> [UInt8] {
   try (t[i].permute([1, 2, 0]) * 255.0).round().clamp(min: 0, max: 255).to(dtype: .uint8).contiguous().toArray(of: UInt8.self)

@@ -45,15 +45,7 @@ public final class RotationTask: RegisteredTask {
     for i in 0..<n {
       let input = try tileBytes(x, i)
       let back = RGBImage(width: s, height: s, pixels: input).rotated90(times: 4 - Int(predicted[i]))
-      var tiles = [input, back.pixels]
-      let colour: (UInt8, UInt8, UInt8) = predicted[i] == truth[i] ? (0, 200, 0) : (220, 0, 0)
-      for t in tiles.indices {
-        for py in 0..<s { for px in 0..<s where px < 2 || py < 2 || px >= s - 2 || py >= s - 2 {
-          let k = 3 * (py * s + px)
-          (tiles[t][k], tiles[t][k + 1], tiles[t][k + 2]) = colour
-        } }
-      }
-      grid.append(tiles)
+      grid.append([input, back.pixels].map { framed($0, right: predicted[i] == truth[i]) })
     }
     return grid
   }

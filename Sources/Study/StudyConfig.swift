@@ -64,7 +64,8 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     func take<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws { value = try c.decodeIfPresent(T.self, forKey: key) ?? value }
     try take(.task, &task); try take(.cutoutHoles, &cutoutHoles); try take(.cutoutHoleSize, &cutoutHoleSize)
-    try take(.swavQueue, &swavQueue); try take(.pretextRecipe, &pretextRecipe); try take(.labelFraction, &labelFraction); try take(.tuningSplit, &tuningSplit); try take(.knnEvery, &knnEvery)
+    try take(.swavQueue, &swavQueue); try take(.pretextRecipe, &pretextRecipe); try take(.labelFraction, &labelFraction)
+    try take(.tuningSplit, &tuningSplit); try take(.knnEvery, &knnEvery)
     try take(.pretextSize, &pretextSize); try take(.pretextBatch, &pretextBatch); try take(.pretextEpochs, &pretextEpochs)
     try take(.pretextLR, &pretextLR); try take(.cutoutReferenceSize, &cutoutReferenceSize); try take(.size, &size)
     try take(.batch, &batch); try take(.epochs, &epochs); try take(.lr, &lr); try take(.headEpochs, &headEpochs)

@@ -231,11 +231,7 @@ struct KNNCommand: ParsableCommand {
     let r = try evaluateKNN(data, encoder: encoder == "random" ? nil : encoder, config, k: k, temperature: temperature)
     print(String(format: "kNN (k %d, T %.3g) of %@ on %d val/ images, %d train/ images: accuracy %.4f, among val/ classes %.4f (%.1f s)",
                  r.k, r.temperature, encoder, r.validImages, r.trainImages, r.accuracy, r.accuracyAmongValidClasses, r.seconds))
-    if let output {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      try AtomicFileWriter.write(Array(try encoder.encode(r)), to: output)
-    }
+    if let output { try RunFolder.write(r, to: output) }
   }
 }
 

@@ -215,16 +215,6 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     #expect(throws: (any Error).self) { try MaskedInpaintingTask(TaskSettings(size: 36, widen: 0.125)) }
   }
 
-  /// A tiny run lowers the masked loss and saves an encoder the classifier loads, and a picture of three tiles.
-  @Test func maskedInpaintingLearnsAndItsEncoderLoads() throws {
-    let root = NSTemporaryDirectory() + "pretext-masked-run-\(UUID().uuidString)"
-    let data = try tinyPretextData(root + "/data")
-    let (result, stage) = try runPretext(data, tinyPretext("masked", epochs: 3), runDir: root + "/run")
-    #expect(!result.sawLabels)
-    #expect(result.history.last!.trainLoss < result.history.first!.trainLoss, "\(result.history.map(\.trainLoss))")
-    try loadedClassifier(stage, result)
-    #expect(try ImageCodec.decode(contentsOf: stage.file(result.pictureFile)).width == 3 * 32 + 2 * 2)
-  }
 }
 
 @Suite struct JigsawTaskTests {
@@ -310,14 +300,17 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     let x = try Tensor.rand([2, 3, 8, 8])
     #expect(try (Lab.toRGB(Lab.fromRGB(x)) - x).abs().max().item().doubleValue < 1e-4)
   }
+}
 
-  /// A tiny run lowers the loss and saves an encoder the classifier loads, and a picture of three tiles.
-  @Test func colorizationLearnsAndItsEncoderLoads() throws {
-    let root = NSTemporaryDirectory() + "pretext-colour-\(UUID().uuidString)"
+@Suite struct UNetTaskTests {
+  /// Masked inpainting and colorization (the U-Net tasks beside the study's inpainting): a tiny run lowers the
+  /// loss and saves an encoder the classifier loads, and a picture of three tiles.
+  @Test(arguments: ["masked", "colorization"]) func taskLearnsAndItsEncoderLoads(_ name: String) throws {
+    let root = NSTemporaryDirectory() + "pretext-unet-\(name)-\(UUID().uuidString)"
     let data = try tinyPretextData(root + "/data")
-    let (result, stage) = try runPretext(data, tinyPretext("colorization", epochs: 3), runDir: root + "/run")
+    let (result, stage) = try runPretext(data, tinyPretext(name, epochs: 3), runDir: root + "/run")
     #expect(!result.sawLabels)
-    #expect(result.history.last!.trainLoss < result.history.first!.trainLoss, "\(result.history.map(\.trainLoss))")
+    #expect(result.history.last!.trainLoss < result.history.first!.trainLoss, "\(name): \(result.history.map(\.trainLoss))")
     try loadedClassifier(stage, result)
     #expect(try ImageCodec.decode(contentsOf: stage.file(result.pictureFile)).width == 3 * 32 + 2 * 2)
   }
