@@ -178,6 +178,9 @@ public struct ImageWangLayout: Sendable {
   public let train: ImageFolder
   public let valid: ImageFolder
   public let unsup: UnlabelledFolder?
+  /// The classes val/ holds (indices into train/'s classes), sorted: what "accuracy among val/'s classes" means,
+  /// kept when a tuning split replaces val/ by part of train/.
+  public let validClasses: [Int]
 
   /// `requireUnsup`: unsup/ must exist (the pretext task reads it).
   public init(root: String, requireUnsup: Bool = true) throws {
@@ -188,10 +191,11 @@ public struct ImageWangLayout: Sendable {
     valid = try ImageFolder(root: root + "/val", vocabulary: train.classes)
     unsup = FileManager.default.fileExists(atPath: root + "/unsup") ? try UnlabelledFolder(root: root + "/unsup") : nil
     self.root = root
+    validClasses = Set(valid.labels).sorted()
   }
 
-  init(root: String, train: ImageFolder, valid: ImageFolder, unsup: UnlabelledFolder?) {
-    (self.root, self.train, self.valid, self.unsup) = (root, train, valid, unsup)
+  init(root: String, train: ImageFolder, valid: ImageFolder, unsup: UnlabelledFolder?, validClasses: [Int]) {
+    (self.root, self.train, self.valid, self.unsup, self.validClasses) = (root, train, valid, unsup, validClasses)
   }
 
   /// A smaller dataset of the same layout: at most so many images per train/ and val/ class and in unsup/
@@ -199,7 +203,7 @@ public struct ImageWangLayout: Sendable {
   public func limited(trainPerClass: Int?, validPerClass: Int?, unsup maxUnsup: Int?) -> ImageWangLayout {
     ImageWangLayout(root: root, train: trainPerClass.map { train.limited(perClass: $0) } ?? train,
                     valid: validPerClass.map { valid.limited(perClass: $0) } ?? valid,
-                    unsup: maxUnsup.flatMap { n in unsup.map { $0.limited(n) } } ?? unsup)
+                    unsup: maxUnsup.flatMap { n in unsup.map { $0.limited(n) } } ?? unsup, validClasses: validClasses)
   }
 
   /// The tuning split (choosing settings without looking at val/): a seeded, class-stratified `fraction` of
@@ -208,12 +212,13 @@ public struct ImageWangLayout: Sendable {
     let held = train.labelled(fraction: fraction, seed: seed ^ 0x7475_6E69_6E67)  // "tuning": apart from few-label draws
     let heldPaths = Set(held.paths)
     let rest = train.subset(train.paths.indices.filter { !heldPaths.contains(train.paths[$0]) })
-    return ImageWangLayout(root: root, train: rest, valid: held, unsup: unsup)
+    return ImageWangLayout(root: root, train: rest, valid: held, unsup: unsup, validClasses: validClasses)
   }
 
   /// The same layout with train/ cut to a seeded, class-stratified fraction of its labelled images.
   public func labelled(fraction: Double, seed: UInt64) -> ImageWangLayout {
-    ImageWangLayout(root: root, train: train.labelled(fraction: fraction, seed: seed), valid: valid, unsup: unsup)
+    ImageWangLayout(root: root, train: train.labelled(fraction: fraction, seed: seed), valid: valid, unsup: unsup,
+                    validClasses: validClasses)
   }
 
   /// The same layout without the files in `excluded`, from every split they are in; a split left with no
@@ -221,7 +226,7 @@ public struct ImageWangLayout: Sendable {
   public func excluding(_ excluded: Set<String>) throws -> ImageWangLayout {
     guard !excluded.isEmpty else { return self }
     return ImageWangLayout(root: root, train: try train.excluding(excluded), valid: try valid.excluding(excluded),
-                           unsup: try unsup?.excluding(excluded))
+                           unsup: try unsup?.excluding(excluded), validClasses: validClasses)
   }
 
   /// Every image path of the layout (train/, val/, unsup/).

@@ -21,15 +21,15 @@ public struct ScenarioResult: Codable, Sendable {
 /// by `.random`). Everything goes into `eval/<protocol>/<run>/`: a CSV log, TensorBoard, one checkpoint per
 /// epoch (a phased fit has one checkpoint and one step counter), the final weights and, once done, the
 /// result file. With `resume`, a finished run returns its result (and no learner) and an unfinished one
-/// continues from its checkpoint, bit-identical to a run never stopped.
+/// continues from its checkpoint, bit-identical to a run never stopped. `stage` overrides the folder.
 public func trainScenario(
   _ scenario: Scenario, run: Int, data: ImageWangLayout, encoder: String?, _ config: StudyConfig, runDir: String,
-  resume: Bool = false, callbacks: [Callback] = []
+  resume: Bool = false, callbacks: [Callback] = [], stage: Stage? = nil
 ) throws -> (result: ScenarioResult, learner: Learner?, model: XResNet) {
   // Few-label runs: the same seeded subset of train/'s labels for every run and protocol.
   let data = config.downstreamData(data)
   let evaluation = FineTune(scenario)
-  let stage = Stage.evaluation(runDir, protocol: evaluation.name, run: run)
+  let stage = stage ?? Stage.evaluation(runDir, protocol: evaluation.name, run: run)
   let start = Date()
   let seed = config.seed &+ UInt64(run) &* 1000
   Runtime.manualSeed(seed)
@@ -53,7 +53,7 @@ public func trainScenario(
     model: model, train: OnDevice(train, config), valid: OnDevice(valid, config),
     step: evaluation.step(model, loss: Losses.labelSmoothingCrossEntropy()),
     optimizer: ranger(ParamGroup.groups(of: model, lr: config.lr), weightDecay: config.weightDecay),
-    metrics: [Accuracy(), AccuracyAmong(classes: Array(Set(data.valid.labels)))],
+    metrics: [Accuracy(), AccuracyAmong(classes: data.validClasses)],
     callbacks: callbacks + [CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)])
   learner.checkpointPath = stage.checkpoint
   learner.checkpointFingerprint = try config.fingerprint(stage: "\(evaluation.name) run \(run)")

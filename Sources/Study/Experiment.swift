@@ -82,6 +82,12 @@ public func resumeRun(_ runDir: String, log: (String) -> Void = { print($0) }, c
   case .pretrain:
     let (r, stage) = try runPretext(data, config, runDir: runDir, resume: true, callbacks: callbacks)
     log("encoder: \(stage.file(r.encoderFile))\npicture: \(stage.file(r.pictureFile))")
+  case .compare:
+    guard let plan = try RunFolder.read(ComparePlan.self, from: runDir + "/compare.json") else {
+      throw FileError(path: runDir, "a comparison folder without its compare.json")
+    }
+    let r = try runCompare(data: data, config: config, plan: plan, runDir: runDir, log: log, callbacks: callbacks)
+    log("\n" + CompareReport.markdown(r))
   case .finetune:
     guard let scenario = manifest.scenario else { throw FileError(path: runDir + "/run.json", "a finetune run without its protocol") }
     let r = try trainScenario(scenario, run: 0, data: data, encoder: manifest.encoder, config, runDir: runDir, resume: true,

@@ -57,7 +57,7 @@ func knnAccuracy(_ features: PooledEncoder, _ data: ImageWangLayout, _ config: S
   let (bank, bankLabels) = try embed(data.train), (queries, truth) = try embed(data.valid)
   let knn = KNNClassifier(k: k, temperature: temperature, classes: data.train.classes.count)
   let votes = try knn.votes(queries: queries, bank: bank, bankLabels: bankLabels)
-  var all = Accuracy(), among = AccuracyAmong(classes: Array(Set(data.valid.labels)))
+  var all = Accuracy(), among = AccuracyAmong(classes: data.validClasses)
   try all.accumulate(prediction: votes, target: truth)
   try among.accumulate(prediction: votes, target: truth)
   return (all.value, among.value)

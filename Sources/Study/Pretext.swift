@@ -37,6 +37,36 @@ public struct PretextResult: Codable, Sendable {
   public let trainingItems: Int
   /// Whether the pretext's loader was given any label (never: it is built from paths alone).
   public let sawLabels: Bool
+  /// The encoder saved after these epochs (the comparison's pretext lengths), file names in the stage folder.
+  public var snapshots: [EncoderSnapshot]? = nil
+
+  /// The encoder file after `epochs` epochs: the final one, or a snapshot.
+  public func encoder(afterEpochs epochs: Int) -> String? {
+    epochs == history.count ? encoderFile : snapshots?.first { $0.epochs == epochs }?.file
+  }
+  /// The pretext's seconds up to the end of epoch `epochs`.
+  public func seconds(upTo epochs: Int) -> Double { history.prefix(epochs).map(\.seconds).reduce(0, +) }
+}
+
+/// An encoder saved part-way through a pretext (after `epochs` of its epochs).
+public struct EncoderSnapshot: Codable, Sendable, Equatable {
+  public let epochs: Int
+  public let file: String
+  public static func fileName(_ epochs: Int) -> String { "encoder-\(epochs)ep.safetensors" }
+}
+
+/// Saves the task's encoder after the validation of each epoch in `epochs` (before that epoch's checkpoint, so a
+/// run killed in between redoes the epoch and rewrites the same file).
+final class EncoderSnapshots: Callback {
+  let task: any PretextTask, epochs: Set<Int>, stage: Stage, source: String
+  init(task: any PretextTask, epochs: Set<Int>, stage: Stage, source: String) {
+    (self.task, self.epochs, self.stage, self.source) = (task, epochs, stage, source)
+  }
+  func on(_ event: Event, _ learner: Learner) throws {
+    guard event == .afterValidate, epochs.contains(learner.epoch + 1) else { return }
+    try SafeTensors.save(task.encoderState(), metadata: ["format": "pt", "source": "\(source) after \(learner.epoch + 1) epochs"],
+                         to: stage.file(EncoderSnapshot.fileName(learner.epoch + 1)))
+  }
 }
 
 /// The config's pretext task (one, or several at once), built from its settings.
@@ -51,12 +81,14 @@ public func makeTask(_ config: StudyConfig) throws -> any PretextTask {
 /// The pretext stage: the config's task trained on train/ **and** unsup/ images without their labels (val/
 /// only monitors the loss), Ranger + flat-cos, a checkpoint per epoch; saves the encoder with classifier key
 /// names, the task's network and its picture into `pretext/<task>/`. With `resume`, a finished stage is
-/// returned as it is and an unfinished one continues from its checkpoint.
+/// returned as it is and an unfinished one continues from its checkpoint. `stage` overrides the folder;
+/// `snapshots`: also save the encoder after these epochs (below `pretextEpochs`).
 public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: String, resume: Bool = false,
-                       callbacks: [Callback] = []) throws -> (result: PretextResult, stage: Stage)
+                       callbacks: [Callback] = [], stage: Stage? = nil, snapshots: [Int] = []) throws -> (result: PretextResult, stage: Stage)
 {
   let data = config.select(data)
-  let stage = Stage.pretext(runDir, task: config.taskFolder)
+  let stage = stage ?? Stage.pretext(runDir, task: config.taskFolder)
+  let snapshots = Set(snapshots.filter { $0 < config.pretextEpochs })
   if resume, let done = try RunFolder.read(PretextResult.self, from: stage.result) { return (done, stage) }
   try RunFolder.makeFolders(stage.dir)
   let start = Date()
@@ -78,14 +110,19 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
     optimizer: recipe.makeOptimizer(for: task.model, batch: config.pretextBatch),
     metrics: task.metrics,
     callbacks: callbacks + (config.knnEvery > 0 ? [KNNMonitor(task: task, data: data, config: config, every: config.knnEvery)] : [])
+      + (snapshots.isEmpty ? [] : [EncoderSnapshots(task: task, epochs: snapshots, stage: stage, source: "pretext \(config.task)")])
       + [CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)])
   learner.checkpointPath = stage.checkpoint
   learner.checkpointFingerprint = try config.fingerprint(stage: "pretext \(config.task)")
   let done = try resumeIfAsked(learner, resume)
+  for e in snapshots where e <= done && !FileManager.default.fileExists(atPath: stage.file(EncoderSnapshot.fileName(e))) {
+    throw FileError(path: stage.file(EncoderSnapshot.fileName(e)), "the checkpoint is past epoch \(e) but its encoder snapshot is missing: delete \(stage.dir) to retrain this pretext")
+  }
   try learner.fit(recipe.plan(epochs: config.pretextEpochs, batch: config.pretextBatch), startEpoch: done)
-  let result = PretextResult(task: config.task, encoderFile: "encoder.safetensors", pictureFile: config.taskFolder + ".png",
+  var result = PretextResult(task: config.task, encoderFile: "encoder.safetensors", pictureFile: config.taskFolder + ".png",
                              history: learner.history, seconds: Date().timeIntervalSince(start) + earlierSeconds(learner, done),
                              trainingItems: paths.count, sawLabels: train.labels != nil || valid.labels != nil)
+  result.snapshots = snapshots.sorted().map { EncoderSnapshot(epochs: $0, file: EncoderSnapshot.fileName($0)) }
   try SafeTensors.save(task.encoderState(), metadata: ["format": "pt", "source": "pretext \(config.task)"],
                        to: stage.file(result.encoderFile))
   try task.model.save(to: stage.file(task.weightsFile))

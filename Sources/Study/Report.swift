@@ -82,7 +82,7 @@ public enum Report {
     out += "<rect x='\(pad)' y='\(pad / 2 + 8)' width='\(w - 1.5 * pad)' height='\(h - 2 * pad)' fill='none' stroke='#ccc'/>"
     out += String(format: "<text x='2' y='%.0f' font-size='10'>%.3f</text><text x='2' y='%.0f' font-size='10'>%.3f</text>", pad / 2 + 16, hi, h - pad, lo)
     for (g, v) in series {
-      let pts = v.enumerated().map { i, y in
+      let pts = v.enumerated().filter { $0.element.isFinite }.map { i, y in
         String(format: "%.1f,%.1f", pad + Double(i) / Double(n - 1) * (w - 1.5 * pad),
                pad / 2 + 8 + (1 - (y - lo) / (hi - lo)) * (h - 2 * pad))
       }.joined(separator: " ")

@@ -5,7 +5,7 @@ import Torch
 /// What a run folder is, so `pretext resume RUN` knows how to continue it: written as `run.json` when the run
 /// starts, beside `config.json`.
 public struct RunManifest: Codable, Sendable, Equatable {
-  public enum Kind: String, Codable, Sendable { case experiment, pretrain, finetune }
+  public enum Kind: String, Codable, Sendable { case experiment, pretrain, finetune, compare }
   public var kind: Kind
   /// The dataset folder the run reads (absolute: the dataset does not move with the run folder).
   public var dataset: String
@@ -52,7 +52,15 @@ public enum RunFolder {
   static func encoder() -> JSONEncoder {
     let e = JSONEncoder()
     e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    // An undefined statistic (a confidence interval of one run, an accuracy of no image) is kept as "nan".
+    e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     return e
+  }
+
+  static func decoder() -> JSONDecoder {
+    let d = JSONDecoder()
+    d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return d
   }
 
   public static func write<T: Encodable>(_ value: T, to path: String) throws {
@@ -69,7 +77,7 @@ public enum RunFolder {
   public static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> T? {
     guard FileManager.default.fileExists(atPath: path) else { return nil }
     do {
-      return try JSONDecoder().decode(type, from: Data(contentsOf: URL(fileURLWithPath: path)))
+      return try decoder().decode(type, from: Data(contentsOf: URL(fileURLWithPath: path)))
     } catch {
       throw FileError(path: path, "not a valid \(type) file: \(error)")
     }

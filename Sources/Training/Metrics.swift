@@ -27,6 +27,9 @@ public struct Accuracy: Metric {
 /// Accuracy when the prediction may only be one of `classes` (the argmax over those logits): how well the
 /// model tells the evaluated classes apart, whatever its prior for the others. ImageWang's val/ holds 10 of
 /// train/'s 20 classes; on small training sets the 20-way argmax rarely lands on them at all.
+/// Accuracy with the prediction restricted to `classes` (the argmax over their columns only), over the images whose
+/// true class is one of them: the study's "among val/'s classes" on val/ (every image is of one of them), and on a
+/// tuning split of train/ the same question asked of its images of those classes.
 public struct AccuracyAmong: Metric {
   public let classes: [Int]
   public let name: String
@@ -38,8 +41,9 @@ public struct AccuracyAmong: Metric {
   public mutating func accumulate(prediction: Tensor, target: Tensor) throws {
     let columns = try Tensor(classes.map(Int64.init)).to(prediction.device)
     let picked = try columns.indexSelect(dim: 0, index: prediction.indexSelect(dim: 1, index: columns).argmax(dim: 1))
-    correct += try (picked .== target).to(dtype: .float64).sum().item().doubleValue
-    total += Double(target.shape[0])
+    let counted = try (target.unsqueeze(dim: 1) .== columns.unsqueeze(dim: 0)).any(dims: [1])
+    correct += try ((picked .== target).logicalAnd(counted)).to(dtype: .float64).sum().item().doubleValue
+    total += try counted.to(dtype: .float64).sum().item().doubleValue
   }
   public var value: Double { total > 0 ? correct / total : .nan }
 }

@@ -11,7 +11,7 @@ import Training
 struct Pretext: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Self-supervised pretraining of image models, and what it buys downstream.",
-    subcommands: [DataCommand.self, ExperimentCommand.self, PretrainCommand.self, EvaluateCommand.self, KNNCommand.self, FinetuneCommand.self,
+    subcommands: [DataCommand.self, CompareCommand.self, ExperimentCommand.self, PretrainCommand.self, EvaluateCommand.self, KNNCommand.self, FinetuneCommand.self,
                   ShowCommand.self, ResumeCommand.self, TasksCommand.self])
 
   /// The caching CPU allocator is on (see `Runtime.cachesCPUMemory`) unless PRETEXT_CPU_CACHE=0.
@@ -52,7 +52,7 @@ struct StudyOptions: ParsableArguments {
   @Option(help: "Pretext: kNN accuracy of the encoder on the downstream data every N epochs and at the last (default 0: off).") var knnEvery: Int?
   @Option(help: "Downstream runs per scenario.") var runs: Int?
   @Option(help: "Downstream epochs.") var epochs: Int?
-  @Option(help: "Pretext epochs.") var pretextEpochs: Int?
+  @Option(help: "Pretext epochs (compare: several lengths, e.g. 2,5,10: trained once, the encoder saved at each).") var pretextEpochs: String?
   @Option(help: "Downstream image size.") var size: Int?
   @Option(help: "Pretext image size.") var pretextSize: Int?
   @Option(help: "Downstream batch size.") var batch: Int?
@@ -69,7 +69,7 @@ struct StudyOptions: ParsableArguments {
   var keepCheckpoints = false
 
   mutating func validate() throws {
-    do { try config().validate() } catch let e as StudyConfig.ConfigError { throw ValidationError(e.message) }
+    do { try config(severalLengths: true).validate() } catch let e as StudyConfig.ConfigError { throw ValidationError(e.message) }
     if let data {
       var isDir: ObjCBool = false
       guard FileManager.default.fileExists(atPath: data, isDirectory: &isDir), isDir.boolValue else {
@@ -79,7 +79,18 @@ struct StudyOptions: ParsableArguments {
     try validateOutputFolder(out)
   }
 
-  func config() throws -> StudyConfig {
+  /// `--pretext-epochs` as numbers (nil when not given).
+  func pretextLengths() throws -> [Int]? {
+    guard let pretextEpochs else { return nil }
+    let parts = pretextEpochs.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else {
+      throw ValidationError("--pretext-epochs takes a number or a comma-separated list, e.g. 2,5,10 (got \(pretextEpochs))")
+    }
+    return parts.map { $0! }
+  }
+
+  /// The settings; `severalLengths`: `--pretext-epochs` may list several (compare), the longest is the config's.
+  func config(severalLengths: Bool = false) throws -> StudyConfig {
     guard var c = StudyConfig.preset(preset) else { throw ValidationError("unknown preset '\(preset)' (demo, imagewang)") }
     if let task { c.task = task }
     func range(_ text: String?, _ flag: String) throws -> [Int]? {
@@ -97,7 +108,10 @@ struct StudyOptions: ParsableArguments {
     if let knnEvery { c.knnEvery = knnEvery }
     if let runs { c.runs = runs }
     if let epochs { c.epochs = epochs }
-    if let pretextEpochs { c.pretextEpochs = pretextEpochs }
+    if let lengths = try pretextLengths() {
+      guard lengths.count == 1 || severalLengths else { throw ValidationError("--pretext-epochs takes one number here (several only with `compare`)") }
+      c.pretextEpochs = lengths.max()!
+    }
     if let size { c.size = size }
     if let pretextSize { c.pretextSize = pretextSize }
     if let batch { c.batch = batch }
@@ -338,6 +352,60 @@ struct ExperimentCommand: ParsableCommand {
     }
     print("\n" + Report.markdown(result))
     print(String(format: "experiment took %.0f s; report: %@/report.md and report.html", Date().timeIntervalSince(start), runDir))
+  }
+}
+
+/// `pretext compare`: tasks × pretext lengths × protocols × runs, random init always a row; a leaderboard and a report.
+struct CompareCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "compare",
+    abstract: "Compare pretext tasks, lengths and protocols against random init: leaderboard.csv, report.md and report.html.",
+    discussion: """
+      Each task is pretrained once to the longest --pretext-epochs, its encoder saved at each length; each (task, length) is \
+      evaluated by each protocol --runs times (seeds seed + 1000 · run, the same for random init). Every stage is kept: \
+      `--run DIR` again (with more tasks, protocols or runs) runs only what that folder lacks, and `pretext resume DIR` \
+      finishes an interrupted one.
+      """)
+  @Option(parsing: .upToNextOption, help: "Pretext tasks (specs as --task; several at once: inpainting:1,rotation:0.5).") var tasks: [String] = []
+  @Option(parsing: .upToNextOption, help: "Protocols: linear, head, discriminative, full, knn (random init is always a row).") var protocols: [String] = []
+  @Option(name: .customLong("run"), help: "The comparison folder to start or extend (default: a new one under --out).") var runFolder: String?
+  @OptionGroup var options: StudyOptions
+
+  /// The plan: the flags, else the demo's plan (the demo preset) or all tasks' defaults.
+  func plan() throws -> ComparePlan {
+    let config = try options.config(severalLengths: true)
+    let preset = options.preset == "demo" ? ComparePlan.demo : nil
+    return ComparePlan(
+      tasks: tasks.isEmpty ? preset?.tasks ?? [config.task] : tasks,
+      pretextEpochs: try options.pretextLengths() ?? preset?.pretextEpochs ?? [config.pretextEpochs],
+      protocols: protocols.isEmpty ? preset?.protocols ?? ["knn", "linear", "discriminative"] : protocols,
+      runs: options.runs ?? preset?.runs ?? config.runs)
+  }
+
+  func validate() throws {
+    do { try plan().validate() } catch let e as StudyConfig.ConfigError { throw ValidationError(e.message) }
+  }
+
+  func run() throws {
+    let plan = try plan()
+    var config = try options.config(severalLengths: true)
+    (config.task, config.pretextEpochs, config.runs) = (plan.tasks[0], plan.pretextEpochs.last!, plan.runs)
+    let layout = try options.dataset(config)
+    print(layout.summary().split(separator: "\n").prefix(4).joined(separator: "\n"))
+    let start = Date()
+    let (dir, lock): (String, RunLock)
+    if let runFolder {
+      try validateOutputFolder(runFolder, flag: "--run")
+      dir = URL(fileURLWithPath: runFolder).standardizedFileURL.path
+      lock = try openCompareFolder(dir, config: config, dataset: layout.root)
+    } else {
+      (dir, lock) = try options.startRun("compare", config, RunManifest(kind: .compare, dataset: layout.root))
+    }
+    let result = try withExtendedLifetime(lock) {
+      try runCompare(data: layout, config: config, plan: plan, runDir: dir, log: { print($0) }, callbacks: [ProgressCallback()])
+    }
+    print("\n" + CompareReport.markdown(result))
+    print(String(format: "comparison took %.0f s; %@/leaderboard.csv, report.md and report.html", Date().timeIntervalSince(start), dir))
   }
 }
 

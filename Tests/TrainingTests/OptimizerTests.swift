@@ -159,13 +159,15 @@ struct Problem {
     #expect(top2.name == "top2_accuracy")
   }
 
-  /// Restricted to classes {1, 2}: row 0's argmax among them is 2 (right, though 0 is its overall argmax), row 1's
-  /// is 1 (wrong: 0 is outside the set), row 2's is 2 (right).
+  /// Restricted to classes {1, 2}: row 0's argmax among them is 2 (right, though 0 is its overall argmax), row 2's
+  /// is 2 (right); row 1 (true class 0, outside the set) is not counted.
   @Test func accuracyAmongClassesIgnoresTheOthers() throws {
     var among = AccuracyAmong(classes: [2, 1])
     let logits = try Tensor([0.9, 0.1, 0.2, 0.5, 0.3, 0.2, 0.0, 0.1, 0.4] as [Float], shape: [3, 3])
     try among.accumulate(prediction: logits, target: try Tensor([2, 0, 2] as [Int64]))
-    #expect(Swift.abs(among.value - 2.0 / 3.0) < 1e-12)
+    #expect(among.value == 1.0)
+    try among.accumulate(prediction: logits, target: try Tensor([1, 1, 1] as [Int64]))  // rows 0 and 2 pick 2: wrong
+    #expect(Swift.abs(among.value - 3.0 / 5.0) < 1e-12)
     var plain = Accuracy()
     try plain.accumulate(prediction: logits, target: try Tensor([2, 0, 2] as [Int64]))
     #expect(Swift.abs(plain.value - 2.0 / 3.0) < 1e-12)  // (0, 0, 2): rows 1 and 2 right

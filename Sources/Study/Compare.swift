@@ -1,0 +1,195 @@
+import Foundation
+import ImageData
+import SelfSupervised
+import Torch
+import Training
+
+/// What `pretext compare` runs: every task pretrained once to the longest length (the encoder saved at each
+/// shorter one), then each (task, length) through each protocol `runs` times; random init is always a row.
+public struct ComparePlan: Codable, Sendable, Equatable {
+  /// Pretext task specs (one task, or several at once: `inpainting:1,rotation:0.5`).
+  public var tasks: [String]
+  /// Pretext lengths in epochs, ascending and distinct.
+  public var pretextEpochs: [Int]
+  /// Evaluation protocols: fine-tune scenarios (`linear`, `head`, `discriminative`, `full`) and `knn`.
+  public var protocols: [String]
+  /// Seeds per (task, length, protocol); kNN of a pretext encoder is deterministic and runs once.
+  public var runs: Int
+
+  public init(tasks: [String], pretextEpochs: [Int], protocols: [String], runs: Int) {
+    (self.tasks, self.pretextEpochs, self.protocols, self.runs) = (tasks, Array(Set(pretextEpochs)).sorted(), protocols, runs)
+  }
+
+  public static let protocolNames = ["linear", "head", "discriminative", "full", "knn"]
+
+  /// The demo: the study's inpainting and the best CPU-budget task found (NOTES.md, "the comparison"), random
+  /// init, 3 runs.
+  public static let demo = ComparePlan(tasks: ["inpainting", "simclr"], pretextEpochs: [6], protocols: ["full"], runs: 3)
+
+  public func validate() throws {
+    guard !tasks.isEmpty else { throw StudyConfig.ConfigError("--tasks: name at least one pretext task (`pretext tasks` lists them)") }
+    guard Set(tasks).count == tasks.count else { throw StudyConfig.ConfigError("--tasks names a task twice") }
+    for t in tasks {
+      do { _ = try PretextTasks.parse(t) } catch let e as PretextTasks.SpecError { throw StudyConfig.ConfigError("--tasks \(t): \(e.description)") }
+    }
+    guard !pretextEpochs.isEmpty, pretextEpochs.allSatisfy({ (1...100_000).contains($0) }) else {
+      throw StudyConfig.ConfigError("--pretext-epochs must be one or more lengths between 1 and 100000, e.g. 2,5,10")
+    }
+    guard !protocols.isEmpty, Set(protocols).count == protocols.count else {
+      throw StudyConfig.ConfigError("--protocols: name each protocol once (\(Self.protocolNames.joined(separator: ", ")); random init is always a row)")
+    }
+    for p in protocols where !Self.protocolNames.contains(p) {
+      throw StudyConfig.ConfigError("--protocols: '\(p)' is not a protocol (\(Self.protocolNames.joined(separator: ", ")); random init is always a row)")
+    }
+    guard (1...1000).contains(runs) else { throw StudyConfig.ConfigError("--runs must be between 1 and 1000 (got \(runs))") }
+  }
+}
+
+/// A finished comparison: every run as a row, the pretexts' costs and curves, the leaderboard.
+public struct CompareResult: Codable, Sendable {
+  public let config: StudyConfig
+  public let plan: ComparePlan
+  public let dataset: String
+  public let rows: [ResultRow]
+  public let pretexts: [PretextSummary]
+  public let leaderboard: [LeaderboardRow]
+  /// Where the downstream stages validated: val/, or a tuning split of train/ (val/ unread).
+  public let validation: String
+  /// What of val/ the pretext read: nothing, or its images (no labels) for its validation loss and picture.
+  public let pretextSawValid: Bool
+  public let labelledImages: Int
+  public let validImages: Int
+}
+
+/// One pretext of a comparison: its task, length, cost and curves, and where its files are.
+public struct PretextSummary: Codable, Sendable {
+  public let task: String
+  public let folder: String
+  public let pictureFile: String
+  public let history: [EpochRecord]
+  public let trainingItems: Int
+}
+
+/// The base settings of a comparison folder: the config without what the plan sets or what does not change results.
+func comparable(_ c: StudyConfig) -> StudyConfig {
+  var c = c
+  (c.task, c.pretextEpochs, c.runs, c.workers, c.keepCheckpoints) = ("", 0, 0, 1, false)
+  return c
+}
+
+/// The config of one (task, length) of a comparison.
+func configFor(_ base: StudyConfig, task: String, epochs: Int) -> StudyConfig {
+  var c = base
+  (c.task, c.pretextEpochs) = (task, epochs)
+  return c
+}
+
+/// Runs the plan in `runDir` (started or opened by the caller, holding its lock). Every stage whose result file
+/// exists is read back, not rerun; an unfinished one continues from its checkpoint. Writes `compare.json`,
+/// `results.json`, `leaderboard.csv`, `report.md` and `report.html`.
+public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: ComparePlan, runDir: String,
+                       log: (String) -> Void = { print($0) }, callbacks: [Callback] = []) throws -> CompareResult {
+  try plan.validate()
+  try RunFolder.write(plan, to: runDir + "/compare.json")
+  let data = base.select(data)
+  let longest = plan.pretextEpochs.last!
+  var rows: [ResultRow] = [], pretexts: [PretextSummary] = [], pretextSeconds: [String: Double] = [:], imagesSeen: [String: Int] = [:]
+  func stageNote(_ stage: Stage) -> String { FileManager.default.fileExists(atPath: stage.result) ? "reused" : "running" }
+  func fineTune(_ scenario: Scenario, task: String, epochs: Int, encoder: String?, source: String) throws {
+    for run in 0..<plan.runs {
+      let stage = Stage(runDir + "/eval/\(source)/\(scenario.rawValue)/\(run)")
+      log("\(source) \(scenario.rawValue) run \(run + 1): \(stageNote(stage))")
+      let r = try trainScenario(scenario, run: run, data: data, encoder: encoder, configFor(base, task: task, epochs: epochs),
+                                runDir: runDir, resume: true, callbacks: callbacks, stage: stage)
+      rows.append(ResultRow(task: task, pretextEpochs: epochs, protocol: scenario.rawValue, run: run, finalAccuracy: r.result.finalAccuracy,
+                            bestAccuracy: r.result.bestAccuracy, finalAccuracyAmongValidClasses: r.result.finalAccuracyAmongValidClasses,
+                            epochs: r.result.history.count, seconds: r.result.seconds))
+    }
+  }
+  func knn(task: String, epochs: Int, encoder: String?, source: String, runs: Int) throws {
+    for run in 0..<runs {
+      let stage = Stage(runDir + "/eval/\(source)/knn/\(run)")
+      log("\(source) knn run \(run + 1): \(stageNote(stage))")
+      var c = configFor(base, task: task, epochs: epochs)
+      c.seed = base.seed &+ UInt64(run) &* 1000  // random weights: each run its own draw, as the fine-tunes' seeds
+      let r: KNNResult
+      if let done = try RunFolder.read(KNNResult.self, from: stage.result) { r = done } else {
+        try RunFolder.makeFolders(stage.dir)
+        r = try evaluateKNN(data, encoder: encoder, c)
+        try RunFolder.write(r, to: stage.result)
+      }
+      rows.append(ResultRow(task: task, pretextEpochs: epochs, protocol: "knn", run: run, finalAccuracy: r.accuracy,
+                            bestAccuracy: r.accuracy, finalAccuracyAmongValidClasses: r.accuracyAmongValidClasses, epochs: 0,
+                            seconds: r.seconds))
+    }
+  }
+
+  // Random init: the whole network trained, the baseline of every delta; kNN on random weights when kNN is asked.
+  try fineTune(.random, task: "random", epochs: 0, encoder: nil, source: "random")
+  if plan.protocols.contains("knn") { try knn(task: "random", epochs: 0, encoder: nil, source: "random", runs: plan.runs) }
+
+  for task in plan.tasks {
+    let config = configFor(base, task: task, epochs: longest)
+    let stage = Stage(runDir + "/pretext/\(config.taskFolder)-\(longest)ep")
+    log("pretext \(task), \(longest) epochs (encoder kept after \(plan.pretextEpochs.map(String.init).joined(separator: ", "))): \(stageNote(stage))")
+    let (pretext, _) = try runPretext(data, config, runDir: runDir, resume: true, callbacks: callbacks, stage: stage,
+                                      snapshots: plan.pretextEpochs)
+    let folder = String(stage.dir.dropFirst(runDir.count + 1))
+    pretexts.append(PretextSummary(task: task, folder: folder, pictureFile: folder + "/" + pretext.pictureFile, history: pretext.history,
+                                   trainingItems: pretext.trainingItems))
+    for epochs in plan.pretextEpochs {
+      guard let file = pretext.encoder(afterEpochs: epochs) else {
+        throw FileError(path: stage.dir, "this pretext was trained without an encoder snapshot after \(epochs) epochs: compare into a new run folder to have one")
+      }
+      let encoder = stage.file(file), source = "\(config.taskFolder)-\(epochs)ep"
+      pretextSeconds["\(task)/\(epochs)"] = pretext.seconds(upTo: epochs)
+      imagesSeen["\(task)/\(epochs)"] = pretext.trainingItems / base.pretextBatch * base.pretextBatch * epochs
+      for p in plan.protocols {
+        if p == "knn" { try knn(task: task, epochs: epochs, encoder: encoder, source: source, runs: 1); continue }
+        try fineTune(Scenario(rawValue: p)!, task: task, epochs: epochs, encoder: encoder, source: source)
+      }
+    }
+  }
+
+  let downstream = base.downstreamData(data)
+  let board = Leaderboard.rows(rows, pretextSeconds: { pretextSeconds["\($0)/\($1)"] ?? 0 }, imagesSeen: { imagesSeen["\($0)/\($1)"] ?? 0 },
+                               labelledImages: downstream.train.count)
+  let result = CompareResult(
+    config: base, plan: plan, dataset: data.root, rows: rows, pretexts: pretexts, leaderboard: board,
+    validation: base.tuningSplit > 0 ? "a tuning split: \(downstream.valid.count) images held out of train/ (val/ not read)" : "val/ (\(downstream.valid.count) images)",
+    pretextSawValid: base.tuningSplit == 0, labelledImages: downstream.train.count, validImages: downstream.valid.count)
+  try RunFolder.write(result, to: runDir + "/results.json")
+  try RunFolder.write(text: Leaderboard.csv(board), to: runDir + "/leaderboard.csv")
+  try RunFolder.write(text: CompareReport.markdown(result), to: runDir + "/report.md")
+  try RunFolder.write(text: CompareReport.html(result), to: runDir + "/report.html")
+  return result
+}
+
+/// Opens (or starts) the comparison folder `runDir` for `config`: a folder made with other base settings is
+/// refused, naming them, since its finished stages would not be comparable with new ones.
+public func openCompareFolder(_ runDir: String, config: StudyConfig, dataset: String) throws -> RunLock {
+  guard FileManager.default.fileExists(atPath: runDir + "/run.json") else {
+    return try RunFolder.start(runDir, config: config, manifest: RunManifest(kind: .compare, dataset: dataset))
+  }
+  let (old, manifest, lock) = try RunFolder.open(runDir)
+  guard manifest.kind == .compare else { throw FileError(path: runDir, "holds a \(manifest.kind.rawValue) run, not a comparison") }
+  guard URL(fileURLWithPath: manifest.dataset).standardizedFileURL.path == URL(fileURLWithPath: dataset).standardizedFileURL.path else {
+    throw FileError(path: runDir, "compares on \(manifest.dataset), not \(dataset): use a new run folder")
+  }
+  let (a, b) = (comparable(old), comparable(config))
+  guard a == b else {
+    let differing = try differences(a, b)
+    throw FileError(path: runDir, "was started with other settings (\(differing.joined(separator: ", "))): its finished stages would not compare with new ones; use a new run folder")
+  }
+  return lock
+}
+
+/// The config fields whose values differ, by their JSON names.
+func differences(_ a: StudyConfig, _ b: StudyConfig) throws -> [String] {
+  func fields(_ c: StudyConfig) throws -> [String: String] {
+    let object = try JSONSerialization.jsonObject(with: try RunFolder.encoder().encode(c)) as? [String: Any] ?? [:]
+    return object.mapValues { "\($0)" }
+  }
+  let (x, y) = (try fields(a), try fields(b))
+  return Set(x.keys).union(y.keys).sorted().filter { x[$0] != y[$0] }.map { "\($0): \(x[$0] ?? "none") → \(y[$0] ?? "none")" }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Training
+
+/// A comparison's report: the leaderboard, one sentence per protocol on what won, accuracy against pretext
+/// length, and (HTML, offline SVG) each pretext's curves and picture.
+public enum CompareReport {
+  static func pct(_ v: Double) -> String { v.isFinite ? String(format: "%.1f %%", 100 * v) : "n/a" }
+  static func points(_ v: Double) -> String { v.isFinite ? String(format: "%+.1f", 100 * v) : "n/a" }
+
+  /// What the data and the pretext were, in words.
+  static func header(_ r: CompareResult) -> [String] {
+    let c = r.config
+    return [
+      "Dataset: \(r.dataset). Downstream: \(r.labelledImages) labelled train/ images\(c.labelFraction < 1 ? " (label fraction \(c.labelFraction))" : ""), validated on \(r.validation); \(c.epochs) epochs at \(c.size) px, batch \(c.batch), lr \(c.lr), xresnet34 × \(c.widen), seeds \(c.seed) + 1000 · run.",
+      "Pretext: \(r.pretexts.map(\.trainingItems).first.map(String.init) ?? "0") images of train/ and unsup/ without labels, \(c.pretextSize) px, batch \(c.pretextBatch), recipe \(c.pretextRecipe)\(c.pretextRecipe == "study" ? " (lr \(c.pretextLR))" : ""). "
+        + (r.pretextSawValid ? "It read val/'s images (never their labels) for its validation loss and picture only; it never trained on them."
+          : "It never read val/ (its validation loss is on the tuning split's held-out train/ images)."),
+      "Accuracy is the final epoch's over train/'s 20 classes (\"20-way\"); \"val classes\" restricts the prediction to val/'s classes and counts only images of them. Δ is against random init trained end to end on the same labelled images for the same epochs; its ± is the 95 % interval of the difference (Welch's t over the runs).",
+    ]
+  }
+
+  /// One plain sentence per protocol: its best pretext row against random init, and whether the difference
+  /// exceeds the run-to-run spread.
+  static func sentences(_ r: CompareResult) -> [String] {
+    guard let random = r.leaderboard.first(where: { $0.task == "random" && $0.protocol == "random" }) else { return [] }
+    return r.plan.protocols.compactMap { p in
+      guard let best = r.leaderboard.first(where: { $0.protocol == p && $0.task != "random" }) else { return nil }
+      func verdict(_ delta: Double, _ ci: Double) -> String {
+        guard ci.isFinite else { return "one run, so its spread is unknown" }
+        return abs(delta) > ci ? "beyond the run-to-run spread (±\(String(format: "%.1f", 100 * ci)))"
+          : "within the run-to-run spread (±\(String(format: "%.1f", 100 * ci)))"
+      }
+      let word = best.deltaVsRandom > 0 ? "above" : "below"
+      return "**\(p)**: the best is \(best.task) after \(best.pretextEpochs) pretext epochs, \(pct(best.meanAccuracy)) 20-way (\(pct(best.meanAccuracyValClasses)) val classes) over \(best.runs) run\(best.runs == 1 ? "" : "s"): \(points(best.deltaVsRandom)) points \(word) random init's \(pct(random.meanAccuracy)), \(verdict(best.deltaVsRandom, best.deltaCI95)); val classes \(points(best.deltaVsRandomValClasses)) against \(pct(random.meanAccuracyValClasses)), \(verdict(best.deltaVsRandomValClasses, best.deltaCI95ValClasses))."
+    }
+  }
+
+  static func table(_ r: CompareResult) -> [[String]] {
+    [["rank", "task", "pretext epochs", "protocol", "runs", "accuracy (mean ± std)", "95 % CI", "Δ vs random", "val classes (mean ± std)",
+      "Δ val classes", "pretext s", "eval s / run"]]
+      + r.leaderboard.enumerated().map { i, b in
+        ["\(i + 1)", b.task, "\(b.pretextEpochs)", b.protocol, "\(b.runs)", "\(pct(b.meanAccuracy)) ± \(String(format: "%.1f", 100 * b.stdAccuracy))",
+         b.ci95Low.isFinite ? String(format: "%.1f–%.1f", 100 * b.ci95Low, 100 * b.ci95High) : "n/a",
+         b.task == "random" && b.protocol == "random" ? "—" : points(b.deltaVsRandom) + (b.deltaCI95.isFinite ? String(format: " ± %.1f", 100 * b.deltaCI95) : ""),
+         "\(pct(b.meanAccuracyValClasses)) ± \(String(format: "%.1f", 100 * b.stdAccuracyValClasses))",
+         b.task == "random" && b.protocol == "random" ? "—" : points(b.deltaVsRandomValClasses) + (b.deltaCI95ValClasses.isFinite ? String(format: " ± %.1f", 100 * b.deltaCI95ValClasses) : ""),
+         String(format: "%.0f", b.pretextSeconds), String(format: "%.0f", b.evalSecondsPerRun)]
+      }
+  }
+
+  /// Per protocol, val-classes accuracy of each task at each pretext length (the question "does longer help").
+  static func lengthTables(_ r: CompareResult) -> [(String, [[String]])] {
+    r.plan.protocols.map { p in
+      let head = ["task"] + r.plan.pretextEpochs.map { "\($0) epochs" }
+      let body = r.plan.tasks.map { t in
+        [t] + r.plan.pretextEpochs.map { e in
+          r.leaderboard.first { $0.task == t && $0.pretextEpochs == e && $0.protocol == p }.map { pct($0.meanAccuracyValClasses) } ?? "—"
+        }
+      }
+      return (p, [head] + body)
+    }
+  }
+
+  static func markdownTable(_ rows: [[String]]) -> [String] {
+    func line(_ r: [String]) -> String { "| " + r.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |" }
+    return [line(rows[0]), "|" + String(repeating: "---|", count: rows[0].count)] + rows.dropFirst().map(line)
+  }
+
+  public static func markdown(_ r: CompareResult) -> String {
+    var out = ["# Pretext comparison", ""] + header(r).flatMap { [$0, ""] }
+    out += ["## Leaderboard", ""] + markdownTable(table(r)) + ["", "## What won", ""]
+    out += sentences(r).map { "- " + $0 } + ["", "## Val-classes accuracy against pretext length", ""]
+    for (p, t) in lengthTables(r) { out += ["**\(p)**", ""] + markdownTable(t) + [""] }
+    out += ["## Pretexts", ""]
+    for p in r.pretexts {
+      let last = p.history.last
+      out.append("- \(p.task): \(p.history.count) epochs, \(String(format: "%.0f", p.history.map(\.seconds).reduce(0, +))) s, final train loss \(String(format: "%.4f", last?.trainLoss ?? .nan)), valid loss \(String(format: "%.4f", last?.validLoss ?? .nan)); picture `\(p.pictureFile)`, log `\(p.folder)/log.csv`")
+    }
+    return out.joined(separator: "\n") + "\n"
+  }
+
+  public static func html(_ r: CompareResult) -> String {
+    let esc = Report.escapeHTML
+    func htmlTable(_ rows: [[String]]) -> String {
+      "<table><tr>" + rows[0].map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
+        + rows.dropFirst().map { "<tr>" + $0.map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }.joined() + "</table>"
+    }
+    func bold(_ s: String) -> String {
+      let parts = esc(s).components(separatedBy: "**")
+      return parts.enumerated().map { $0.offset % 2 == 1 ? "<b>\($0.element)</b>" : $0.element }.joined()
+    }
+    var body = "<h1>Pretext comparison</h1>" + header(r).map { "<p>\(esc($0))</p>" }.joined()
+    body += "<h2>Leaderboard</h2>" + htmlTable(table(r)) + "<h2>What won</h2><ul>" + sentences(r).map { "<li>\(bold($0))</li>" }.joined() + "</ul>"
+    let random = r.leaderboard.first { $0.task == "random" && $0.protocol == "random" }?.meanAccuracyValClasses ?? .nan
+    let legend = (["random init (flat)"] + r.plan.tasks).enumerated().map { i, t in
+      "<span style='color:\(Report.palette[i % Report.palette.count])'>■</span> \(esc(t))"
+    }.joined(separator: " &nbsp; ")
+    body += "<h2>Val-classes accuracy against pretext length</h2><p>\(legend); x: \(r.plan.pretextEpochs.map(String.init).joined(separator: ", ")) epochs</p>"
+    for (p, t) in lengthTables(r) {
+      let series = [(0, Array(repeating: random, count: r.plan.pretextEpochs.count))]
+        + r.plan.tasks.enumerated().map { i, task in
+          (i + 1, r.plan.pretextEpochs.map { e in r.leaderboard.first { $0.task == task && $0.pretextEpochs == e && $0.protocol == p }?.meanAccuracyValClasses ?? .nan })
+        }
+      body += Report.svg(esc(p), series) + htmlTable(t)
+    }
+    body += "<h2>Pretexts</h2>"
+    for p in r.pretexts {
+      let loss = [(1, p.history.map(\.trainLoss)), (2, p.history.map { $0.validLoss ?? .nan })]
+      let monitors = Set(p.history.flatMap { $0.metrics.keys }).sorted()
+      body += "<h3>\(esc(p.task))</h3>" + Report.svg("loss per epoch (blue train, red valid)", loss)
+      for m in monitors { body += Report.svg(esc(m), [(3, p.history.map { $0.metrics[m] ?? .nan })]) }
+      body += "<br><img src='\(esc(p.pictureFile))' style='image-rendering:pixelated;width:480px'>"
+    }
+    return """
+      <!doctype html><html><head><meta charset='utf-8'><title>Pretext comparison</title>
+      <style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}td,th{padding:3px 8px;border-bottom:1px solid #ddd;font-size:13px}</style>
+      </head><body>\(body)</body></html>
+      """
+  }
+}
