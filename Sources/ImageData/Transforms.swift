@@ -87,12 +87,16 @@ public struct Hole: Sendable, Equatable {
 /// independently (uniform in 5…49 px), centred uniformly over the image, clipped to it, filled with 0.
 /// `relativeTo`: sizes given for that image side and scaled to the actual one (the size-scaled variant).
 public struct RandomCutout: Sendable {
+  /// What a hole holds: black (the study's), uniform noise, or either at even odds per hole (fastai's
+  /// RandomErasing-style inpainting).
+  public enum Fill: String, Codable, Sendable, CaseIterable { case zero, noise, mixed }
   public var count: ClosedRange<Int> = 5...9
   public var holeSize: ClosedRange<Int> = 5...49
   public var relativeTo: Int?
+  public var fill: Fill = .zero
 
-  public init(count: ClosedRange<Int> = 5...9, holeSize: ClosedRange<Int> = 5...49, relativeTo: Int? = nil) {
-    (self.count, self.holeSize, self.relativeTo) = (count, holeSize, relativeTo)
+  public init(count: ClosedRange<Int> = 5...9, holeSize: ClosedRange<Int> = 5...49, relativeTo: Int? = nil, fill: Fill = .zero) {
+    (self.count, self.holeSize, self.relativeTo, self.fill) = (count, holeSize, relativeTo, fill)
   }
 
   public func holes(width: Int, height: Int, rng: inout SplitMix64) -> [Hole] {
@@ -111,9 +115,11 @@ public struct RandomCutout: Sendable {
     let hs = holes(width: img.width, height: img.height, rng: &rng)
     var out = img
     for h in hs {
+      // Black holes draw nothing more, so the study's default stays what it was.
+      let noise = fill == .noise || (fill == .mixed && Bool.random(using: &rng))
       for y in h.y0..<h.y1 {
         let row = 3 * (y * img.width)
-        for i in (row + 3 * h.x0)..<(row + 3 * h.x1) { out.pixels[i] = 0 }
+        for i in (row + 3 * h.x0)..<(row + 3 * h.x1) { out.pixels[i] = noise ? UInt8.random(in: 0...255, using: &rng) : 0 }
       }
     }
     return (out, hs)

@@ -11,7 +11,7 @@ public protocol Backbone: Module {
 }
 
 extension XResNet: Backbone {
-  public var featureCount: Int { (layers.last as! Linear).weight.value.shape[1] }
+  public var featureCount: Int { pooledFeatures }
 
   public func featureMaps(_ x: Tensor) throws -> [Tensor] {
     var h = x, maps: [Tensor] = []

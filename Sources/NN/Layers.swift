@@ -143,6 +143,15 @@ public final class AdaptiveAvgPool2d: Module {
   public override func forward(_ x: Tensor) throws -> Tensor { try adaptiveAvgPool2d(x, outputSize: size) }
 }
 
+/// fastai's AdaptiveConcatPool2d: adaptive max-pool and avg-pool side by side (max first), 2C channels.
+public final class AdaptiveConcatPool2d: Module {
+  public let size: (Int, Int)
+  public init(_ size: (Int, Int) = (1, 1)) { self.size = size }
+  public override func forward(_ x: Tensor) throws -> Tensor {
+    try Tensor.cat([adaptiveMaxPool2d(x, outputSize: size), adaptiveAvgPool2d(x, outputSize: size)], dim: 1)
+  }
+}
+
 /// N×… → N×(product of the rest).
 public final class Flatten: Module {
   public override func forward(_ x: Tensor) throws -> Tensor { try x.flatten(start: 1) }

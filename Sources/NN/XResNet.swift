@@ -11,13 +11,20 @@ public final class XResNet: Sequential {
     var expansion: Int { self == .resnet50 ? 4 : 1 }
   }
 
+  /// The classifier on the pooled body: fastai xresnet's own (avg-pool → flatten → dropout → linear), or
+  /// fastai vision_learner's `create_head` (concat-pool → flatten → BN → dropout 0.25 → linear 512 → ReLU → BN →
+  /// dropout 0.5 → linear, both linears without bias), which cnn_learner/vision_learner puts on a body.
+  public enum Head: String, Codable, Sendable, CaseIterable { case linear, fastai }
+
   public let expansion: Int
+  /// The width of `features(_:)` (the pooled body: twice the last stage's with the concat pool).
+  public let pooledFeatures: Int
   /// Where the body ends and the head starts (the adaptive pool's index).
   public let headStart: Int
 
   public init(
     _ depth: Depth, inChannels: Int = 3, classes: Int = 1000, widen: Double = 1, dropout p: Double = 0,
-    activation: Activation = .relu, shortcutPool: ShortcutPool = .avg, selfAttention: Bool = false
+    activation: Activation = .relu, shortcutPool: ShortcutPool = .avg, selfAttention: Bool = false, head: Head = .linear
   ) throws {
     let expansion = depth.expansion
     self.expansion = expansion
@@ -36,7 +43,14 @@ public final class XResNet: Sequential {
       layers.append(Sequential(stage))
     }
     headStart = layers.count
-    layers += [AdaptiveAvgPool2d(), Flatten(), Dropout(p), try Linear(widths.last! * expansion, classes)]
+    let features = widths.last! * expansion
+    pooledFeatures = head == .linear ? features : 2 * features
+    switch head {
+    case .linear: layers += [AdaptiveAvgPool2d(), Flatten(), Dropout(p), try Linear(features, classes)]
+    case .fastai:
+      layers += [AdaptiveConcatPool2d(), Flatten(), try BatchNorm1d(2 * features), Dropout(0.25), try Linear(2 * features, 512, bias: false),
+                 ReLU(), try BatchNorm1d(512), Dropout(0.5), try Linear(512, classes, bias: false)]
+    }
     super.init(layers)
     try initCNN()
   }

@@ -36,12 +36,16 @@ public enum Scenario: String, Codable, Sendable, CaseIterable {
 /// Fine-tuning the xresnet classifier (label-smoothing CE, Ranger, flat-cos) in one of the scenarios.
 public struct FineTune: Evaluation {
   public let scenario: Scenario
-  public init(_ scenario: Scenario) { self.scenario = scenario }
+  /// Every phase's schedule: fastai's fit_flat_cos (the study's) or fit_one_cycle (with Adam: fastai's defaults).
+  public let oneCycle: Bool
+  public init(_ scenario: Scenario, oneCycle: Bool = false) { (self.scenario, self.oneCycle) = (scenario, oneCycle) }
   public var name: String { scenario.rawValue }
   public var usesEncoder: Bool { scenario != .random }
 
+  func fit(_ epochs: Int, _ lr: LearningRate) -> FitPlan { oneCycle ? .oneCycle(epochs: epochs, lr: lr) : .flatCos(epochs: epochs, lr: lr) }
+
   public func plan(_ model: XResNet, epochs: Int, headEpochs: Int, lr: Double) -> FitPlan {
-    let all = FitPlan.flatCos(epochs: epochs, lr: .value(lr))
+    let all = fit(epochs, .value(lr))
     switch scenario {
     case .random, .full:
       return all.preparing { _ in try model.unfreeze() }
@@ -51,8 +55,8 @@ public struct FineTune: Evaluation {
       return all.preparing { _ in try model.freeze(trainBatchNorm: false) }
     case .discriminative:
       let head = Swift.min(headEpochs, epochs)
-      let first = head > 0 ? FitPlan.flatCos(epochs: head, lr: .value(lr)).preparing { _ in try model.freeze() } : FitPlan(phases: [])
-      return first.then(FitPlan.flatCos(epochs: epochs - head, lr: .range(lr / 100, lr)).preparing { _ in try model.unfreeze() })
+      let first = head > 0 ? fit(head, .value(lr)).preparing { _ in try model.freeze() } : FitPlan(phases: [])
+      return first.then(fit(epochs - head, .range(lr / 100, lr)).preparing { _ in try model.unfreeze() })
     }
   }
 }

@@ -23,12 +23,17 @@ public struct TrainingRecipe: Sendable, Equatable {
     case cosine(final: Double)
     /// × `factor` at each fraction of the run in `at`.
     case steps(at: [Double], factor: Double)
+    /// fastai's fit_one_cycle: lr up from peak/25 over the first 25 %, cosine down to peak/1e5; momentum
+    /// (Adam's β₁) 0.95 → 0.85 → 0.95.
+    case oneCycle
   }
   public var optimizer: Optimizer
   /// The learning rate at a batch of 256 (linear scaling: lr = this × batch / 256); nil: `fixedLR` as it is.
   public var lrPer256: Double?
   public var fixedLR: Double = 0
   public var weightDecay: Double
+  /// Adam's ε.
+  public var eps: Double = 1e-8
   /// Linear warm-up from 0 over this fraction of the run.
   public var warmup: Double = 0
   public var decay: Decay
@@ -39,6 +44,12 @@ public struct TrainingRecipe: Sendable, Equatable {
   public static func study(lr: Double, weightDecay: Double) -> TrainingRecipe {
     TrainingRecipe(optimizer: .ranger, lrPer256: nil, fixedLR: lr, weightDecay: weightDecay, decay: .flatCos,
                    source: "the study's (fastai's ranger, fit_flat_cos)")
+  }
+
+  /// fastai's defaults for a Learner: Adam (β 0.9/0.99, ε 1e-5, decoupled weight decay), fit_one_cycle at `lr`.
+  public static func fastai(lr: Double, weightDecay: Double) -> TrainingRecipe {
+    TrainingRecipe(optimizer: .adam(beta1: 0.9, beta2: 0.99, decoupled: true), lrPer256: nil, fixedLR: lr, weightDecay: weightDecay,
+                   eps: 1e-5, decay: .oneCycle, source: "fastai's defaults (Adam, fit_one_cycle)")
   }
 
   public func learningRate(batch: Int) -> Double { lrPer256.map { $0 * Double(batch) / 256 } ?? fixedLR }
@@ -55,7 +66,7 @@ public struct TrainingRecipe: Sendable, Equatable {
     case .sgd(let momentum, let nesterov):
       return SGD(groups: ParamGroup.groups(of: model, lr: lr, momentum: momentum, weightDecay: weightDecay), nesterov: nesterov)
     case .adam(let beta1, let beta2, let decoupled):
-      return Adam(groups: ParamGroup.groups(of: model, lr: lr, momentum: beta1, sqrMomentum: beta2, weightDecay: weightDecay),
+      return Adam(groups: ParamGroup.groups(of: model, lr: lr, momentum: beta1, sqrMomentum: beta2, eps: eps, weightDecay: weightDecay),
                   decoupled: decoupled)
     }
   }
@@ -64,6 +75,7 @@ public struct TrainingRecipe: Sendable, Equatable {
   public func plan(epochs: Int, batch: Int) -> FitPlan {
     let lr = learningRate(batch: batch)
     if decay == .flatCos && warmup == 0 { return .flatCos(epochs: epochs, lr: .value(lr)) }
+    if decay == .oneCycle { return .oneCycle(epochs: epochs, lr: .value(lr)) }
     return FitPlan(epochs: epochs, lr: .value(lr), lrSchedule: schedule)
   }
 
@@ -78,6 +90,7 @@ public struct TrainingRecipe: Sendable, Equatable {
       case .flatCos: return flat(t)
       case .cosine(let final): return final + (1 - final) * (1 + cos(Double.pi * t)) / 2
       case .steps(let at, let factor): return at.filter { pos >= $0 }.reduce(1) { r, _ in r * factor }
+      case .oneCycle: return Schedule.oneCycle()(t)
       }
     }
   }

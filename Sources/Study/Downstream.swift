@@ -28,12 +28,15 @@ public func trainScenario(
 ) throws -> (result: ScenarioResult, learner: Learner?, model: XResNet) {
   // Few-label runs: the same seeded subset of train/'s labels for every run and protocol.
   let data = config.downstreamData(data)
-  let evaluation = FineTune(scenario)
+  let evaluation = FineTune(scenario, oneCycle: config.downstreamRecipe == "fastai")
   let stage = stage ?? Stage.evaluation(runDir, protocol: evaluation.name, run: run)
   let start = Date()
   let seed = config.seed &+ UInt64(run) &* 1000
   Runtime.manualSeed(seed)
-  let model = try Init.withGenerator(Generator(seed: seed)) { try XResNet(.resnet34, classes: data.train.classes.count, widen: config.widen) }
+  let head = scenario == .linear ? .linear : XResNet.Head(rawValue: config.head) ?? .linear  // a probe is linear
+  let model = try Init.withGenerator(Generator(seed: seed)) {
+    try XResNet(.resnet34, classes: data.train.classes.count, widen: config.widen, head: head)
+  }
   let weights = stage.file("model.safetensors")
   if resume, let done = try RunFolder.read(ScenarioResult.self, from: stage.result) {
     try model.load(from: weights)
@@ -52,7 +55,8 @@ public func trainScenario(
   let learner = Learner(
     model: model, train: OnDevice(train, config), valid: OnDevice(valid, config),
     step: evaluation.step(model, loss: Losses.labelSmoothingCrossEntropy()),
-    optimizer: ranger(ParamGroup.groups(of: model, lr: config.lr), weightDecay: config.weightDecay),
+    optimizer: (config.downstreamRecipe == "fastai" ? TrainingRecipe.fastai(lr: config.lr, weightDecay: config.weightDecay)
+      : .study(lr: config.lr, weightDecay: config.weightDecay)).makeOptimizer(for: model, batch: config.batch),
     metrics: [Accuracy(), AccuracyAmong(classes: data.validClasses)],
     callbacks: callbacks + [CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)])
   learner.checkpointPath = stage.checkpoint

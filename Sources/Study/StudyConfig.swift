@@ -1,5 +1,6 @@
 import Foundation
 import ImageData
+import NN
 import SelfSupervised
 import Torch
 
@@ -17,11 +18,19 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   /// Inpainting's holes per image and their side in pixels (at `cutoutReferenceSize`), both inclusive ranges.
   public var cutoutHoles = [5, 9]
   public var cutoutHoleSize = [5, 49]
+  /// What inpainting's holes hold: zero (the study's black), noise, or mixed (either, per hole).
+  public var cutoutFill = "zero"
   /// SwAV's queue length per global crop (0: no queue; else at least the pretext batch).
   public var swavQueue = 0
   /// How the pretext is optimised: `study` (Ranger + flat-cos at `pretextLR`, every task alike) or `paper`
   /// (the task's paper's optimizer, batch-scaled lr, weight decay and schedule).
   public var pretextRecipe = "study"
+  /// The downstream classifier's head: linear (xresnet's avg-pool + linear) or fastai (vision_learner's
+  /// concat-pool head with BatchNorm and two linears). A linear probe always uses the linear head.
+  public var head = "linear"
+  /// How the downstream stages are optimised: study (Ranger + flat-cos) or fastai (Adam + one-cycle, fastai's
+  /// defaults: β 0.9/0.99, ε 1e-5, decoupled weight decay, momentum cycled 0.95–0.85).
+  public var downstreamRecipe = "study"
   // Downstream (classification).
   public var size = 128
   public var batch = 64
@@ -64,6 +73,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     func take<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws { value = try c.decodeIfPresent(T.self, forKey: key) ?? value }
     try take(.task, &task); try take(.cutoutHoles, &cutoutHoles); try take(.cutoutHoleSize, &cutoutHoleSize)
+    try take(.cutoutFill, &cutoutFill); try take(.head, &head); try take(.downstreamRecipe, &downstreamRecipe)
     try take(.swavQueue, &swavQueue); try take(.pretextRecipe, &pretextRecipe); try take(.labelFraction, &labelFraction)
     try take(.tuningSplit, &tuningSplit); try take(.knnEvery, &knnEvery)
     try take(.pretextSize, &pretextSize); try take(.pretextBatch, &pretextBatch); try take(.pretextEpochs, &pretextEpochs)
@@ -117,8 +127,15 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     }
     try real(labelFraction, "label-fraction", above: 0, atMost: 1)
     try real(tuningSplit, "tuning-split", above: 0, atMost: 0.9, orEqual: true)
-    guard ["study", "paper"].contains(pretextRecipe) else {
-      throw ConfigError("--pretext-recipe must be study or paper (got \(pretextRecipe))")
+    guard ["study", "paper", "fastai"].contains(pretextRecipe) else {
+      throw ConfigError("--pretext-recipe must be study, paper or fastai (got \(pretextRecipe))")
+    }
+    guard ["study", "fastai"].contains(downstreamRecipe) else {
+      throw ConfigError("--downstream-recipe must be study or fastai (got \(downstreamRecipe))")
+    }
+    guard XResNet.Head(rawValue: head) != nil else { throw ConfigError("--head must be linear or fastai (got \(head))") }
+    guard RandomCutout.Fill(rawValue: cutoutFill) != nil else {
+      throw ConfigError("--cutout-fill must be zero, noise or mixed (got \(cutoutFill))")
     }
     guard Device(device) != nil else { throw ConfigError("--device '\(device)' is not a device (cpu, cuda, cuda:N)") }
     for (v, flag) in [(maxTrainPerClass, "max-train-per-class"), (maxValidPerClass, "max-valid-per-class"), (maxUnsup, "max-unsup")] {
@@ -196,7 +213,8 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   public var taskSettings: TaskSettings {
     TaskSettings(size: pretextSize, widen: widen, cutout: RandomCutout(
       count: cutoutHoles[0]...cutoutHoles[1], holeSize: cutoutHoleSize[0]...cutoutHoleSize[1],
-      relativeTo: pretextSize == cutoutReferenceSize ? nil : cutoutReferenceSize), swavQueue: swavQueue)
+      relativeTo: pretextSize == cutoutReferenceSize ? nil : cutoutReferenceSize, fill: RandomCutout.Fill(rawValue: cutoutFill) ?? .zero),
+      swavQueue: swavQueue)
   }
 
   /// A setting out of its range, naming the flag that sets it.

@@ -45,8 +45,11 @@ struct StudyOptions: ParsableArguments {
   @Option(help: "The pretext task (`pretext tasks` lists them), or several at once with weights: inpainting:1,rotation:0.5.") var task: String?
   @Option(help: "Inpainting: holes per image, LO-HI (default 5-9).") var cutoutHoles: String?
   @Option(help: "Inpainting: hole side in pixels at 160 px, LO-HI (default 5-49).") var cutoutSize: String?
+  @Option(help: "Inpainting: what the holes hold: zero (black, the study's), noise, or mixed (either, per hole).") var cutoutFill: String?
+  @Option(help: "Downstream classifier head: linear (xresnet's) or fastai (vision_learner's concat-pool head); a linear probe is always linear.") var head: String?
+  @Option(help: "Downstream optimisation: study (Ranger + flat-cos) or fastai (Adam + one-cycle, fastai's defaults).") var downstreamRecipe: String?
   @Option(help: "SwAV: projections queued per global crop, used in Sinkhorn once full (default 0: no queue).") var swavQueue: Int?
-  @Option(help: "Pretext optimisation: study (Ranger + flat-cos at --lr, every task alike) or paper (the task's paper's optimizer, lr scaled with the batch, weight decay, schedule; --lr is not used).") var pretextRecipe: String?
+  @Option(help: "Pretext optimisation: study (Ranger + flat-cos at --lr, every task alike), fastai (Adam + one-cycle at --lr) or paper (the task's paper's optimizer, lr scaled with the batch, weight decay, schedule; --lr is not used).") var pretextRecipe: String?
   @Option(help: "Few-label training: the fraction of train/'s labels the downstream stages use (seeded, class-stratified; default 1).") var labelFraction: Double?
   @Option(help: "Choose settings without val/: hold out this fraction of train/ (seeded, class-stratified) as the downstream validation set; val/ is not read (default 0: validate on val/).") var tuningSplit: Double?
   @Option(help: "Pretext: kNN accuracy of the encoder on the downstream data every N epochs and at the last (default 0: off).") var knnEvery: Int?
@@ -102,6 +105,9 @@ struct StudyOptions: ParsableArguments {
     if let v = try range(cutoutHoles, "cutout-holes") { c.cutoutHoles = v }
     if let v = try range(cutoutSize, "cutout-size") { c.cutoutHoleSize = v }
     if let swavQueue { c.swavQueue = swavQueue }
+    if let cutoutFill { c.cutoutFill = cutoutFill }
+    if let head { c.head = head }
+    if let downstreamRecipe { c.downstreamRecipe = downstreamRecipe }
     if let pretextRecipe { c.pretextRecipe = pretextRecipe }
     if let labelFraction { c.labelFraction = labelFraction }
     if let tuningSplit { c.tuningSplit = tuningSplit }
