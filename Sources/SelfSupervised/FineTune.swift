@@ -42,7 +42,8 @@ public struct FineTune: Evaluation {
   public var name: String { scenario.rawValue }
   public var usesEncoder: Bool { scenario != .random }
 
-  func fit(_ epochs: Int, _ lr: LearningRate) -> FitPlan { oneCycle ? .oneCycle(epochs: epochs, lr: lr) : .flatCos(epochs: epochs, lr: lr) }
+  /// One phase of `epochs` at `lr` on the protocol's schedule.
+  public func fit(_ epochs: Int, _ lr: LearningRate) -> FitPlan { oneCycle ? .oneCycle(epochs: epochs, lr: lr) : .flatCos(epochs: epochs, lr: lr) }
 
   public func plan(_ model: XResNet, epochs: Int, headEpochs: Int, lr: Double) -> FitPlan {
     let all = fit(epochs, .value(lr))

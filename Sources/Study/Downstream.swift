@@ -48,21 +48,29 @@ public func trainScenario(
     try EncoderTransfer.loadBody(try SafeTensors.File(path: encoder).tensors(), into: model, source: encoder)
   }
   try model.to(device: config.torchDevice, memoryFormat: config.memoryFormat)
-  let train = ImageLoader(paths: data.train.paths, labels: data.train.labels, pipeline: .crop(size: config.size, training: true),
-                          batchSize: config.batch, shuffle: true, seed: seed, workers: config.workers)
-  let valid = ImageLoader(paths: data.valid.paths, labels: data.valid.labels, pipeline: .crop(size: config.size, training: false),
-                          batchSize: config.batch, shuffle: false, seed: seed, workers: config.workers)
-  let learner = Learner(
-    model: model, train: OnDevice(train, config), valid: OnDevice(valid, config),
-    step: evaluation.step(model, loss: Losses.labelSmoothingCrossEntropy()),
-    optimizer: (config.downstreamRecipe == "fastai" ? TrainingRecipe.fastai(lr: config.lr, weightDecay: config.weightDecay)
-      : .study(lr: config.lr, weightDecay: config.weightDecay)).makeOptimizer(for: model, batch: config.batch),
-    metrics: [Accuracy(), AccuracyAmong(classes: data.validClasses)],
-    callbacks: callbacks + [CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)])
+  let recipe = config.downstreamRecipe == "fastai" ? TrainingRecipe.fastai(lr: config.lr, weightDecay: config.weightDecay)
+    : .study(lr: config.lr, weightDecay: config.weightDecay)
+  let logs: [Callback] = callbacks + [CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)]
+  let learner: Learner, plan: FitPlan
+  if scenario == .linear && config.cacheFeatures {
+    (learner, _) = try cachedProbeLearner(model, data, config, seed: seed, loss: Losses.labelSmoothingCrossEntropy(),
+                                          optimizer: { recipe.makeOptimizer(for: $0, batch: config.batch) }, callbacks: logs)
+    plan = evaluation.fit(config.epochs, .value(config.lr))
+  } else {
+    let train = ImageLoader(paths: data.train.paths, labels: data.train.labels, pipeline: .crop(size: config.size, training: true),
+                            batchSize: config.batch, shuffle: true, seed: seed, workers: config.workers)
+    let valid = ImageLoader(paths: data.valid.paths, labels: data.valid.labels, pipeline: .crop(size: config.size, training: false),
+                            batchSize: config.batch, shuffle: false, seed: seed, workers: config.workers)
+    learner = Learner(
+      model: model, train: OnDevice(train, config), valid: OnDevice(valid, config),
+      step: evaluation.step(model, loss: Losses.labelSmoothingCrossEntropy()), optimizer: recipe.makeOptimizer(for: model, batch: config.batch),
+      metrics: [Accuracy(), AccuracyAmong(classes: data.validClasses)], callbacks: logs)
+    plan = evaluation.plan(model, epochs: config.epochs, headEpochs: config.headEpochs, lr: config.lr)
+  }
   learner.checkpointPath = stage.checkpoint
   learner.checkpointFingerprint = try config.fingerprint(stage: "\(evaluation.name) run \(run)")
   let restored = try resumeIfAsked(learner, resume)
-  try learner.fit(evaluation.plan(model, epochs: config.epochs, headEpochs: config.headEpochs, lr: config.lr), startEpoch: restored)
+  try learner.fit(plan, startEpoch: restored)
   let result = ScenarioResult(scenario: scenario, run: run, history: learner.history,
                               seconds: Date().timeIntervalSince(start) + earlierSeconds(learner, restored))
   try model.save(to: weights)

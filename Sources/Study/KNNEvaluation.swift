@@ -40,20 +40,7 @@ func knnAccuracy(_ features: PooledEncoder, _ data: ImageWangLayout, _ config: S
   throws -> (Double, Double)
 {
   try features.to(device: config.torchDevice, memoryFormat: config.memoryFormat)
-  func embed(_ folder: ImageFolder) throws -> (Tensor, Tensor) {
-    let loader = ImageLoader(paths: folder.paths, labels: folder.labels, pipeline: .crop(size: config.size, training: false),
-                             batchSize: config.batch, shuffle: false, dropLast: false, seed: config.seed, workers: config.workers)
-    var f: [Tensor] = [], y: [Tensor] = []
-    let pass = loader.pass(epoch: 0)
-    try inferring(features) {
-      while let b = try pass.next() {
-        guard let x = b["image"], let labels = b["label"] else { throw DatasetError(path: folder.root, "a kNN batch without images or labels") }
-        f.append(try features(x.to(config.torchDevice)).to(dtype: .float32).to(.cpu))
-        y.append(labels)
-      }
-    }
-    return (try Tensor.cat(f), try Tensor.cat(y))
-  }
+  func embed(_ folder: ImageFolder) throws -> (Tensor, Tensor) { try pooledFeatures(folder, config, model: features) { try features($0) } }
   let (bank, bankLabels) = try embed(data.train), (queries, truth) = try embed(data.valid)
   let knn = KNNClassifier(k: k, temperature: temperature, classes: data.train.classes.count)
   let votes = try knn.votes(queries: queries, bank: bank, bankLabels: bankLabels)
@@ -61,6 +48,25 @@ func knnAccuracy(_ features: PooledEncoder, _ data: ImageWangLayout, _ config: S
   try all.accumulate(prediction: votes, target: truth)
   try among.accumulate(prediction: votes, target: truth)
   return (all.value, among.value)
+}
+
+/// The features `encode` gives `folder`'s images (validation crop at the downstream size, `model` in eval mode and
+/// put back, no gradient), on the CPU in float32, with their labels.
+func pooledFeatures(_ folder: ImageFolder, _ config: StudyConfig, model: Module, _ encode: (Tensor) throws -> Tensor) throws
+  -> (features: Tensor, labels: Tensor)
+{
+  let loader = ImageLoader(paths: folder.paths, labels: folder.labels, pipeline: .crop(size: config.size, training: false),
+                           batchSize: config.batch, shuffle: false, dropLast: false, seed: config.seed, workers: config.workers)
+  var f: [Tensor] = [], y: [Tensor] = []
+  let pass = loader.pass(epoch: 0)
+  try inferring(model) {
+    while let b = try pass.next() {
+      guard let x = b["image"], let labels = b["label"] else { throw DatasetError(path: folder.root, "a feature batch without images or labels") }
+      f.append(try encode(x.to(config.torchDevice)).to(dtype: .float32).to(.cpu))
+      y.append(labels)
+    }
+  }
+  return (try Tensor.cat(f), try Tensor.cat(y))
 }
 
 /// The online kNN monitor of a pretext run (`--knn-every N`): after the validation of the first epoch, every

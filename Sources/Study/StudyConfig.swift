@@ -31,6 +31,9 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   /// How the downstream stages are optimised: study (Ranger + flat-cos) or fastai (Adam + one-cycle, fastai's
   /// defaults: β 0.9/0.99, ε 1e-5, decoupled weight decay, momentum cycled 0.95–0.85).
   public var downstreamRecipe = "study"
+  /// The linear probe trains on the frozen body's features computed once (validation crop, no augmentation)
+  /// instead of running the body on augmented crops every epoch.
+  public var cacheFeatures = false
   // Downstream (classification).
   public var size = 128
   public var batch = 64
@@ -73,7 +76,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     func take<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws { value = try c.decodeIfPresent(T.self, forKey: key) ?? value }
     try take(.task, &task); try take(.cutoutHoles, &cutoutHoles); try take(.cutoutHoleSize, &cutoutHoleSize)
-    try take(.cutoutFill, &cutoutFill); try take(.head, &head); try take(.downstreamRecipe, &downstreamRecipe)
+    try take(.cutoutFill, &cutoutFill); try take(.head, &head); try take(.downstreamRecipe, &downstreamRecipe); try take(.cacheFeatures, &cacheFeatures)
     try take(.swavQueue, &swavQueue); try take(.pretextRecipe, &pretextRecipe); try take(.labelFraction, &labelFraction)
     try take(.tuningSplit, &tuningSplit); try take(.knnEvery, &knnEvery)
     try take(.pretextSize, &pretextSize); try take(.pretextBatch, &pretextBatch); try take(.pretextEpochs, &pretextEpochs)

@@ -48,6 +48,7 @@ struct StudyOptions: ParsableArguments {
   @Option(help: "Inpainting: what the holes hold: zero (black, the study's), noise, or mixed (either, per hole).") var cutoutFill: String?
   @Option(help: "Downstream classifier head: linear (xresnet's) or fastai (vision_learner's concat-pool head); a linear probe is always linear.") var head: String?
   @Option(help: "Downstream optimisation: study (Ranger + flat-cos) or fastai (Adam + one-cycle, fastai's defaults).") var downstreamRecipe: String?
+  @Flag(help: "Linear probe: train on the frozen body's features computed once (no augmentation; much faster).") var cacheFeatures = false
   @Option(help: "SwAV: projections queued per global crop, used in Sinkhorn once full (default 0: no queue).") var swavQueue: Int?
   @Option(help: "Pretext optimisation: study (Ranger + flat-cos at --lr, every task alike), fastai (Adam + one-cycle at --lr) or paper (the task's paper's optimizer, lr scaled with the batch, weight decay, schedule; --lr is not used).") var pretextRecipe: String?
   @Option(help: "Few-label training: the fraction of train/'s labels the downstream stages use (seeded, class-stratified; default 1).") var labelFraction: Double?
@@ -108,6 +109,7 @@ struct StudyOptions: ParsableArguments {
     if let cutoutFill { c.cutoutFill = cutoutFill }
     if let head { c.head = head }
     if let downstreamRecipe { c.downstreamRecipe = downstreamRecipe }
+    if cacheFeatures { c.cacheFeatures = true }
     if let pretextRecipe { c.pretextRecipe = pretextRecipe }
     if let labelFraction { c.labelFraction = labelFraction }
     if let tuningSplit { c.tuningSplit = tuningSplit }

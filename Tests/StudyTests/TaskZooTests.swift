@@ -390,13 +390,13 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
 
 @Suite struct LinearProbeTests {
   /// The linear probe trains the head only and leaves every tensor of the body — weights, BatchNorm affine
-  /// parameters and running statistics, counters — bit-identical to the encoder it loaded; `--protocol linear`
-  /// is listed.
-  @Test func theProbeLeavesTheWholeBodyAsLoaded() throws {
+  /// parameters and running statistics, counters — bit-identical to the encoder it loaded, on augmented crops
+  /// and on cached features (`--cache-features`); `--protocol linear` is listed.
+  @Test(arguments: [false, true]) func theProbeLeavesTheWholeBodyAsLoaded(cached: Bool) throws {
     let root = NSTemporaryDirectory() + "pretext-probe-\(UUID().uuidString)"
     let data = try tinyPretextData(root + "/data")
     var config = tinyPretext("rotation", epochs: 1)
-    (config.size, config.batch, config.epochs) = (32, 8, 2)
+    (config.size, config.batch, config.epochs, config.cacheFeatures) = (32, 8, 2, cached)
     let (pretext, stage) = try runPretext(data, config, runDir: root + "/run")
     let encoder = try SafeTensors.File(path: stage.file(pretext.encoderFile))
     let probe = try trainScenario(.linear, run: 0, data: data, encoder: stage.file(pretext.encoderFile), config, runDir: root + "/run")
