@@ -28,8 +28,8 @@ test-fresh-clone:
 	@scripts/fresh-clone-check.sh
 
 demo: release
-	@start=$$(date +%s); $(SWIFT) run -c release --skip-build pretext experiment --preset demo --out runs; \
-	  echo "[make demo] the experiment took $$(( $$(date +%s) - start )) s (set-up and build not counted)"
+	@start=$$(date +%s); $(SWIFT) run -c release --skip-build pretext compare --preset demo --out runs $(DEMO_ARGS); \
+	  echo "[make demo] the comparison took $$(( $$(date +%s) - start )) s (set-up and build not counted)"
 
 # Side by side with PyTorch/fastai (a Python peer with the same torch in ~/.cache/pretext/pyenv): one table,
 # JSON in benchmarks/results/. ROUNDS=n for more interleaved rounds.
