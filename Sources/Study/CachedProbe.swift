@@ -21,7 +21,7 @@ final class LinearOnFeatures: Module, ParameterGroups {
 func cachedProbeLearner(_ model: XResNet, _ data: ImageWangLayout, _ config: StudyConfig, seed: UInt64,
                         loss: @escaping (Tensor, Tensor) throws -> Tensor, optimizer: (LinearOnFeatures) -> Optimizer,
                         callbacks: [Callback]) throws -> (Learner, LinearOnFeatures) {
-  guard let linear = model.layers.last as? Linear else { throw ConfigError("--cache-features: the classifier's head is not one linear layer") }
+  guard let linear = model.layers.last as? Linear else { throw StudyConfig.ConfigError("--cache-features: the classifier's head is not one linear layer") }
   let features = { (x: Tensor) in try model.features(x) }
   let (train, trainLabels) = try pooledFeatures(data.train, config, model: model, features)
   let (valid, validLabels) = try pooledFeatures(data.valid, config, model: model, features)
@@ -35,5 +35,3 @@ func cachedProbeLearner(_ model: XResNet, _ data: ImageWangLayout, _ config: Stu
     metrics: [Accuracy(), AccuracyAmong(classes: data.validClasses)], callbacks: callbacks)
   return (learner, probe)
 }
-
-typealias ConfigError = StudyConfig.ConfigError

@@ -36,9 +36,6 @@ public struct LeaderboardRow: Codable, Sendable, Equatable {
 }
 
 public enum Leaderboard {
-  /// Mean and sample standard deviation (0 for one value).
-  static func meanStd(_ v: [Double]) -> (mean: Double, std: Double) { Report.meanStd(v) }
-
   /// Student's t quantile 0.975 for `df` degrees of freedom (linear between the table's integers; 1.96 + 2.4/df
   /// beyond 30, within 0.003 of the exact value).
   static func t975(_ df: Double) -> Double {
@@ -52,7 +49,7 @@ public enum Leaderboard {
 
   /// The 95 % interval of a mean of `v`.
   static func ci95(_ v: [Double]) -> (Double, Double) {
-    let (m, s) = meanStd(v)
+    let (m, s) = Report.meanStd(v)
     guard v.count > 1 else { return (.nan, .nan) }
     let h = t975(Double(v.count - 1)) * s / Double(v.count).squareRoot()
     return (m - h, m + h)
@@ -61,7 +58,7 @@ public enum Leaderboard {
   /// Half-width of the 95 % interval of mean(a) − mean(b), Welch's unequal-variance t.
   static func welchHalfWidth(_ a: [Double], _ b: [Double]) -> Double {
     guard a.count > 1, b.count > 1 else { return .nan }
-    let (va, vb) = (pow(meanStd(a).std, 2) / Double(a.count), pow(meanStd(b).std, 2) / Double(b.count))
+    let (va, vb) = (pow(Report.meanStd(a).std, 2) / Double(a.count), pow(Report.meanStd(b).std, 2) / Double(b.count))
     let se = (va + vb).squareRoot()
     guard se > 0 else { return 0 }
     let df = pow(va + vb, 2) / (va * va / Double(a.count - 1) + vb * vb / Double(b.count - 1))
@@ -83,12 +80,12 @@ public enum Leaderboard {
     let board = order.map { key -> LeaderboardRow in
       let g = groups[key]!, first = g[0]
       let all = g.map(\.finalAccuracy), among = g.map(\.finalAccuracyAmongValidClasses)
-      let (ci, m, ma) = (ci95(all), meanStd(all), meanStd(among))
+      let (ci, m, ma) = (ci95(all), Report.meanStd(all), Report.meanStd(among))
       return LeaderboardRow(
         task: first.task, pretextEpochs: first.pretextEpochs, protocol: first.protocol, runs: g.count, meanAccuracy: m.mean,
-        stdAccuracy: m.std, ci95Low: ci.0, ci95High: ci.1, deltaVsRandom: m.mean - meanStd(randomAll).mean,
+        stdAccuracy: m.std, ci95Low: ci.0, ci95High: ci.1, deltaVsRandom: m.mean - Report.meanStd(randomAll).mean,
         pretextSeconds: pretextSeconds(first.task, first.pretextEpochs), meanAccuracyValClasses: ma.mean,
-        deltaVsRandomValClasses: ma.mean - meanStd(randomAmong).mean, stdAccuracyValClasses: ma.std,
+        deltaVsRandomValClasses: ma.mean - Report.meanStd(randomAmong).mean, stdAccuracyValClasses: ma.std,
         deltaCI95: welchHalfWidth(all, randomAll), deltaCI95ValClasses: welchHalfWidth(among, randomAmong),
         pretextImagesSeen: imagesSeen(first.task, first.pretextEpochs), downstreamEpochs: first.epochs, labelledImages: labelledImages,
         evalSecondsPerRun: g.map(\.seconds).reduce(0, +) / Double(g.count))

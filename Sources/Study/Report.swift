@@ -4,7 +4,7 @@ import Training
 /// The experiment's report, built from its long-format result rows: a markdown table and an offline HTML
 /// page with SVG curves.
 public enum Report {
-  static func meanStd(_ v: [Double]) -> (Double, Double) {
+  static func meanStd(_ v: [Double]) -> (mean: Double, std: Double) {
     let m = v.reduce(0, +) / Double(Swift.max(v.count, 1))
     let s = v.count > 1 ? (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot() : 0
     return (m, s)
