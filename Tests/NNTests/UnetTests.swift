@@ -19,16 +19,25 @@ import Testing
     let input = try file.tensor("input")
     let errors = try parityErrors(unet, file) { try mseLoss(unet(input), file.tensor("target")) }
     #expect(errors.loss < 1e-4, "train loss relative error \(errors.loss)")
-    let params = unet.namedParameters()
-    let first = params.first { $0.0 == "layers.0.0.0.weight" }!.1
     let last = unet.namedModules().compactMap { $0.1 as? Conv2d }.last!.weight
-    // The shared fixture's first-conv gradient is 5 % away from what fastai 2.8.12 itself computes from
-    // that fixture's weights and inputs (scripts/interop/make_unet_grad_fixture.py); we match fastai's.
-    let fastai = try SafeTensors.File(path: Fixture.path("unet_first_conv_grad_fastai.safetensors"))
-    let firstError = try relativeError(first.value.grad!, fastai.tensor("grad.first_conv.weight"))
-    #expect(firstError < 1e-3, "first conv gradient relative error \(firstError)")
     #expect(try relativeError(last.value.grad!, file.tensor("grad.last_conv.weight")) < 1e-3)
     #expect(errors.eval < 1e-4, "eval output relative error \(errors.eval)")
+  }
+
+  /// The first encoder conv's gradient is badly conditioned in float32 (one CPU's fastai was 5 % from
+  /// float64, another's 2e-5), so it is checked in float64 against fastai's float64 gradient
+  /// (scripts/interop/make_unet_grad_fixture.py): float64 kernels differ by ~1e-8 between CPUs, float32 by 2e-5 to 5e-2.
+  @Test func firstConvGradientMatchesFastaiInFloat64() throws {
+    let unet = try DynamicUnet(encoder: XResNet(.resnet34, widen: 0.25).body, outChannels: 3, imageSize: (64, 64))
+    let file = try loadParityFixture(unet, "parity_unet_xresnet34_w025.safetensors")
+    try unet.to(dtype: .float64)
+    unet.train()
+    let loss = try mseLoss(unet(file.tensor("input").to(dtype: .float64)), file.tensor("target").to(dtype: .float64))
+    try loss.backward()
+    let first = unet.namedParameters().first { $0.0 == "layers.0.0.0.weight" }!.1
+    let fastai = try SafeTensors.File(path: Fixture.path("unet_first_conv_grad_fastai.safetensors"))
+    let error = try relativeError(first.value.grad!, fastai.tensor("grad.first_conv.weight"))
+    #expect(error < 1e-6, "first conv gradient relative error \(error)")
   }
 
   @Test(arguments: [(40, 56), (33, 47), (64, 64)])
