@@ -41,15 +41,21 @@ func tensorCRCs(_ path: String) throws -> [String: String] {
     let cpu: String
   }
 
-  /// Per-tensor L2 norms of a safetensors file (float32 and int64 tensors), as the fixture's generator computes them.
-  static func tensorNorms(_ path: String) throws -> [String: Double] {
+  /// Per-tensor L2 norms of a safetensors file (float32 and int64 tensors), as the fixture's generator computes
+  /// them, with each tensor's rank.
+  static func tensorNorms(_ path: String) throws -> [String: (norm: Double, rank: Int)] {
     let file = try SafeTensors.File(path: path)
-    var out: [String: Double] = [:]
+    var out: [String: (norm: Double, rank: Int)] = [:]
     for e in file.header.entries {
       let t = try file.tensor(e.name)
-      out[e.name] = try t.to(dtype: .float64).square().sum().sqrt().item(Double.self)
+      out[e.name] = (try t.to(dtype: .float64).square().sum().sqrt().item(Double.self), e.shape.count)
     }
     return out
+  }
+
+  /// The L2 norm of all of a file's float tensors together (BatchNorm's step counters left out).
+  static func stateNorm(_ norms: [String: Double]) -> Double {
+    norms.filter { !$0.key.hasSuffix("num_batches_tracked") }.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
   }
 
   static func close(_ a: Double, _ b: Double, relative: Double) -> Bool {
@@ -61,7 +67,14 @@ func tensorCRCs(_ path: String) throws -> [String: String] {
   /// CPU (libtorch and oneDNN pick their vector paths at run time), so a machine whose first pretext epoch does
   /// not give the recorded loss bit for bit is held to tolerances: every loss within 1e-3 relative (the
   /// drift seen between two CPUs over these 2 + 3 epochs is under 5e-4; a changed draw, hole or rate moves
-  /// them by percents), each accuracy within one of the 10 images, every weight tensor's L2 norm within 1e-3.
+  /// them by percents), each accuracy within one of the 10 images, and the weights by their L2 norms: every
+  /// conv and linear weight within 1e-3, each file's whole state within 1e-4, each BatchNorm tensor within
+  /// 1e-2 + 0.002. BatchNorm's shifts and scales are ill-conditioned under float noise: many start at zero
+  /// and their gradients are nearly zero (the next BatchNorm removes a per-channel shift), so Ranger's
+  /// normalised steps point where the noise says; the running statistics follow them. Float noise made
+  /// here by two threads instead of one (first loss 1.5e-6 away, more than a CPU change's 2e-7) moved
+  /// those tensors' norms by up to 7 % (at most 9e-4 absolute; running means 2.8e-3 relative), conv
+  /// weights by 1e-5, each file's state by 9e-6, losses by 3.5e-4 at most.
   /// A machine that computes like the recording one must reproduce it exactly: the pretext, random init and
   /// head-only runs bit-identical (every loss, every weight byte), the discriminative run through its head
   /// phase. After that, the whole-network phase draws its own epochs' crops (it is epochs 2–3 of one phased
@@ -116,8 +129,14 @@ func tensorCRCs(_ path: String) throws -> [String: String] {
       } else {
         let got = try Self.tensorNorms(run + "/" + new), want = try #require(fixture.norms[old])
         #expect(Set(got.keys) == Set(want.keys), "\(new): tensor names")
-        let far = want.filter { name, w in got[name].map { !Self.close($0, w, relative: 1e-3) } ?? true }
-        #expect(far.isEmpty, "\(new): norms off by more than 1e-3 relative: \(far.keys.sorted().prefix(5))")
+        let far = want.compactMap { name, w -> String? in
+          guard let (g, rank) = got[name] else { return name }
+          let near = rank >= 2 ? Self.close(g, w, relative: 1e-3) : Swift.abs(g - w) <= 1e-2 * Swift.abs(w) + 2e-3
+          return near ? nil : "\(name): \(g) vs \(w)"
+        }
+        #expect(far.isEmpty, "\(new): tensor norms off: \(far.sorted().prefix(5))")
+        let state = Self.stateNorm(got.mapValues(\.norm)), wantState = Self.stateNorm(want)
+        #expect(Self.close(state, wantState, relative: 1e-4), "\(new): whole-state norm \(state) vs \(wantState)")
       }
     }
   }
