@@ -221,6 +221,13 @@ public struct ImageWangLayout: Sendable {
                     validClasses: validClasses)
   }
 
+  /// The same layout with train/ and val/ each cut to about `images` (a seeded, class-stratified sample, as
+  /// `labelled(fraction:seed:)` draws; a split with fewer images is kept whole). For cheap monitors.
+  public func sampled(atMost images: Int, seed: UInt64) -> ImageWangLayout {
+    func cut(_ f: ImageFolder) -> ImageFolder { f.count <= images ? f : f.labelled(fraction: Double(images) / Double(f.count), seed: seed) }
+    return ImageWangLayout(root: root, train: cut(train), valid: cut(valid), unsup: unsup, validClasses: validClasses)
+  }
+
   /// The same layout without the files in `excluded`, from every split they are in; a split left with no
   /// usable image is an error.
   public func excluding(_ excluded: Set<String>) throws -> ImageWangLayout {

@@ -72,11 +72,12 @@ func pooledFeatures(_ folder: ImageFolder, _ config: StudyConfig, model: Module,
 /// The online kNN monitor of a pretext run (`--knn-every N`): after the validation of the first epoch, every
 /// N-th and the last, the task's current encoder (its weights copied into a classifier body; the run's network is not
 /// touched) is scored by kNN (k 20, T 0.07) on the downstream data, logged as `knn_accuracy` and
-/// `knn_accuracy_among_valid_classes`. It reads train/'s labels; the pretext never does.
+/// `knn_accuracy_among_valid_classes`. Bank and queries are capped (`knnMonitorImages`, class-stratified). It reads
+/// train/'s labels; the pretext never does.
 public final class KNNMonitor: Callback {
   let task: any PretextTask, data: ImageWangLayout, config: StudyConfig, every: Int
   public init(task: any PretextTask, data: ImageWangLayout, config: StudyConfig, every: Int) {
-    (self.task, self.data, self.config, self.every) = (task, config.downstreamData(data), config, every)
+    (self.task, self.data, self.config, self.every) = (task, config.downstreamData(data).sampled(atMost: config.knnMonitorImages, seed: config.seed), config, every)
   }
   public func on(_ event: Event, _ learner: Learner) throws {
     guard event == .afterValidate else { return }

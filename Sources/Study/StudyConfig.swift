@@ -47,6 +47,9 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   public var tuningSplit = 0.0
   /// The online kNN monitor of the pretext: every this many epochs and at the last (0: off).
   public var knnEvery = 0
+  /// The monitor's cap: at most about this many train/ images as its bank and as many val/ images as its
+  /// queries (seeded, class-stratified), so it stays cheap on large datasets.
+  public var knnMonitorImages = 2000
   /// Scenario 3: head-only epochs before unfreezing (counted within `epochs`).
   public var headEpochs = 1
   public var weightDecay = 1e-2
@@ -78,7 +81,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     try take(.task, &task); try take(.cutoutHoles, &cutoutHoles); try take(.cutoutHoleSize, &cutoutHoleSize)
     try take(.cutoutFill, &cutoutFill); try take(.head, &head); try take(.downstreamRecipe, &downstreamRecipe); try take(.cacheFeatures, &cacheFeatures)
     try take(.swavQueue, &swavQueue); try take(.pretextRecipe, &pretextRecipe); try take(.labelFraction, &labelFraction)
-    try take(.tuningSplit, &tuningSplit); try take(.knnEvery, &knnEvery)
+    try take(.tuningSplit, &tuningSplit); try take(.knnEvery, &knnEvery); try take(.knnMonitorImages, &knnMonitorImages)
     try take(.pretextSize, &pretextSize); try take(.pretextBatch, &pretextBatch); try take(.pretextEpochs, &pretextEpochs)
     try take(.pretextLR, &pretextLR); try take(.cutoutReferenceSize, &cutoutReferenceSize); try take(.size, &size)
     try take(.batch, &batch); try take(.epochs, &epochs); try take(.lr, &lr); try take(.headEpochs, &headEpochs)
@@ -112,6 +115,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     try count(headEpochs, "head-epochs", 0...100_000)  // capped at `epochs` by the scenario
     try count(runs, "runs", 1...1000)
     try count(knnEvery, "knn-every", 0...100_000)
+    try count(knnMonitorImages, "knn-monitor-images", 20...10_000_000)
     try count(workers, "workers", 1...256)
     try count(cutoutReferenceSize, "cutout-reference-size", 1...4096)
     try real(pretextLR, "lr", above: 0, atMost: 10)

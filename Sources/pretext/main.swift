@@ -54,6 +54,7 @@ struct StudyOptions: ParsableArguments {
   @Option(help: "Few-label training: the fraction of train/'s labels the downstream stages use (seeded, class-stratified; default 1).") var labelFraction: Double?
   @Option(help: "Choose settings without val/: hold out this fraction of train/ (seeded, class-stratified) as the downstream validation set; val/ is not read (default 0: validate on val/).") var tuningSplit: Double?
   @Option(help: "Pretext: kNN accuracy of the encoder on the downstream data every N epochs and at the last (default 0: off).") var knnEvery: Int?
+  @Option(help: "The kNN monitor's bank and queries: at most about this many train/ and val/ images each, class-stratified (default 2000).") var knnMonitorImages: Int?
   @Option(help: "Downstream runs per scenario.") var runs: Int?
   @Option(help: "Downstream epochs.") var epochs: Int?
   @Option(help: "Pretext epochs (compare: several lengths, e.g. 2,5,10: trained once, the encoder saved at each).") var pretextEpochs: String?
@@ -114,6 +115,7 @@ struct StudyOptions: ParsableArguments {
     if let labelFraction { c.labelFraction = labelFraction }
     if let tuningSplit { c.tuningSplit = tuningSplit }
     if let knnEvery { c.knnEvery = knnEvery }
+    if let knnMonitorImages { c.knnMonitorImages = knnMonitorImages }
     if let runs { c.runs = runs }
     if let epochs { c.epochs = epochs }
     if let lengths = try pretextLengths() {

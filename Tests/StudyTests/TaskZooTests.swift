@@ -439,6 +439,19 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     config.batch = 64
     #expect(throws: StudyConfig.ConfigError.self) { try config.validate(against: data) }
   }
+
+  /// The kNN monitor's cap: about the asked number of train/ images, every class kept (stratified), seeded;
+  /// a split already under the cap (val/ here) is kept whole.
+  @Test func theMonitorsSampleIsCappedAndStratified() throws {
+    let root = NSTemporaryDirectory() + "pretext-cap-\(UUID().uuidString)"
+    try SyntheticImageWang(size: 32, trainPerClass: 10, validPerClass: 1, unsupCount: 2, seed: 4).write(to: root + "/data")
+    let data = try ImageWangLayout(root: root + "/data")
+    let sample = data.sampled(atMost: 60, seed: 42)
+    #expect(sample.train.count == 60 && sample.train.countsPerClass().allSatisfy { $0.1 == 3 })
+    #expect(Set(sample.train.paths).isSubset(of: Set(data.train.paths)))
+    #expect(sample.train.paths == data.sampled(atMost: 60, seed: 42).train.paths)
+    #expect(sample.valid.paths == data.valid.paths)
+  }
 }
 
 @Suite struct KNNEvaluationTests {
