@@ -77,7 +77,8 @@ func pooledFeatures(_ folder: ImageFolder, _ config: StudyConfig, model: Module,
 public final class KNNMonitor: Callback {
   let task: any PretextTask, data: ImageWangLayout, config: StudyConfig, every: Int
   public init(task: any PretextTask, data: ImageWangLayout, config: StudyConfig, every: Int) {
-    (self.task, self.data, self.config, self.every) = (task, config.downstreamData(data).sampled(atMost: config.knnMonitorImages, seed: config.seed), config, every)
+    let sample = config.downstreamData(data).sampled(atMost: config.knnMonitorImages, seed: config.seed)
+    (self.task, self.data, self.config, self.every) = (task, sample, config, every)
   }
   public func on(_ event: Event, _ learner: Learner) throws {
     guard event == .afterValidate else { return }

@@ -72,9 +72,10 @@ func tensorCRCs(_ path: String) throws -> [String: String] {
   /// 1e-2 + 0.002. BatchNorm's shifts and scales are ill-conditioned under float noise: many start at zero
   /// and their gradients are nearly zero (the next BatchNorm removes a per-channel shift), so Ranger's
   /// normalised steps point where the noise says; the running statistics follow them. Float noise made
-  /// here by two threads instead of one (first loss 1.5e-6 away, more than a CPU change's 2e-7) moved
-  /// those tensors' norms by up to 7 % (at most 9e-4 absolute; running means 2.8e-3 relative), conv
-  /// weights by 1e-5, each file's state by 9e-6, losses by 3.5e-4 at most.
+  /// here by two threads instead of one (`THREADS=2 make_inpainting_fixture.sh`, compared by
+  /// `compare_inpainting_fixture.py`; first loss 1.5e-6 away, more than a CPU change's 2e-7) moved BatchNorm
+  /// tensors' norms by up to 7 % (at most 42 % of their tolerance), conv weights by 1e-5, each file's state
+  /// by 9e-6, losses by 9.2e-4 at most (the head-only run's first valid loss; the pretext's 3.5e-4).
   /// A machine that computes like the recording one must reproduce it exactly: the pretext, random init and
   /// head-only runs bit-identical (every loss, every weight byte), the discriminative run through its head
   /// phase. After that, the whole-network phase draws its own epochs' crops (it is epochs 2–3 of one phased

@@ -5,12 +5,13 @@
 # commit 953198c (before the SSL redesign of issue 13), built in a worktree, on an "AMD EPYC" machine (the CI's
 # kind). A first recording on another machine differed from it by ~1e-8 relative in the first epoch: the
 # float kernels are chosen per CPU, so the test is exact only where the first epoch is.
-#   usage: make_inpainting_fixture.sh PRETEXT_BINARY OUT.json
+#   usage: [THREADS=n] make_inpainting_fixture.sh PRETEXT_BINARY OUT.json   (THREADS: float noise on purpose, default 1)
+# compare_inpainting_fixture.py A.json B.json prints how far two recordings are apart.
 set -euo pipefail
-tool="$1"; out="$2"
+tool="$1"; out="$2"; threads="${THREADS:-1}"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
-OMP_NUM_THREADS=1 "$tool" data synth "$work/data" --size 32 --train-per-class 2 --valid-per-class 1 --unsup 30 --seed 3 >/dev/null
-OMP_NUM_THREADS=1 "$tool" experiment --data "$work/data" --out "$work/runs" --pretext-size 32 --size 32 --widen 0.125 \
+OMP_NUM_THREADS="$threads" "$tool" data synth "$work/data" --size 32 --train-per-class 2 --valid-per-class 1 --unsup 30 --seed 3 >/dev/null
+OMP_NUM_THREADS="$threads" "$tool" experiment --data "$work/data" --out "$work/runs" --pretext-size 32 --size 32 --widen 0.125 \
   --batch 8 --pretext-batch 8 --epochs 3 --head-epochs 1 --pretext-epochs 2 --runs 1 --workers 1 >/dev/null
 python3 - "$work"/runs/experiment-* "$out" <<'PY'
 import json, math, struct, sys, zlib
