@@ -24,7 +24,7 @@ public struct ComparePlan: Codable, Sendable, Equatable {
 
   /// The demo: the study's inpainting and the best CPU-budget task found (NOTES.md, "the comparison"), random
   /// init, 3 runs.
-  public static let demo = ComparePlan(tasks: ["inpainting", "simclr"], pretextEpochs: [6], protocols: ["full"], runs: 3)
+  public static let demo = ComparePlan(tasks: ["inpainting", "colorization"], pretextEpochs: [6], protocols: ["full"], runs: 3)
 
   public func validate() throws {
     guard !tasks.isEmpty else { throw StudyConfig.ConfigError("--tasks: name at least one pretext task (`pretext tasks` lists them)") }

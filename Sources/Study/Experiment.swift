@@ -74,7 +74,7 @@ public func runExperiment(
 public func resumeRun(_ runDir: String, log: (String) -> Void = { print($0) }, callbacks: [Callback] = []) throws {
   let (config, manifest, lock) = try RunFolder.open(runDir)
   defer { withExtendedLifetime(lock) {} }
-  let data = try loadStudyData(root: manifest.dataset, config: config, requireUnsup: manifest.kind != .finetune, log: log)
+  let data = try loadStudyData(root: manifest.dataset, config: config, log: log)
   switch manifest.kind {
   case .experiment:
     let r = try runExperiment(data: data, config: config, runDir: runDir, resume: true, log: log, callbacks: callbacks)

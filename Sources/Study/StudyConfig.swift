@@ -67,6 +67,8 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   public var maxTrainPerClass: Int?
   public var maxValidPerClass: Int?
   public var maxUnsup: Int?
+  /// How the dataset folder is read when it is not ImageWang-shaped (class tree, CSV): split, columns.
+  public var layout = LayoutOptions()
   /// Keep each stage's checkpoints after its result file is written (default: deleted then; they are only
   /// needed to resume an unfinished stage, and weigh hundreds of MB at full width).
   public var keepCheckpoints = false
@@ -90,7 +92,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     maxTrainPerClass = try c.decodeIfPresent(Int.self, forKey: .maxTrainPerClass)
     maxValidPerClass = try c.decodeIfPresent(Int.self, forKey: .maxValidPerClass)
     maxUnsup = try c.decodeIfPresent(Int.self, forKey: .maxUnsup)
-    try take(.keepCheckpoints, &keepCheckpoints)
+    try take(.keepCheckpoints, &keepCheckpoints); try take(.layout, &layout)
   }
 
   /// Every setting in its range, checked before anything is created or trained; errors name the
@@ -145,6 +147,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
       throw ConfigError("--cutout-fill must be zero, noise or mixed (got \(cutoutFill))")
     }
     guard Device(device) != nil else { throw ConfigError("--device '\(device)' is not a device (cpu, cuda, cuda:N)") }
+    try real(layout.validFraction, "valid-fraction", above: 0, atMost: 0.9)
     for (v, flag) in [(maxTrainPerClass, "max-train-per-class"), (maxValidPerClass, "max-valid-per-class"), (maxUnsup, "max-unsup")] {
       if let v { try count(v, flag, 1...Int.max) }
     }

@@ -1,15 +1,16 @@
 import Foundation
 import ImageData
 
-/// The images a run trains on: the dataset at `root`, the config's caps applied, every selected image
+/// The images a run trains on: the dataset at `root` in whichever layout it is (`LayoutDetector`: ImageWang,
+/// train/val, a class tree or a CSV of labels, read with the config's layout options), the config's caps applied, every selected image
 /// decoded once, and the ones that fail (corrupt, truncated, not an image, a FIFO, a macOS `._` file)
 /// excluded from every split they are in, named and counted through `log`. A split left with no usable
 /// image is an error, and so is a batch larger than the images it draws from. Runs and resumes both come
 /// through here, so a resumed run trains on exactly the images its first process did.
-public func loadStudyData(root: String, config: StudyConfig, requireUnsup: Bool = true, log: (String) -> Void) throws
-  -> ImageWangLayout
-{
-  let selected = config.select(try ImageWangLayout(root: root, requireUnsup: requireUnsup))
+public func loadStudyData(root: String, config: StudyConfig, log: (String) -> Void) throws -> ImageWangLayout {
+  let detected = try LayoutDetector.detect(root: root, options: config.layout)
+  if detected.kind != .imagewang { log("\(root): \(detected.kind.rawValue) layout (\(detected.reason))") }
+  let selected = config.select(detected.layout)
   let report = try scanImages(selected.allPaths)
   if let warning = report.warning { log(warning) }
   let usable = try selected.excluding(Set(report.bad.map(\.path)))

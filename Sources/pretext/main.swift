@@ -33,14 +33,34 @@ struct CLIError: Error, CustomStringConvertible {
   init(_ message: String) { description = message }
 }
 
+/// How a dataset folder that is not ImageWang-shaped is read (a class tree, a CSV of labels).
+struct LayoutFlags: ParsableArguments {
+  @Option(help: "A CSV of labels (image,label rows; relative to the dataset folder). Default: train.csv or labels.csv there, if any.") var csv: String?
+  @Option(help: "The CSV's image column (default: the first of image, image_id, id, filename, file, fname, path, name).") var csvImageColumn: String?
+  @Option(help: "The CSV's label column (default: the first of label, class, category, target, labels).") var csvLabelColumn: String?
+  @Option(help: "The CSV's column saying which rows validate (is_valid: true/false, or split: train/valid). Default: is_valid or split if present, else --valid-fraction.") var csvSplitColumn: String?
+  @Option(help: "Class-tree and CSV datasets without a split: the fraction of each class held out for validation (default 0.2).") var validFraction: Double?
+  @Option(help: "The seed of that split (default 0).") var splitSeed: UInt64?
+
+  func apply(to options: inout LayoutOptions) {
+    if let csv { options.csv = csv }
+    if let csvImageColumn { options.imageColumn = csvImageColumn }
+    if let csvLabelColumn { options.labelColumn = csvLabelColumn }
+    if let csvSplitColumn { options.splitColumn = csvSplitColumn }
+    if let validFraction { options.validFraction = validFraction }
+    if let splitSeed { options.splitSeed = splitSeed }
+  }
+}
+
 /// Settings shared by the commands that train: a preset, then flags overriding it. Every value is checked
 /// while the arguments are parsed (`validate`), so a bad one is refused with its flag named, before any
 /// folder is made.
 struct StudyOptions: ParsableArguments {
   @Option(help: "Settings preset: demo (minutes on 2 CPU cores) or imagewang (the study's protocol, for a GPU).")
   var preset = "demo"
-  @Option(help: "An ImageWang-layout dataset folder (default: ImageWang from the cache or the network, else synthetic).")
+  @Option(help: "A dataset folder: ImageWang (train/ val/ unsup/), train/ + val/, one folder per class, or a CSV of labels beside the images (`pretext data info DIR` says which; default: ImageWang from the cache or the network, else synthetic).")
   var data: String?
+  @OptionGroup var layoutFlags: LayoutFlags
   @Option(help: "Where run folders go (not inside the dataset).") var out = "runs"
   @Option(help: "The pretext task (`pretext tasks` lists them), or several at once with weights: inpainting:1,rotation:0.5.") var task: String?
   @Option(help: "Inpainting: holes per image, LO-HI (default 5-9).") var cutoutHoles: String?
@@ -55,6 +75,9 @@ struct StudyOptions: ParsableArguments {
   @Option(help: "Choose settings without val/: hold out this fraction of train/ (seeded, class-stratified) as the downstream validation set; val/ is not read (default 0: validate on val/).") var tuningSplit: Double?
   @Option(help: "Pretext: kNN accuracy of the encoder on the downstream data every N epochs and at the last (default 0: off).") var knnEvery: Int?
   @Option(help: "The kNN monitor's bank and queries: at most about this many train/ and val/ images each, class-stratified (default 2000).") var knnMonitorImages: Int?
+  @Option(help: "At most this many images per train/ class, or all (the demo preset: 40).") var maxTrainPerClass: String?
+  @Option(help: "At most this many images per val/ class, or all (the demo preset: 30).") var maxValidPerClass: String?
+  @Option(help: "At most this many unlabelled images (unsup/, first in file-name order), or all (the demo preset: 1000).") var maxUnsup: String?
   @Option(help: "Downstream runs per scenario.") var runs: Int?
   @Option(help: "Downstream epochs.") var epochs: Int?
   @Option(help: "Pretext epochs (compare: several lengths, e.g. 2,5,10: trained once, the encoder saved at each).") var pretextEpochs: String?
@@ -116,6 +139,15 @@ struct StudyOptions: ParsableArguments {
     if let tuningSplit { c.tuningSplit = tuningSplit }
     if let knnEvery { c.knnEvery = knnEvery }
     if let knnMonitorImages { c.knnMonitorImages = knnMonitorImages }
+    func cap(_ text: String?, _ flag: String) throws -> Int?? {
+      guard let text else { return nil }
+      if text == "all" { return .some(nil) }
+      guard let n = Int(text), n >= 1 else { throw ValidationError("--\(flag) takes a count of at least 1 or `all` (got \(text))") }
+      return .some(n)
+    }
+    if let v = try cap(maxTrainPerClass, "max-train-per-class") { c.maxTrainPerClass = v }
+    if let v = try cap(maxValidPerClass, "max-valid-per-class") { c.maxValidPerClass = v }
+    if let v = try cap(maxUnsup, "max-unsup") { c.maxUnsup = v }
     if let runs { c.runs = runs }
     if let epochs { c.epochs = epochs }
     if let lengths = try pretextLengths() {
@@ -140,14 +172,15 @@ struct StudyOptions: ParsableArguments {
     if let seed { c.seed = seed }
     if let channelsLast { c.channelsLast = channelsLast }
     c.keepCheckpoints = keepCheckpoints
+    layoutFlags.apply(to: &c.layout)
     return c
   }
 
   /// The images the run uses (the dataset's root made absolute, so `resume` finds it from anywhere), bad
   /// files excluded and named.
-  func dataset(_ config: StudyConfig, requireUnsup: Bool = true) throws -> ImageWangLayout {
+  func dataset(_ config: StudyConfig) throws -> ImageWangLayout {
     let root = URL(fileURLWithPath: try data ?? defaultDataset()).standardizedFileURL.path
-    return try loadStudyData(root: root, config: config, requireUnsup: requireUnsup, log: { print($0) })
+    return try loadStudyData(root: root, config: config, log: { print($0) })
   }
 
   /// A new run folder under `--out`, made exclusively and locked for this process's life.
@@ -251,7 +284,7 @@ struct KNNCommand: ParsableCommand {
 
   func run() throws {
     let config = try options.config()
-    let data = try options.dataset(config, requireUnsup: false)
+    let data = try options.dataset(config)
     let r = try evaluateKNN(data, encoder: encoder == "random" ? nil : encoder, config, k: k, temperature: temperature)
     print(String(format: "kNN (k %d, T %.3g) of %@ on %d val/ images, %d train/ images: accuracy %.4f, among val/ classes %.4f (%.1f s)",
                  r.k, r.temperature, encoder, r.validImages, r.trainImages, r.accuracy, r.accuracyAmongValidClasses, r.seconds))
@@ -272,7 +305,7 @@ func validateEncoderFile(_ path: String?, flag: String) throws {
 func runEvaluation(_ scenario: Scenario, encoder: String?, _ options: StudyOptions) throws {
   let encoder = encoder.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
   let config = try options.config()
-  let data = try options.dataset(config, requireUnsup: false)
+  let data = try options.dataset(config)
   let (dir, lock) = try options.startRun(
     "finetune", config, RunManifest(kind: .finetune, dataset: data.root, scenario: scenario, encoder: encoder))
   let r = try withExtendedLifetime(lock) {
@@ -336,7 +369,7 @@ struct ShowCommand: ParsableCommand {
     guard let root = try data ?? RunFolder.read(RunManifest.self, from: folder + "/run.json")?.dataset else {
       throw CLIError("no run.json in \(folder): pass --data")
     }
-    let layout = try ImageWangLayout(root: root, requireUnsup: false)
+    let layout = try LayoutDetector.detect(root: root, options: config.layout).layout
     let path = output ?? folder + "/show.png"
     try showPicture(runDir: folder, config: config, data: layout, rows: rows, to: path)
     print(path)
@@ -477,19 +510,22 @@ struct DataCommand: ParsableCommand {
 
   struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Summarise an ImageWang-layout dataset (counts per split and class) and check every image decodes.")
-    @Argument(help: "The dataset folder (train/, val/, unsup/).")
+      abstract: "Say which layout a dataset folder is in and why, summarise it (counts per split and class) and check every image decodes.")
+    @Argument(help: "The dataset folder.")
     var root: String
+    @OptionGroup var layoutFlags: LayoutFlags
     @Flag(help: "Fail on any undecodable file instead of warning.")
     var strict = false
     @Flag(help: "Skip decoding every file.")
     var noScan = false
 
     func run() throws {
-      let ds = try ImageWangLayout(root: root, requireUnsup: false)
-      print(ds.summary())
+      var options = LayoutOptions()
+      layoutFlags.apply(to: &options)
+      let found = try LayoutDetector.detect(root: root, options: options)
+      print(found.summary())
       if !noScan {
-        let report = try scanImages(ds.train.paths + ds.valid.paths + (ds.unsup?.paths ?? []), strict: strict)
+        let report = try scanImages(found.layout.allPaths, strict: strict)
         print(report.warning ?? "all \(report.kept.count) images decode")
       }
     }
