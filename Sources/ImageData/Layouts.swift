@@ -149,29 +149,9 @@ public enum LayoutDetector {
     let splitIndex: Int? = try options.splitColumn.map { try pick($0, [], "split", flag: "--csv-split-column") }
       ?? ["is_valid", "split"].lazy.compactMap { table.column($0) }.first
 
-    // Every image in the tree, by relative path, by relative path without its extension, and by file name.
-    let files = try listImages(root)
-    func rel(_ p: String) -> String { String(p.dropFirst(root.count + 1)) }
-    func stem(_ p: String) -> String { (p as NSString).deletingPathExtension }
-    var byRel: [String: String] = [:], byStem: [String: [String]] = [:], byName: [String: [String]] = [:]
-    for f in files {
-      let r = rel(f)
-      byRel[r] = f
-      byStem[stem(r), default: []].append(f)
-      byName[stem((r as NSString).lastPathComponent), default: []].append(f)
-    }
-    func resolve(_ value: String, line: Int) throws -> String {
-      let v = value.hasPrefix("./") ? String(value.dropFirst(2)) : value
-      if let f = byRel[v] { return f }
-      for candidates in [byStem[stem(v)], byStem[v], byName[stem(v)], byName[v]] {
-        guard let candidates else { continue }
-        guard candidates.count == 1 else {
-          throw DatasetError(path: csvPath, "line \(line): image '\(value)' matches \(candidates.count) files (\(candidates.prefix(3).map(rel).joined(separator: ", "))): name it by its path")
-        }
-        return candidates[0]
-      }
-      throw DatasetError(path: csvPath, "line \(line): image '\(value)' is not a file under \(root)")
-    }
+    let index = try ImageIndex(root: root)
+    let files = index.files
+    func resolve(_ value: String, line: Int) throws -> String { try index.resolve(value, line: line, csv: csvPath) }
 
     var labelled: [(path: String, label: String, valid: Bool?, line: Int)] = []
     var lineOf: [String: (Int, String)] = [:]
@@ -235,5 +215,42 @@ public enum LayoutDetector {
       + "\(rest.count) image(s) no row names are unlabelled data for the pretext"
     return DetectedLayout(kind: .csv, reason: reason,
                           layout: ImageWangLayout(root: root, train: train, valid: valid, unsup: unsup, validClasses: Set(valid.labels).sorted()))
+  }
+}
+
+/// Every image under a folder, found by what a CSV row may call it: its path relative to the folder, that path
+/// without its extension, or its file name (with or without extension) when no other file has it.
+public struct ImageIndex: Sendable {
+  public let root: String
+  public let files: [String]
+  let byRel: [String: String], byStem: [String: [String]], byName: [String: [String]]
+
+  public init(root: String) throws {
+    let files = try listImages(root)
+    var byRel: [String: String] = [:], byStem: [String: [String]] = [:], byName: [String: [String]] = [:]
+    for f in files {
+      let r = String(f.dropFirst(root.count + 1))
+      byRel[r] = f
+      byStem[Self.stem(r), default: []].append(f)
+      byName[Self.stem((r as NSString).lastPathComponent), default: []].append(f)
+    }
+    (self.root, self.files, self.byRel, self.byStem, self.byName) = (root, files, byRel, byStem, byName)
+  }
+
+  static func stem(_ p: String) -> String { (p as NSString).deletingPathExtension }
+
+  /// The file `value` (a CSV cell on `line` of `csv`) names; none or several is an error naming the line.
+  public func resolve(_ value: String, line: Int, csv: String) throws -> String {
+    let v = value.hasPrefix("./") ? String(value.dropFirst(2)) : value
+    if let f = byRel[v] { return f }
+    for candidates in [byStem[Self.stem(v)], byStem[v], byName[Self.stem(v)], byName[v]] {
+      guard let candidates else { continue }
+      guard candidates.count == 1 else {
+        let shown = candidates.prefix(3).map { String($0.dropFirst(root.count + 1)) }.joined(separator: ", ")
+        throw DatasetError(path: csv, "line \(line): image '\(value)' matches \(candidates.count) files (\(shown)): name it by its path")
+      }
+      return candidates[0]
+    }
+    throw DatasetError(path: csv, "line \(line): image '\(value)' is not a file under \(root)")
   }
 }

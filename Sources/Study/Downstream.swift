@@ -73,7 +73,9 @@ public func trainScenario(
   try learner.fit(plan, startEpoch: restored)
   let result = ScenarioResult(scenario: scenario, run: run, history: learner.history,
                               seconds: Date().timeIntervalSince(start) + earlierSeconds(learner, restored))
-  try model.save(to: weights)
+  // The class names, input size and architecture ride along, so `pretext predict` needs only this file.
+  try model.save(to: weights, metadata: ClassifierInfo(classes: data.train.classes, size: config.size, widen: config.widen,
+                                                       head: head.rawValue).metadata)
   try RunFolder.write(result, to: stage.result)
   try RunFolder.dropCheckpoints([stage.checkpoint], config)
   return (result, learner, model)
