@@ -46,9 +46,11 @@ let package = Package(
     .target(name: "Training", dependencies: ["NN", "Torch"]),
     .target(name: "CImage", linkerSettings: [.linkedLibrary("turbojpeg"), .linkedLibrary("png")]),
     .target(name: "CGzip", linkerSettings: [.linkedLibrary("z")]),
+    // DICOM through DCMTK (Debian's libdcmtk-dev): parsing, RLE/JPEG/JPEG-LS decompression.
+    .target(name: "CDicom", linkerSettings: ["dcmjpls", "dcmjpeg", "dcmimgle", "dcmdata", "oflog", "ofstd"].map { .linkedLibrary($0) }),
     .target(name: "SelfSupervised", dependencies: ["ImageData", "NN", "Training"]),
     .target(name: "Study", dependencies: ["ImageData", "NN", "SelfSupervised", "Training"]),
-    .target(name: "ImageData", dependencies: ["CImage", "CGzip", "Torch"]),
+    .target(name: "ImageData", dependencies: ["CImage", "CGzip", "CDicom", "Torch"]),
     .executableTarget(
       name: "pretext",
       dependencies: ["ImageData", "SelfSupervised", "Study", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -71,7 +73,7 @@ let package = Package(
     .testTarget(
       name: "TrainingTests", dependencies: ["Training", "TestSupport"], exclude: ["Fixtures/make_fixtures.py"],
       resources: [.copy("Fixtures")]),
-    .testTarget(name: "ImageDataTests", dependencies: ["ImageData"]),
+    .testTarget(name: "ImageDataTests", dependencies: ["ImageData"], exclude: ["Fixtures/make_dicom_fixtures.py"], resources: [.copy("Fixtures")]),
     .testTarget(name: "StudyTests", dependencies: ["Study", "SelfSupervised", "TestSupport"], exclude: ["Fixtures/make_inpainting_fixture.sh"],
                 resources: [.copy("Fixtures")]),
     .testTarget(name: "SelfSupervisedTests", dependencies: ["SelfSupervised", "TestSupport"],

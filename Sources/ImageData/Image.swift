@@ -36,11 +36,14 @@ public struct ImageError: Error, CustomStringConvertible, Sendable {
 
 /// The formats told apart by content (never by file name: ImageNet has PNGs named .JPEG).
 public enum ImageFormat: Sendable {
-  case jpeg, png
+  case jpeg, png, dicom
 
   public init?(sniffing bytes: some Collection<UInt8>) {
     let head = Array(bytes.prefix(8))
-    if head.count >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF {
+    let dicm = Array(bytes.dropFirst(128).prefix(4))
+    if dicm == Array("DICM".utf8) {
+      self = .dicom
+    } else if head.count >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF {
       self = .jpeg
     } else if head == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] {
       self = .png
@@ -68,14 +71,16 @@ public enum ImageCodec {
   static func decode(buffer bytes: UnsafeBufferPointer<UInt8>, minSide: Int, path: String?) throws -> RGBImage {
     guard !bytes.isEmpty else { throw ImageError(path: path, "empty file (0 bytes)") }
     guard let format = ImageFormat(sniffing: bytes) else {
-      throw ImageError(path: path, "not a JPEG or PNG image (unrecognised content)")
+      throw ImageError(path: path, "not a JPEG, PNG or DICOM image (unrecognised content)")
     }
+    if format == .dicom { return try DicomImage(bytes, path: path).picture(window: DicomImage.windowSetting).rgb }
     var w: Int32 = 0, h: Int32 = 0, sw: Int32 = 0, sh: Int32 = 0
     var err = [CChar](repeating: 0, count: 256)
     let out: UnsafeMutablePointer<UInt8>? = {
       switch format {
       case .jpeg: ci_decode_jpeg(bytes.baseAddress, bytes.count, Int32(minSide), maxPixels, &w, &h, &sw, &sh, &err, err.count)
       case .png: ci_decode_png(bytes.baseAddress, bytes.count, maxPixels, &w, &h, &err, err.count)
+      case .dicom: nil  // above
       }
     }()
     guard let out else { throw ImageError(path: path, String(cString: err)) }

@@ -75,7 +75,7 @@ public func trainScenario(
                               seconds: Date().timeIntervalSince(start) + earlierSeconds(learner, restored))
   // The class names, input size and architecture ride along, so `pretext predict` needs only this file.
   try model.save(to: weights, metadata: ClassifierInfo(classes: data.train.classes, size: config.size, widen: config.widen,
-                                                       head: head.rawValue).metadata)
+                                                       head: head.rawValue, dicomWindow: config.dicomWindow).metadata)
   try RunFolder.write(result, to: stage.result)
   try RunFolder.dropCheckpoints([stage.checkpoint], config)
   return (result, learner, model)

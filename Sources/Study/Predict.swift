@@ -14,9 +14,11 @@ public struct ClassifierInfo: Codable, Equatable, Sendable {
   public var size: Int
   public var widen: Double
   public var head: String
+  /// The run's `--dicom-window`, so DICOM inputs are shown to the classifier as they were in training.
+  public var dicomWindow: [Double]?
 
-  public init(classes: [String], size: Int, widen: Double, head: String) {
-    (self.classes, self.size, self.widen, self.head) = (classes, size, widen, head)
+  public init(classes: [String], size: Int, widen: Double, head: String, dicomWindow: [Double]? = nil) {
+    (self.classes, self.size, self.widen, self.head, self.dicomWindow) = (classes, size, widen, head, dicomWindow)
   }
 
   public var metadata: [String: String] {
@@ -77,6 +79,7 @@ public func predict(weights: String, images: [(path: String, id: String)], topK:
   try model.load(from: weights)
   try model.to(device: device)
   let k = Swift.min(Swift.max(1, topK), info.classes.count)
+  DicomImage.windowSetting = info.dicomWindow.map { (center: $0[0], width: $0[1]) }
   let loader = ImageLoader(paths: images.map(\.path), pipeline: .crop(size: info.size, training: false), batchSize: batch,
                            shuffle: false, dropLast: false, workers: workers)
   var out: [Prediction] = []

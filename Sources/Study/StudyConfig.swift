@@ -69,6 +69,8 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   public var maxUnsup: Int?
   /// How the dataset folder is read when it is not ImageWang-shaped (class tree, CSV): split, columns.
   public var layout = LayoutOptions()
+  /// DICOM images: the window (centre, width) every image is shown through, instead of each file's own.
+  public var dicomWindow: [Double]?
   /// Keep each stage's checkpoints after its result file is written (default: deleted then; they are only
   /// needed to resume an unfinished stage, and weigh hundreds of MB at full width).
   public var keepCheckpoints = false
@@ -93,6 +95,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     maxValidPerClass = try c.decodeIfPresent(Int.self, forKey: .maxValidPerClass)
     maxUnsup = try c.decodeIfPresent(Int.self, forKey: .maxUnsup)
     try take(.keepCheckpoints, &keepCheckpoints); try take(.layout, &layout)
+    dicomWindow = try c.decodeIfPresent([Double].self, forKey: .dicomWindow)
   }
 
   /// Every setting in its range, checked before anything is created or trained; errors name the
@@ -148,6 +151,11 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     }
     guard Device(device) != nil else { throw ConfigError("--device '\(device)' is not a device (cpu, cuda, cuda:N)") }
     try real(layout.validFraction, "valid-fraction", above: 0, atMost: 0.9)
+    if let w = dicomWindow {
+      guard w.count == 2, w.allSatisfy(\.isFinite), w[1] >= 1 else {
+        throw ConfigError("--dicom-window takes CENTRE,WIDTH with a width of at least 1 (got \(w.map { String($0) }.joined(separator: ",")))")
+      }
+    }
     for (v, flag) in [(maxTrainPerClass, "max-train-per-class"), (maxValidPerClass, "max-valid-per-class"), (maxUnsup, "max-unsup")] {
       if let v { try count(v, flag, 1...Int.max) }
     }

@@ -8,6 +8,7 @@ import ImageData
 /// image is an error, and so is a batch larger than the images it draws from. Runs and resumes both come
 /// through here, so a resumed run trains on exactly the images its first process did.
 public func loadStudyData(root: String, config: StudyConfig, log: (String) -> Void) throws -> ImageWangLayout {
+  DicomImage.windowSetting = config.dicomWindow.map { (center: $0[0], width: $0[1]) }  // before any image is decoded
   let detected = try LayoutDetector.detect(root: root, options: config.layout)
   if detected.kind != .imagewang { log("\(root): \(detected.kind.rawValue) layout (\(detected.reason))") }
   let selected = config.select(detected.layout)

@@ -41,6 +41,7 @@ struct LayoutFlags: ParsableArguments {
   @Option(help: "The CSV's column saying which rows validate (is_valid: true/false, or split: train/valid). Default: is_valid or split if present, else --valid-fraction.") var csvSplitColumn: String?
   @Option(help: "Class-tree and CSV datasets without a split: the fraction of each class held out for validation (default 0.2).") var validFraction: Double?
   @Option(help: "The seed of that split (default 0).") var splitSeed: UInt64?
+  @Option(help: "DICOM images: show every image through this window, CENTRE,WIDTH (e.g. 40,400 for CT soft tissue; default: each file's own window, else its min..max).") var dicomWindow: String?
 
   func apply(to options: inout LayoutOptions) {
     if let csv { options.csv = csv }
@@ -173,6 +174,11 @@ struct StudyOptions: ParsableArguments {
     if let channelsLast { c.channelsLast = channelsLast }
     c.keepCheckpoints = keepCheckpoints
     layoutFlags.apply(to: &c.layout)
+    if let text = layoutFlags.dicomWindow {
+      let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+      guard parts.count == 2, let centre = parts[0], let width = parts[1] else { throw ValidationError("--dicom-window takes CENTRE,WIDTH, e.g. 40,400 (got \(text))") }
+      c.dicomWindow = [centre, width]
+    }
     return c
   }
 

@@ -88,7 +88,7 @@ func gradient() -> RGBImage {
     let png = try ImageCodec.encodePNG(gradient())
     let cases: [(String, [UInt8], String)] = [
       ("empty.jpg", [], "empty file"),
-      ("garbage.jpg", Array("this is not an image".utf8), "not a JPEG or PNG"),
+      ("garbage.jpg", Array("this is not an image".utf8), "not a JPEG, PNG or DICOM"),
       ("truncated.jpg", Array(jpeg.prefix(jpeg.count / 2)), "JPEG"),
       ("truncated.png", Array(png.prefix(png.count / 2)), "PNG"),
       ("header-only.png", Array(png.prefix(8)), ""),

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+@testable import ImageData
+
+/// DICOM through DCMTK against what pydicom reads from the same files (Fixtures/make_dicom_fixtures.py).
+@Suite struct DicomTests {
+  struct Expected: Decodable { let width: Int, height: Int, photometric: String, values: [Double], picture: [Int] }
+
+  static func fixture(_ name: String) throws -> String {
+    try #require(Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures/dicom")).path
+  }
+
+  @Test func modalityValuesAndPicturesMatchPydicom() throws {
+    let expected = try JSONDecoder().decode([String: Expected].self, from: Data(contentsOf: URL(fileURLWithPath: try Self.fixture("expected.json"))))
+    #expect(expected.count == 5)
+    for (name, want) in expected.sorted(by: { $0.key < $1.key }) {
+      let image = try DicomImage(contentsOf: try Self.fixture(name))
+      #expect(image.width == want.width && image.height == want.height && image.photometric == want.photometric, "\(name)")
+      #expect(image.values == want.values, "\(name): modality values")  // rescale applied, nothing rounded to 8 bits
+      let (gray, rgb) = image.picture()
+      #expect(gray.map(Int.init) == want.picture, "\(name): picture")
+      // Through the codec every loader uses: the same picture, as RGB.
+      let decoded = try ImageCodec.decode(contentsOf: try Self.fixture(name))
+      #expect(decoded.pixels == rgb.pixels && decoded.width == want.width, "\(name)")
+    }
+    let ct = try DicomImage(contentsOf: try Self.fixture("ct_u12_rescale.dcm"))
+    #expect(ct.window?.center == 40 && ct.window?.width == 400 && ct.values.contains { $0 < 0 })  // Hounsfield units
+    #expect(try DicomImage(contentsOf: try Self.fixture("xray_mono1_u16.dcm")).values.contains { $0 > 255 })  // 16 bits kept
+    // A window given as a setting replaces the file's.
+    let wide = ct.picture(window: (center: 3000, width: 10000)).gray
+    #expect(wide != ct.picture().gray && wide.allSatisfy { $0 > 0 && $0 < 255 })
+  }
+
+  @Test func unsupportedDicomIsRefusedNamingTheFile() throws {
+    let multi = try Self.fixture("multiframe.dcm")
+    #expect { try ImageCodec.decode(contentsOf: multi) } throws: { "\($0)".contains("multiframe.dcm") && "\($0)".contains("2 frames: multi-frame images are not supported") }
+    let empty = try Self.fixture("no_pixels.dcm")
+    #expect { try ImageCodec.decode(contentsOf: empty) } throws: { "\($0)".contains("no_pixels.dcm") && "\($0)".contains("holds no pixel data") }
+    var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: try Self.fixture("plain_u8.dcm"))))
+    bytes = Array(bytes.prefix(bytes.count - 20))  // truncated pixel data
+    #expect(throws: ImageError.self) { try ImageCodec.decode(bytes, path: "cut.dcm") }
+    // A DICOM class folder is a dataset like any other.
+    let root = NSTemporaryDirectory() + "pretext-dicom-\(UUID().uuidString)"
+    for (c, f) in [("a", "ct_u12_rescale.dcm"), ("a", "signed_s16.dcm"), ("b", "xray_mono1_u16.dcm"), ("b", "rle_u16.dcm")] {
+      try FileManager.default.createDirectory(atPath: "\(root)/\(c)", withIntermediateDirectories: true)
+      try FileManager.default.copyItem(atPath: try Self.fixture(f), toPath: "\(root)/\(c)/\(f)")
+    }
+    let found = try LayoutDetector.detect(root: root)
+    #expect(found.kind == .classFolders && found.layout.allPaths.count == 4)
+    #expect(try scanImages(found.layout.allPaths).bad.isEmpty)
+  }
+}
