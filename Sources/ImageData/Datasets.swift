@@ -262,19 +262,34 @@ public struct ScanReport: Sendable {
   public var warning: String? {
     guard !bad.isEmpty else { return nil }
     let shown = bad.prefix(20).map { "  \($0.path): \($0.problem)" }.joined(separator: "\n")
-    return "warning: skipped \(bad.count) file\(bad.count == 1 ? "" : "s") that could not be decoded:\n" + shown
+    return "warning: skipped \(bad.count) file\(bad.count == 1 ? "" : "s") that could not be decoded or are too small or narrow to train on:\n" + shown
       + (bad.count > 20 ? "\n  … and \(bad.count - 20) more" : "")
   }
 }
 
-/// Decodes every file once (in parallel, at a small DCT scale) and reports the ones that fail.
+/// Images whose shorter side is smaller than this, or whose sides differ more than `maximumAspectRatio` times,
+/// are left out by the scan: a 1-px thumbnail or a 20,000 × 2 strip would be cropped and upscaled into a
+/// picture of nothing.
+public let minimumImageSide = 4
+public let maximumAspectRatio = 25
+
+/// Decodes every file once (in parallel, at a small DCT scale) and reports the ones that fail or are too small.
 /// `strict`: any bad file is an error listing them all instead.
 public func scanImages(_ paths: [String], strict: Bool = false) throws -> ScanReport {
   var problems = [String?](repeating: nil, count: paths.count)
   problems.withUnsafeMutableBufferPointer { out in
     nonisolated(unsafe) let base = out.baseAddress!  // each iteration writes its own slot only
     DispatchQueue.concurrentPerform(iterations: paths.count) { i in
-      do { _ = try ImageCodec.decode(contentsOf: paths[i], minSide: 1) } catch {
+      do {
+        // At a DCT scale whose shorter side is still ≥ the minimum: smaller means the file itself is.
+        let image = try ImageCodec.decode(contentsOf: paths[i], minSide: minimumImageSide)
+        let (short, long) = (Swift.min(image.width, image.height), Swift.max(image.width, image.height))
+        if short < minimumImageSide {
+          base[i] = "\(image.width)x\(image.height) px: shorter side under \(minimumImageSide) px, too small to train on"
+        } else if long > maximumAspectRatio * short {
+          base[i] = "\(image.width)x\(image.height) px: sides more than \(maximumAspectRatio) times apart, a strip rather than a picture"
+        }
+      } catch {
         base[i] = (error as? ImageError)?.message ?? "\(error)"
       }
     }

@@ -64,4 +64,16 @@ func makeTree(_ layout: [String: [String: Int]], unsup: Int = 3) throws -> Strin
     #expect { try scanImages(folder.paths, strict: true) } throws: { "\($0)".contains("3 file(s) cannot be decoded") }
     #expect(try scanImages(Array(folder.paths.prefix(0))).warning == nil)
   }
+
+  @Test func tinyAndStripImagesAreSkippedNamed() throws {
+    let root = try makeTree(["train": ["a": 2]], unsup: 0)
+    for (name, w, h) in [("one.png", 1, 1), ("three.png", 3, 3), ("strip.png", 200, 4), ("fine.png", 8, 8), ("wide.png", 100, 4)] {
+      FileManager.default.createFile(atPath: root + "/train/a/" + name,
+                                     contents: Data(try ImageCodec.encodePNG([UInt8](repeating: 9, count: w * h * 3), width: w, height: h, channels: 3)))
+    }
+    let report = try scanImages(try ImageFolder(root: root + "/train").paths)
+    #expect(Set(report.bad.map { ($0.path as NSString).lastPathComponent }) == ["one.png", "three.png", "strip.png"])
+    let warning = try #require(report.warning)
+    #expect(warning.contains("one.png: 1x1 px: shorter side under 4 px") && warning.contains("strip.png: 200x4 px: sides more than 25 times apart"))
+  }
 }
