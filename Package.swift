@@ -41,7 +41,14 @@ let package = Package(
         + (hasLibtorch ? [] : [.define("PRETEXT_NO_LIBTORCH")]),
       linkerSettings: [.unsafeFlags(torchLinker)]
     ),
-    .target(name: "Torch", dependencies: ["CTorch"]),
+    // c10d (Gloo) in a target of its own: its headers need Gloo's (Debian's libgloo-dev; the wheel lacks them)
+    // and USE_C10D_GLOO, and take long to compile. DistributedTests checks the group works with them.
+    .target(
+      name: "CDistributed", dependencies: ["CTorch"],
+      cxxSettings: [.unsafeFlags(["-isystem", "\(libtorch)/include", "-isystem", "\(libtorch)/include/torch/csrc/api/include",
+                                  "-Wno-deprecated-declarations"]), .define("USE_C10D_GLOO")]
+        + (hasLibtorch ? [] : [.define("PRETEXT_NO_LIBTORCH")])),
+    .target(name: "Torch", dependencies: ["CTorch", "CDistributed"]),
     .target(name: "NN", dependencies: ["Torch"]),
     .target(name: "Training", dependencies: ["NN", "Torch"]),
     .target(name: "CImage", linkerSettings: [.linkedLibrary("turbojpeg"), .linkedLibrary("png")]),
@@ -55,6 +62,7 @@ let package = Package(
       name: "pretext",
       dependencies: ["ImageData", "SelfSupervised", "Study", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .executableTarget(name: "torch-smoke", dependencies: ["Torch"]),
+    .executableTarget(name: "dist-check", dependencies: ["Torch"]),
     .executableTarget(name: "st-roundtrip", dependencies: ["Torch"]),
     .executableTarget(name: "train-synthetic", dependencies: ["Training"]),
     .executableTarget(name: "torch-leak-check", dependencies: ["Torch"]),

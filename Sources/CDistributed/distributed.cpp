@@ -1,0 +1,140 @@
+// PyTorch's distributed engine (c10d) behind the C API: a TCPStore rendezvous as torch.distributed's env://
+// does it, a Gloo process group (the same store prefixes as init_process_group, so Python ranks could join),
+// and the collectives data-parallel training needs. Every call waits for its work, bounded by the group's timeout;
+// after an error the group is unusable (c10d's own rule) and the caller is expected to exit.
+#include <ATen/ATen.h>
+
+#include <atomic>
+#include <string>
+
+#include "cdistributed.h"
+
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/comm.hpp>
+
+#include <chrono>
+
+// The shim's tensor handle and error slot (CTorch/shim.h; that header's module cannot be imported here).
+struct pt_tensor_s {
+  at::Tensor t;
+};
+namespace ctorch {
+void set_error(const char *message);
+extern std::atomic<intptr_t> live_handles;
+template <typename R, typename F>
+inline R guard(R fail, F &&body) {
+  try {
+    return body();
+  } catch (const c10::Error &e) {
+    set_error(e.what_without_backtrace());
+  } catch (const std::exception &e) {
+    set_error(e.what());
+  } catch (...) {
+    set_error("unknown C++ exception");
+  }
+  return fail;
+}
+template <typename F>
+inline pt_tensor tensor_op(F &&body) {
+  return guard<pt_tensor>(nullptr, [&] {
+    live_handles.fetch_add(1, std::memory_order_relaxed);
+    return new pt_tensor_s{body()};
+  });
+}
+template <typename F>
+inline int status_op(F &&body) {
+  return guard<int>(-1, [&] {
+    body();
+    return 0;
+  });
+}
+}  // namespace ctorch
+
+struct pt_dist_group_s {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  int rank, world;
+};
+
+namespace {
+std::vector<at::Tensor> tensors(pt_tensor *ts, int n) {
+  std::vector<at::Tensor> v;
+  v.reserve(n);
+  for (int i = 0; i < n; i++) v.push_back(ts[i]->t);
+  return v;
+}
+}  // namespace
+
+extern "C" pt_dist_group pt_dist_init(const char *master_addr, int master_port, int rank, int world, int64_t timeout_ms,
+                                      int store_is_external) {
+  return ctorch::guard<pt_dist_group>(nullptr, [&] {
+    auto timeout = std::chrono::milliseconds(timeout_ms);
+    c10d::TCPStoreOptions o;
+    o.port = (uint16_t)master_port;
+    // torchrun's agent hosts the store itself (TORCHELASTIC_USE_AGENT_STORE=True): every rank is then a client.
+    o.isServer = !store_is_external && rank == 0;
+    o.numWorkers = (size_t)world;
+    o.waitWorkers = true;
+    o.timeout = timeout;
+    o.multiTenant = true;
+    auto store = c10::make_intrusive<c10d::TCPStore>(std::string(master_addr), o);
+    auto root = c10::make_intrusive<c10d::PrefixStore>("default_pg", store);
+    auto groupStore = c10::make_intrusive<c10d::PrefixStore>("0/", root);
+    auto backendStore = c10::make_intrusive<c10d::PrefixStore>("cpu/", groupStore);
+    // GLOO_SOCKET_IFNAME picks the interface; else what the host name resolves to, else loopback.
+    auto opts = c10d::ProcessGroupGloo::Options::create_default(timeout);
+    opts->group_name = "0";
+    auto gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(backendStore, rank, world, opts);
+    gloo->setSequenceNumberForGroup();
+    auto pg = c10::make_intrusive<c10d::ProcessGroup>(groupStore, rank, world);
+    pg->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+    pg->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, gloo);
+    pg->setGroupName("0");
+    return new pt_dist_group_s{store, pg, rank, world};
+  });
+}
+
+extern "C" void pt_dist_free(pt_dist_group g) { delete g; }
+extern "C" int pt_dist_rank(pt_dist_group g) { return g->rank; }
+extern "C" int pt_dist_world(pt_dist_group g) { return g->world; }
+
+// Sums each tensor across ranks, in place. One collective for the list (allreduce_coalesced: a plain
+// allreduce of a list would also sum across the list).
+extern "C" int pt_dist_allreduce_sum(pt_dist_group g, pt_tensor *ts, int n) {
+  return ctorch::status_op([&] {
+    auto v = tensors(ts, n);
+    if (v.size() == 1) {
+      g->pg->allreduce(v)->wait();
+    } else {
+      g->pg->allreduce_coalesced(v)->wait();
+    }
+  });
+}
+
+// Rank `root`'s values into every rank's tensors, in place (coalesced into buffers of up to 64 MiB, as DDP's
+// module-state sync does).
+extern "C" int pt_dist_broadcast(pt_dist_group g, pt_tensor *ts, int n, int root) {
+  return ctorch::status_op([&] {
+    auto v = tensors(ts, n);
+    at::NoGradGuard ng;
+    c10d::broadcast_coalesced(g->pg, v, 64 * 1024 * 1024, root);
+  });
+}
+
+// Every rank's `t` (same shape everywhere), stacked along a new first dimension in rank order.
+extern "C" pt_tensor pt_dist_allgather(pt_dist_group g, pt_tensor t) {
+  return ctorch::tensor_op([&] {
+    std::vector<std::vector<at::Tensor>> out(1);
+    for (int r = 0; r < g->world; r++) out[0].push_back(at::empty_like(t->t));
+    std::vector<at::Tensor> in{t->t};
+    g->pg->allgather(out, in)->wait();
+    return at::stack(out[0]);
+  });
+}
+
+extern "C" int pt_dist_barrier(pt_dist_group g) {
+  return ctorch::status_op([&] { g->pg->barrier()->wait(); });
+}

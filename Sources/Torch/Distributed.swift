@@ -1,0 +1,87 @@
+import CDistributed
+import CTorch
+import Foundation
+
+/// Where this process sits in a data-parallel job, read from the launcher's environment: torchrun's
+/// (`RANK`, `WORLD_SIZE`, `LOCAL_RANK`, `MASTER_ADDR`, `MASTER_PORT`), else SLURM's (`SLURM_PROCID`,
+/// `SLURM_NTASKS`, `SLURM_LOCALID`; `MASTER_ADDR`/`MASTER_PORT` still say where rank 0's store is).
+public struct DistributedEnvironment: Equatable, Sendable {
+  public var rank: Int, worldSize: Int, localRank: Int
+  public var masterAddress: String, masterPort: Int
+  /// torchrun's agent hosts the store itself (`TORCHELASTIC_USE_AGENT_STORE=True`): every rank is a client.
+  public var externalStore: Bool
+
+  public init(rank: Int, worldSize: Int, localRank: Int, masterAddress: String = "127.0.0.1", masterPort: Int = 29500,
+              externalStore: Bool = false) {
+    (self.rank, self.worldSize, self.localRank) = (rank, worldSize, localRank)
+    (self.masterAddress, self.masterPort, self.externalStore) = (masterAddress, masterPort, externalStore)
+  }
+
+  public struct Invalid: Error, CustomStringConvertible, Sendable { public let description: String }
+
+  /// The job this process belongs to, or nil when the environment names none (or a world of one).
+  public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws -> DistributedEnvironment? {
+    func int(_ key: String) throws -> Int? {
+      guard let text = env[key], !text.isEmpty else { return nil }
+      guard let v = Int(text), v >= 0 else { throw Invalid(description: "\(key)=\(text) is not a non-negative integer") }
+      return v
+    }
+    let (rank, world, local): (Int?, Int?, Int?)
+    if env["WORLD_SIZE"] != nil {
+      (rank, world, local) = (try int("RANK"), try int("WORLD_SIZE"), try int("LOCAL_RANK"))
+    } else {
+      (rank, world, local) = (try int("SLURM_PROCID"), try int("SLURM_NTASKS"), try int("SLURM_LOCALID"))
+    }
+    guard let world, world > 1 else { return nil }
+    guard let rank else { throw Invalid(description: "WORLD_SIZE=\(world) but no RANK (or SLURM_PROCID) is set") }
+    guard rank < world else { throw Invalid(description: "RANK=\(rank) is not below WORLD_SIZE=\(world)") }
+    let port = try int("MASTER_PORT") ?? 29500
+    guard (1...65535).contains(port) else { throw Invalid(description: "MASTER_PORT=\(port) is not a port") }
+    return DistributedEnvironment(rank: rank, worldSize: world, localRank: local ?? rank,
+                                  masterAddress: env["MASTER_ADDR"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1",
+                                  masterPort: port, externalStore: env["TORCHELASTIC_USE_AGENT_STORE"] == "True")
+  }
+}
+
+/// A c10d process group over Gloo (PyTorch's own engine, TCPStore rendezvous as torch.distributed's env://).
+/// Every collective waits for its result, bounded by `timeout`: a rank that died or hangs makes the others
+/// throw. After any error the group is unusable (c10d's rule): end the process.
+public final class ProcessGroup: @unchecked Sendable {
+  let handle: pt_dist_group
+  public let rank: Int, worldSize: Int
+
+  public init(_ env: DistributedEnvironment, timeout: Double = 300) throws {
+    guard let h = pt_dist_init(env.masterAddress, Int32(env.masterPort), Int32(env.rank), Int32(env.worldSize),
+                               Int64(timeout * 1000), env.externalStore ? 1 : 0) else {
+      throw TorchError.last("ProcessGroup(rank \(env.rank) of \(env.worldSize) at \(env.masterAddress):\(env.masterPort))")
+    }
+    (handle, rank, worldSize) = (h, env.rank, env.worldSize)
+  }
+
+  deinit { pt_dist_free(handle) }
+
+  /// Each tensor summed across ranks, in place, in one collective (coalesced).
+  public func allReduceSum(_ tensors: [Tensor]) throws {
+    guard !tensors.isEmpty else { return }
+    var handles = tensors.map { Optional($0.handle) }
+    try check(handles.withUnsafeMutableBufferPointer { pt_dist_allreduce_sum(handle, $0.baseAddress, Int32($0.count)) },
+              "allReduceSum(\(tensors.count) tensors)")
+    withExtendedLifetime(tensors) {}
+  }
+
+  /// Rank `root`'s values copied into every rank's tensors, in place.
+  public func broadcast(_ tensors: [Tensor], root: Int = 0) throws {
+    guard !tensors.isEmpty else { return }
+    var handles = tensors.map { Optional($0.handle) }
+    try check(handles.withUnsafeMutableBufferPointer { pt_dist_broadcast(handle, $0.baseAddress, Int32($0.count), Int32(root)) },
+              "broadcast(\(tensors.count) tensors from rank \(root))")
+    withExtendedLifetime(tensors) {}
+  }
+
+  /// Every rank's `tensor` (the same shape on each), stacked along a new first dimension in rank order.
+  public func allGather(_ tensor: Tensor) throws -> Tensor {
+    try .wrap(pt_dist_allgather(handle, tensor.handle), "allGather")
+  }
+
+  public func barrier() throws { try check(pt_dist_barrier(handle), "barrier") }
+}
