@@ -24,8 +24,11 @@ public final class ImageLoader: @unchecked Sendable {
 
   public init(
     paths: [String], labels: [Int]? = nil, pipeline: Pipeline, batchSize: Int, shuffle: Bool, dropLast: Bool? = nil,
-    seed: UInt64 = 0, workers: Int = ProcessInfo.processInfo.activeProcessorCount, prefetch: Int = 2, cacheSide: Int? = nil
+    seed: UInt64 = 0, workers: Int = ProcessInfo.processInfo.activeProcessorCount, prefetch: Int = 2, cacheSide: Int? = nil,
+    shard: (rank: Int, count: Int)? = nil
   ) {
+    precondition(shard.map { $0.count >= 1 && $0.rank >= 0 && $0.rank < $0.count } ?? true, "shard rank out of range")
+    self.shard = shard
     precondition(labels == nil || labels!.count == paths.count, "labels and paths differ in length")
     precondition(batchSize > 0 && pipeline.decodeSide > 0, "batch size and decode side must be positive")
     (self.paths, self.labels, self.pipeline, self.batchSize, self.shuffle) = (paths, labels, pipeline, batchSize, shuffle)
@@ -33,6 +36,11 @@ public final class ImageLoader: @unchecked Sendable {
     (self.seed, self.workers, self.prefetch, self.cacheSide) = (seed, Swift.max(1, workers), Swift.max(1, prefetch), cacheSide)
     cache = ImageCache(count: cacheSide == nil ? 0 : paths.count)
   }
+
+  /// Data parallelism: this rank's part of every batch. The order and every item's randomness are those of one
+  /// process (`batchSize` stays the global batch); rank r of W gets items [n·r/W, n·(r+1)/W) of each batch of n,
+  /// so W ranks together see exactly what one process would.
+  public let shard: (rank: Int, count: Int)?
 
   /// Bytes of decoded pixels held by the cache.
   public var cacheBytes: Int { cache.bytes }
@@ -69,6 +77,18 @@ public final class ImageLoader: @unchecked Sendable {
     return base
   }
 
+  /// Where batch `b`'s items (this rank's, when sharded) start in the epoch's order, and how many there are.
+  func itemRange(_ b: Int) throws -> (Int, Int) {
+    let lo = b * batchSize, n = Swift.min(batchSize, paths.count - lo)
+    guard let shard else { return (lo, n) }
+    let (from, to) = (lo + n * shard.rank / shard.count, lo + n * (shard.rank + 1) / shard.count)
+    guard to > from else {
+      throw ImageError(path: paths[order0(lo)], "batch \(b + 1) has \(n) items: none for rank \(shard.rank) of \(shard.count) (the batch is smaller than the world)")
+    }
+    return (from, to - from)
+  }
+  private func order0(_ i: Int) -> Int { Swift.min(i, paths.count - 1) }
+
   /// Builds batch `b` of `epoch` with `workers` threads. The first item is made first: its slots fix the
   /// batch's tensors (libtorch's allocator, so the caching CPU allocator reuses the last batch's pages); then
   /// the workers make the other items and write each one's samples as floats straight into those tensors
@@ -80,7 +100,7 @@ public final class ImageLoader: @unchecked Sendable {
   }
 
   func batchOnOneThreadEach(_ b: Int, order: [Int], epoch: Int) throws -> Tensors {
-    let lo = b * batchSize, n = Swift.min(batchSize, paths.count - lo)
+    let (lo, n) = try itemRange(b)
     @Sendable func made(_ i: Int) throws -> Item {
       do { return try item(order[lo + i], epoch: epoch) } catch {
         throw error is ImageError ? error : ImageError(path: paths[order[lo + i]], "\(error)")

@@ -62,11 +62,15 @@ public struct TensorBatches: BatchSource {
   public let dropLast: Bool
   public let seed: UInt64
   public let names: (input: String, target: String)
+  /// Data parallelism: rank r of W takes items [n·r/W, n·(r+1)/W) of each batch of n (the order is one process's).
+  public let shard: (rank: Int, count: Int)?
 
   public init(
     inputs: Tensor, targets: Tensor, batchSize: Int, shuffle: Bool, dropLast: Bool? = nil, seed: UInt64 = 0,
-    names: (input: String, target: String) = ("image", "label")
+    names: (input: String, target: String) = ("image", "label"), shard: (rank: Int, count: Int)? = nil
   ) {
+    precondition(shard.map { $0.count >= 1 && $0.rank >= 0 && $0.rank < $0.count } ?? true, "shard rank out of range")
+    self.shard = shard
     precondition(inputs.shape[0] == targets.shape[0], "inputs and targets differ in length")
     precondition(batchSize > 0, "batch size must be positive")
     (self.inputs, self.targets, self.batchSize, self.shuffle) = (inputs, targets, batchSize, shuffle)
@@ -83,11 +87,13 @@ public struct TensorBatches: BatchSource {
       ? try Tensor.randperm(itemCount, generator: Generator(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
       : try Tensor.arange(0, .int(itemCount))
     var b = 0
-    let (count, size, n, names) = (batchCount, batchSize, itemCount, names)
+    let (count, size, n, names, shard) = (batchCount, batchSize, itemCount, names, shard)
     return BatchStream {
       guard b < count else { return nil }
       defer { b += 1 }
-      let idx = try order.narrow(dim: 0, start: b * size, length: Swift.min(size, n - b * size))
+      var (lo, len) = (b * size, Swift.min(size, n - b * size))
+      if let shard { (lo, len) = (lo + len * shard.rank / shard.count, len * (shard.rank + 1) / shard.count - len * shard.rank / shard.count) }
+      let idx = try order.narrow(dim: 0, start: lo, length: len)
       return Batch([names.input: try inputs.indexSelect(dim: 0, index: idx), names.target: try targets.indexSelect(dim: 0, index: idx)])
     }
   }

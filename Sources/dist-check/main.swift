@@ -1,11 +1,47 @@
 // One rank of DistributedTests: joins the group from the launcher's environment and runs the collectives,
 // printing what each gave (the test compares across ranks). `dist-check die`: rank 1 exits right after the
-// rendezvous, and rank 0's next collective must fail within the timeout.
+// rendezvous, and rank 0's next collective must fail within the timeout. `dist-check train MODEL OUT`: a
+// small supervised fit (MODEL plain: convs without BatchNorm; bn: xresnet18 × 0.125), data-parallel when the
+// environment names a group, else one process; prints the per-step losses (averaged over ranks), writes
+// the final weights (rank 0).
 import Foundation
+import NN
 import Torch
+import Training
 
 let mode = CommandLine.arguments.dropFirst().first ?? "collectives"
+
+func train(_ kind: String, out: String) throws {
+  Runtime.threadCount = 1
+  let env = try DistributedEnvironment.fromEnvironment()
+  let group = try env.map { try ProcessGroup($0, timeout: 60) }
+  Runtime.manualSeed(UInt64(7 + (env?.rank ?? 0)))  // different init per rank: the broadcast must even it out
+  let model: Module = kind == "bn"
+    ? try XResNet(.resnet18, inChannels: 1, classes: 2, widen: 0.125)
+    : Sequential(try Conv2d(1, 8, kernelSize: 3, stride: 2, padding: 1), ReLU(), try Conv2d(8, 16, kernelSize: 3, stride: 2, padding: 1),
+                 ReLU(), AdaptiveAvgPool2d(), Flatten(), try Linear(16, 2))
+  let (x, y) = try syntheticBars(count: 256, seed: 3)
+  let shard = group.map { (rank: $0.rank, count: $0.worldSize) }
+  let learner = Learner(
+    model: model, train: TensorBatches(inputs: x, targets: y, batchSize: 32, shuffle: true, seed: 5, shard: shard),
+    loss: { try crossEntropy($0, $1) }, optimizer: SGD(groups: ParamGroup.single(model, lr: 0.05, momentum: 0.9)),
+    callbacks: group.map { [DataParallel(group: $0)] } ?? [])
+  try learner.fit(FitPlan(epochs: 2, lr: .value(0.05)))
+  let losses = try Tensor(learner.batchLosses)
+  if let group {
+    try group.allReduceSum([losses])
+    try losses.mul_(.float(1 / Double(group.worldSize)))
+  }
+  print("losses " + (try losses.toArray(of: Double.self)).map { String(format: "%.9f", $0) }.joined(separator: " "))
+  if (env?.rank ?? 0) == 0 { try model.save(to: out) }
+}
+
 do {
+  if mode == "train" {
+    let args = Array(CommandLine.arguments.dropFirst(2))
+    try train(args.first ?? "plain", out: args.dropFirst().first ?? "weights.safetensors")
+    exit(0)
+  }
   guard let env = try DistributedEnvironment.fromEnvironment() else { print("no distributed environment"); exit(2) }
   let timeout = Double(ProcessInfo.processInfo.environment["DIST_TIMEOUT_S"] ?? "") ?? 30
   let group = try ProcessGroup(env, timeout: timeout)

@@ -8,7 +8,7 @@ import TestSupport
 /// mismatch would show here as wrong sums, a crash or a hang, not as a compile error.
 @Suite(.serialized) struct DistributedTests {
   /// Runs `dist-check MODE` as ranks 0 and 1 at once (torchrun's variables), returns each rank's run.
-  static func twoRanks(_ mode: String, timeout: Double = 10) throws -> [ToolRun] {
+  static func twoRanks(_ mode: String, _ extra: [String] = [], timeout: Double = 10) throws -> [ToolRun] {
     let tool = try builtTool("dist-check")
     let port = String(Int.random(in: 20000..<40000))
     nonisolated(unsafe) var runs = [ToolRun?](repeating: nil, count: 2)
@@ -16,7 +16,7 @@ import TestSupport
     let lock = NSLock()
     DispatchQueue.concurrentPerform(iterations: 2) { r in
       do {
-        let run = try runTool(tool, [mode], environment: ["RANK": "\(r)", "WORLD_SIZE": "2", "LOCAL_RANK": "\(r)", "MASTER_ADDR": "127.0.0.1",
+        let run = try runTool(tool, [mode] + extra, environment: ["RANK": "\(r)", "WORLD_SIZE": "2", "LOCAL_RANK": "\(r)", "MASTER_ADDR": "127.0.0.1",
                                                         "MASTER_PORT": port, "DIST_TIMEOUT_S": "\(timeout)", "OMP_NUM_THREADS": "1"],
                               timeout: 120)
         lock.withLock { runs[r] = run }
@@ -59,5 +59,46 @@ import TestSupport
     #expect { try DistributedEnvironment.fromEnvironment(["WORLD_SIZE": "2"]) } throws: { "\($0)".contains("no RANK") }
     #expect { try DistributedEnvironment.fromEnvironment(["WORLD_SIZE": "2", "RANK": "2"]) } throws: { "\($0)".contains("not below") }
     #expect { try DistributedEnvironment.fromEnvironment(["WORLD_SIZE": "2", "RANK": "x"]) } throws: { "\($0)".contains("RANK=x") }
+  }
+
+  static func losses(_ run: ToolRun) -> [Double] {
+    (run.output.split(separator: "\n").last { $0.hasPrefix("losses ") } ?? "").split(separator: " ").dropFirst().compactMap { Double($0) }
+  }
+
+  /// The largest |a − b| of any tensor of two weight files, relative to that tensor's largest |a|.
+  static func weightDifference(_ a: String, _ b: String) throws -> Double {
+    let ta = try SafeTensors.File(path: a).tensors(), tb = Dictionary(uniqueKeysWithValues: try SafeTensors.File(path: b).tensors().map { ($0.0, $0.1) })
+    var worst = 0.0
+    for (name, x) in ta {
+      let y = try #require(tb[name])
+      let scale = Swift.max(try x.abs().max().item().doubleValue, 1e-12)
+      worst = Swift.max(worst, try (x - y).abs().max().item().doubleValue / scale)
+    }
+    return worst
+  }
+
+  /// DDP's promise: 2 processes × half the batch train the weights 1 process × the whole batch does (the
+  /// loader shards each batch, the gradients are averaged). With BatchNorm each rank normalises by its own
+  /// half-batch's statistics (PyTorch's default without SyncBatchNorm), so the runs differ from the first step.
+  @Test func twoRanksOfHalfBatchesTrainWhatOneProcessDoes() throws {
+    let dir = NSTemporaryDirectory() + "pretext-ddp-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let tool = try builtTool("dist-check")
+    for kind in ["plain", "bn"] {
+      let one = try runTool(tool, ["train", kind, dir + "/one-\(kind).safetensors"], environment: ["OMP_NUM_THREADS": "1"], timeout: 300)
+      try #require(one.status == 0, "\(one.output)")
+      let two = try Self.twoRanks("train", [kind, dir + "/two-\(kind).safetensors"], timeout: 60)
+      for run in two { try #require(run.status == 0, "\(run.output)") }
+      let (l1, l2) = (Self.losses(one), Self.losses(two[0]))
+      #expect(l1.count == 16 && l2.count == 16 && Self.losses(two[1]) == l2)
+      let lossGap = zip(l1, l2).map { Swift.abs($0 - $1) / Swift.abs($0) }.max() ?? .infinity
+      let weightGap = try Self.weightDifference(dir + "/one-\(kind).safetensors", dir + "/two-\(kind).safetensors")
+      if kind == "plain" {
+        #expect(lossGap < 1e-5 && weightGap < 1e-5, "losses \(lossGap), weights \(weightGap)")
+      } else {
+        #expect(lossGap > 1e-3, "BatchNorm on half batches should change the losses (\(lossGap))")
+      }
+      print("DistributedTests \(kind): largest relative gap, losses \(lossGap), weights \(weightGap)")
+    }
   }
 }
