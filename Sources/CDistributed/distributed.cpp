@@ -17,38 +17,19 @@
 
 #include <chrono>
 
-// The shim's tensor handle and error slot (CTorch/shim.h; that header's module cannot be imported here).
+// The shim's tensor handle (as CTorch/shim.h defines it; that header pulls in ctorch.h, whose module cannot be imported here).
 struct pt_tensor_s {
   at::Tensor t;
 };
+#include "../CTorch/guard.h"
+
 namespace ctorch {
-void set_error(const char *message);
 extern std::atomic<intptr_t> live_handles;
-template <typename R, typename F>
-inline R guard(R fail, F &&body) {
-  try {
-    return body();
-  } catch (const c10::Error &e) {
-    set_error(e.what_without_backtrace());
-  } catch (const std::exception &e) {
-    set_error(e.what());
-  } catch (...) {
-    set_error("unknown C++ exception");
-  }
-  return fail;
-}
 template <typename F>
 inline pt_tensor tensor_op(F &&body) {
   return guard<pt_tensor>(nullptr, [&] {
     live_handles.fetch_add(1, std::memory_order_relaxed);
     return new pt_tensor_s{body()};
-  });
-}
-template <typename F>
-inline int status_op(F &&body) {
-  return guard<int>(-1, [&] {
-    body();
-    return 0;
   });
 }
 }  // namespace ctorch

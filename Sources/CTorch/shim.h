@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ctorch.h"
+#include "guard.h"
 
 static_assert(std::is_same<intptr_t, int64_t>::value, "the C API passes int64 lists as intptr_t");
 
@@ -20,23 +21,6 @@ struct pt_tensor_s {
 };
 
 namespace ctorch {
-
-void set_error(const char *message);
-
-// Runs `body`; a C++ exception becomes the thread's error message and `fail` is returned.
-template <typename R, typename F>
-inline R guard(R fail, F &&body) {
-  try {
-    return body();
-  } catch (const c10::Error &e) {
-    set_error(e.what_without_backtrace());
-  } catch (const std::exception &e) {
-    set_error(e.what());
-  } catch (...) {
-    set_error("unknown C++ exception");
-  }
-  return fail;
-}
 
 extern std::atomic<intptr_t> live_handles;
 inline pt_tensor wrap(at::Tensor t) {
@@ -50,14 +34,6 @@ inline pt_tensor tensor_op(F &&body) {
   return guard<pt_tensor>(nullptr, [&] { return wrap(body()); });
 }
 
-// Guarded call with no result: 0 on success, -1 on error.
-template <typename F>
-inline int status_op(F &&body) {
-  return guard<int>(-1, [&] {
-    body();
-    return 0;
-  });
-}
 
 inline const at::Tensor &T(pt_tensor h) {
   if (h == nullptr) throw std::invalid_argument("null tensor handle");
