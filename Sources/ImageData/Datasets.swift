@@ -46,7 +46,16 @@ func directoryEntries(_ folder: String) throws -> [(name: String, kind: EntryKin
   return out.sorted { $0.0 < $1.0 }
 }
 
-/// Image files under `folder` (recursively, symlinked folders followed once each), sorted, so item order
+/// Whether the file starts like DICOM (the "DICM" magic after its 128-byte preamble): DICOM files often have no
+/// extension, or are named by their UID (1.2.840…: an "extension" of digits).
+func isDicomFile(_ path: String) -> Bool {
+  guard let h = FileHandle(forReadingAtPath: path) else { return false }
+  defer { try? h.close() }  // read-only probe: a close failure changes nothing
+  let head = (try? h.read(upToCount: 132)) ?? Data()  // unreadable: not listed, as any non-image
+  return head.count == 132 && head.suffix(4) == Data("DICM".utf8)
+}
+
+/// Image files under `folder` (recursively, symlinked folders followed once each; extension-less DICOM files too), sorted, so item order
 /// never depends on the file system. Anything named like an image is listed, regular file or not: the scan
 /// before training names and excludes what does not decode (a FIFO, a dangling link, a macOS `._` file).
 func listImages(_ folder: String) throws -> [String] {
@@ -58,7 +67,8 @@ func listImages(_ folder: String) throws -> [String] {
     guard visited.insert([UInt64(st.st_dev), UInt64(st.st_ino)]).inserted else { return }  // a symlink cycle
     for (name, kind) in try directoryEntries(dir) {
       let path = dir + "/" + name
-      if kind == .directory { try walk(path) } else if imageExtensions.contains((name as NSString).pathExtension.lowercased()) {
+      let ext = (name as NSString).pathExtension.lowercased()
+      if kind == .directory { try walk(path) } else if imageExtensions.contains(ext) || (kind == .file && ext.allSatisfy(\.isNumber) && !name.hasPrefix(".") && isDicomFile(path)) {
         out.append(path)
       }
     }

@@ -41,12 +41,14 @@ import Testing
     #expect(throws: ImageError.self) { try ImageCodec.decode(bytes, path: "cut.dcm") }
     // A DICOM class folder is a dataset like any other.
     let root = NSTemporaryDirectory() + "pretext-dicom-\(UUID().uuidString)"
-    for (c, f) in [("a", "ct_u12_rescale.dcm"), ("a", "signed_s16.dcm"), ("b", "xray_mono1_u16.dcm"), ("b", "rle_u16.dcm")] {
+    for (c, f, name) in [("a", "ct_u12_rescale.dcm", "ct.dcm"), ("a", "signed_s16.dcm", "1.2.840.113619.2.55"), ("b", "xray_mono1_u16.dcm", "IM0001"),
+                         ("b", "rle_u16.dcm", "rle.DCM")] {
       try FileManager.default.createDirectory(atPath: "\(root)/\(c)", withIntermediateDirectories: true)
-      try FileManager.default.copyItem(atPath: try Self.fixture(f), toPath: "\(root)/\(c)/\(f)")
+      try FileManager.default.copyItem(atPath: try Self.fixture(f), toPath: "\(root)/\(c)/\(name)")
     }
+    FileManager.default.createFile(atPath: root + "/a/README", contents: Data("not an image".utf8))  // extension-less, not DICOM
     let found = try LayoutDetector.detect(root: root)
-    #expect(found.kind == .classFolders && found.layout.allPaths.count == 4)
+    #expect(found.kind == .classFolders && found.layout.allPaths.count == 4)  // the UID- and IM-named files by their magic
     #expect(try scanImages(found.layout.allPaths).bad.isEmpty)
   }
 }
