@@ -41,7 +41,7 @@ struct pt_dist_group_s {
 };
 
 namespace {
-std::vector<at::Tensor> tensors(pt_tensor *ts, int n) {
+std::vector<at::Tensor> tensors(const pt_tensor *ts, int n) {
   std::vector<at::Tensor> v;
   v.reserve(n);
   for (int i = 0; i < n; i++) v.push_back(ts[i]->t);
@@ -84,7 +84,7 @@ extern "C" int pt_dist_world(pt_dist_group g) { return g->world; }
 
 // Sums each tensor across ranks, in place. One collective for the list (allreduce_coalesced: a plain
 // allreduce of a list would also sum across the list).
-extern "C" int pt_dist_allreduce_sum(pt_dist_group g, pt_tensor *ts, int n) {
+extern "C" int pt_dist_allreduce_sum(pt_dist_group g, const pt_tensor *ts, int n) {
   return ctorch::status_op([&] {
     auto v = tensors(ts, n);
     if (v.size() == 1) {
@@ -97,7 +97,7 @@ extern "C" int pt_dist_allreduce_sum(pt_dist_group g, pt_tensor *ts, int n) {
 
 // Rank `root`'s values into every rank's tensors, in place (coalesced into buffers of up to 64 MiB, as DDP's
 // module-state sync does).
-extern "C" int pt_dist_broadcast(pt_dist_group g, pt_tensor *ts, int n, int root) {
+extern "C" int pt_dist_broadcast(pt_dist_group g, const pt_tensor *ts, int n, int root) {
   return ctorch::status_op([&] {
     auto v = tensors(ts, n);
     at::NoGradGuard ng;

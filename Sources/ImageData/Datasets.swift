@@ -133,17 +133,22 @@ public struct ImageFolder: Sendable {
   /// in file order. The same seed gives the same subset; a larger fraction's subset contains a smaller one's.
   public func labelled(fraction: Double, seed: UInt64) -> ImageFolder {
     guard fraction < 1 else { return self }
+    return subset(stratifiedDraw(seed: seed, salt: 0xA5A5_0000_0000_0000) { Swift.max(1, Int((fraction * Double($0)).rounded())) })
+  }
+
+  /// Item indices, sorted: from each class of n items the first `take(n)` of one seeded shuffle of them
+  /// (SplitMix64(seed ^ (salt + class index))), so a smaller `take` draws a subset of a larger one's.
+  func stratifiedDraw(seed: UInt64, salt: UInt64, take: (Int) -> Int) -> [Int] {
     var byClass = [[Int]](repeating: [], count: classes.count)
     for i in labels.indices { byClass[labels[i]].append(i) }
     var keep: [Int] = []
     for (c, items) in byClass.enumerated() where !items.isEmpty {
-      var rng = SplitMix64(seed: seed ^ (0xA5A5_0000_0000_0000 &+ UInt64(c)))
-      // A random rank per item (its order in one shuffle): the first n ranks, so smaller fractions nest.
+      var rng = SplitMix64(seed: seed ^ (salt &+ UInt64(c)))
       var ranked = items
       ranked.shuffle(using: &rng)
-      keep += ranked.prefix(Swift.max(1, Int((fraction * Double(items.count)).rounded())))
+      keep += ranked.prefix(take(items.count))
     }
-    return subset(keep.sorted())
+    return keep.sorted()
   }
 
   /// Without the files in `excluded` (e.g. those that do not decode); none left is an error naming the folder.

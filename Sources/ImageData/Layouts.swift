@@ -102,18 +102,12 @@ public enum LayoutDetector {
   /// its last one (a class with one image only trains). Nested in the fraction, like few-label subsets.
   static func split(_ all: ImageFolder, fraction: Double, seed: UInt64, what: String) throws -> (ImageFolder, ImageFolder) {
     guard fraction > 0, fraction < 1 else { throw DatasetError(path: what, "--valid-fraction must be above 0 and below 1 (got \(fraction))") }
-    var byClass = [[Int]](repeating: [], count: all.classes.count)
-    for i in all.labels.indices { byClass[all.labels[i]].append(i) }
-    var held = Set<Int>()
-    for (c, items) in byClass.enumerated() where items.count > 1 {
-      var rng = SplitMix64(seed: seed ^ (0x5EED_0000_0000_0000 &+ UInt64(c)))
-      var ranked = items
-      ranked.shuffle(using: &rng)
-      held.formUnion(ranked.prefix(min(items.count - 1, max(1, Int((fraction * Double(items.count)).rounded())))))
+    let held = all.stratifiedDraw(seed: seed, salt: 0x5EED_0000_0000_0000) { n in
+      n > 1 ? min(n - 1, max(1, Int((fraction * Double(n)).rounded()))) : 0
     }
     guard !held.isEmpty else { throw DatasetError(path: what, "no class has two images: nothing to validate on") }
-    let train = all.subset(all.paths.indices.filter { !held.contains($0) })
-    return (train, all.subset(held.sorted()))
+    let heldSet = Set(held)
+    return (all.subset(all.paths.indices.filter { !heldSet.contains($0) }), all.subset(held))
   }
 
   /// The CSV layout: rows name images (a path relative to the dataset folder, with or without its extension,
@@ -150,8 +144,6 @@ public enum LayoutDetector {
       ?? ["is_valid", "split"].lazy.compactMap { table.column($0) }.first
 
     let index = try ImageIndex(root: root)
-    let files = index.files
-    func resolve(_ value: String, line: Int) throws -> String { try index.resolve(value, line: line, csv: csvPath) }
 
     var labelled: [(path: String, label: String, valid: Bool?, line: Int)] = []
     var lineOf: [String: (Int, String)] = [:]
@@ -160,7 +152,7 @@ public enum LayoutDetector {
       guard !value.isEmpty else { throw DatasetError(path: csvPath, "line \(line): empty image name") }
       let label = fields[labelIndex].trimmingCharacters(in: .whitespaces)
       guard !label.isEmpty else { throw DatasetError(path: csvPath, "line \(line): '\(value)' has an empty label") }
-      let path = try resolve(value, line: line)
+      let path = try index.resolve(value, line: line, csv: csvPath)
       if let (first, firstLabel) = lineOf[path] {
         throw DatasetError(path: csvPath, firstLabel == label
           ? "line \(line): duplicate row for '\(value)' (first on line \(first)): remove it"
@@ -209,7 +201,7 @@ public enum LayoutDetector {
       how = "\(pct(options.validFraction)) of each class held out (seed \(options.splitSeed))"
     }
     let named = Set(labelled.map(\.path))
-    let rest = files.filter { !named.contains($0) }
+    let rest = index.files.filter { !named.contains($0) }
     let unsup = rest.isEmpty ? nil : UnlabelledFolder(root: root, paths: rest)
     let reason = "labels from \((csvPath as NSString).lastPathComponent) (columns '\(table.header[imageCol])', '\(table.header[labelIndex])'), validation by \(how); "
       + "\(rest.count) image(s) no row names are unlabelled data for the pretext"

@@ -27,7 +27,6 @@ public final class ImageLoader: @unchecked Sendable {
     seed: UInt64 = 0, workers: Int = ProcessInfo.processInfo.activeProcessorCount, prefetch: Int = 2, cacheSide: Int? = nil,
     shard: (rank: Int, count: Int)? = nil
   ) {
-    precondition(shard.map { $0.count >= 1 && $0.rank >= 0 && $0.rank < $0.count } ?? true, "shard rank out of range")
     self.shard = shard
     precondition(labels == nil || labels!.count == paths.count, "labels and paths differ in length")
     precondition(batchSize > 0 && pipeline.decodeSide > 0, "batch size and decode side must be positive")
@@ -81,13 +80,12 @@ public final class ImageLoader: @unchecked Sendable {
   func itemRange(_ b: Int) throws -> (Int, Int) {
     let lo = b * batchSize, n = Swift.min(batchSize, paths.count - lo)
     guard let shard else { return (lo, n) }
-    let (from, to) = (lo + n * shard.rank / shard.count, lo + n * (shard.rank + 1) / shard.count)
-    guard to > from else {
-      throw ImageError(path: paths[order0(lo)], "batch \(b + 1) has \(n) items: none for rank \(shard.rank) of \(shard.count) (the batch is smaller than the world)")
+    let r = shardRange(start: lo, count: n, rank: shard.rank, of: shard.count)
+    guard !r.isEmpty else {
+      throw ImageError(path: nil, "batch \(b + 1) has \(n) items: none for rank \(shard.rank) of \(shard.count) (the batch is smaller than the world)")
     }
-    return (from, to - from)
+    return (r.lowerBound, r.count)
   }
-  private func order0(_ i: Int) -> Int { Swift.min(i, paths.count - 1) }
 
   /// Builds batch `b` of `epoch` with `workers` threads. The first item is made first: its slots fix the
   /// batch's tensors (libtorch's allocator, so the caching CPU allocator reuses the last batch's pages); then

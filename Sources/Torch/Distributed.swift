@@ -43,6 +43,13 @@ public struct DistributedEnvironment: Equatable, Sendable {
   }
 }
 
+/// Data parallelism's split of one batch: rank `rank` of `count` takes items [n·rank/count, n·(rank+1)/count) of a
+/// batch of n starting at `start` (the loaders' `shard:`), so the ranks together see what one process would.
+public func shardRange(start: Int, count n: Int, rank: Int, of count: Int) -> Range<Int> {
+  precondition(count >= 1 && rank >= 0 && rank < count, "shard rank \(rank) out of 0..<\(count)")
+  return (start + n * rank / count)..<(start + n * (rank + 1) / count)
+}
+
 /// A c10d process group over Gloo (PyTorch's own engine, TCPStore rendezvous as torch.distributed's env://).
 /// Every collective waits for its result, bounded by `timeout`: a rank that died or hangs makes the others
 /// throw. After any error the group is unusable (c10d's rule): end the process.
@@ -63,19 +70,15 @@ public final class ProcessGroup: @unchecked Sendable {
   /// Each tensor summed across ranks, in place, in one collective (coalesced).
   public func allReduceSum(_ tensors: [Tensor]) throws {
     guard !tensors.isEmpty else { return }
-    var handles = tensors.map { Optional($0.handle) }
-    try check(handles.withUnsafeMutableBufferPointer { pt_dist_allreduce_sum(handle, $0.baseAddress, Int32($0.count)) },
-              "allReduceSum(\(tensors.count) tensors)")
-    withExtendedLifetime(tensors) {}
+    try withHandles(tensors) { try check(pt_dist_allreduce_sum(handle, $0, Int32(tensors.count)), "allReduceSum(\(tensors.count) tensors)") }
   }
 
   /// Rank `root`'s values copied into every rank's tensors, in place.
   public func broadcast(_ tensors: [Tensor], root: Int = 0) throws {
     guard !tensors.isEmpty else { return }
-    var handles = tensors.map { Optional($0.handle) }
-    try check(handles.withUnsafeMutableBufferPointer { pt_dist_broadcast(handle, $0.baseAddress, Int32($0.count), Int32(root)) },
-              "broadcast(\(tensors.count) tensors from rank \(root))")
-    withExtendedLifetime(tensors) {}
+    try withHandles(tensors) {
+      try check(pt_dist_broadcast(handle, $0, Int32(tensors.count), Int32(root)), "broadcast(\(tensors.count) tensors from rank \(root))")
+    }
   }
 
   /// Every rank's `tensor` (the same shape on each), stacked along a new first dimension in rank order.

@@ -69,7 +69,6 @@ public struct TensorBatches: BatchSource {
     inputs: Tensor, targets: Tensor, batchSize: Int, shuffle: Bool, dropLast: Bool? = nil, seed: UInt64 = 0,
     names: (input: String, target: String) = ("image", "label"), shard: (rank: Int, count: Int)? = nil
   ) {
-    precondition(shard.map { $0.count >= 1 && $0.rank >= 0 && $0.rank < $0.count } ?? true, "shard rank out of range")
     self.shard = shard
     precondition(inputs.shape[0] == targets.shape[0], "inputs and targets differ in length")
     precondition(batchSize > 0, "batch size must be positive")
@@ -91,9 +90,9 @@ public struct TensorBatches: BatchSource {
     return BatchStream {
       guard b < count else { return nil }
       defer { b += 1 }
-      var (lo, len) = (b * size, Swift.min(size, n - b * size))
-      if let shard { (lo, len) = (lo + len * shard.rank / shard.count, len * (shard.rank + 1) / shard.count - len * shard.rank / shard.count) }
-      let idx = try order.narrow(dim: 0, start: lo, length: len)
+      var items = (b * size)..<(b * size + Swift.min(size, n - b * size))
+      if let shard { items = shardRange(start: items.lowerBound, count: items.count, rank: shard.rank, of: shard.count) }
+      let idx = try order.narrow(dim: 0, start: items.lowerBound, length: items.count)
       return Batch([names.input: try inputs.indexSelect(dim: 0, index: idx), names.target: try targets.indexSelect(dim: 0, index: idx)])
     }
   }

@@ -606,7 +606,8 @@ struct PredictCommand: ParsableCommand {
         guard let c = column.lazy.compactMap({ table.column($0) }).first else {
           throw CLIError("\(input): no image column (looked for \(column.joined(separator: ", "))); its columns: \(table.header.joined(separator: ", ")); name it with --csv-image-column")
         }
-        let index = try ImageIndex(root: images ?? (input as NSString).deletingLastPathComponent.nilIfEmpty ?? ".")
+        let folder = (input as NSString).deletingLastPathComponent
+        let index = try ImageIndex(root: images ?? (folder.isEmpty ? "." : folder))
         var seen: [String: Int] = [:]
         for (line, fields) in table.rows {
           let id = fields[c].trimmingCharacters(in: .whitespaces)
@@ -632,8 +633,4 @@ struct PredictCommand: ParsableCommand {
     try AtomicFileWriter.write(Array(predictionsCSV(predictions, kaggle: format == "kaggle").utf8), to: output)
     print("\(predictions.count) images, \(info.classes.count) classes, \(info.size) px: \(output)")
   }
-}
-
-extension String {
-  var nilIfEmpty: String? { isEmpty ? nil : self }
 }

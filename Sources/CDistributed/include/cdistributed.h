@@ -19,9 +19,9 @@ void pt_dist_free(pt_dist_group g);
 int pt_dist_rank(pt_dist_group g);
 int pt_dist_world(pt_dist_group g);
 // Each tensor summed across ranks, in place, in one collective.
-int pt_dist_allreduce_sum(pt_dist_group g, pt_tensor *tensors, int n);
+int pt_dist_allreduce_sum(pt_dist_group g, const pt_tensor *tensors, int n);
 // Rank `root`'s values into every rank's tensors, in place.
-int pt_dist_broadcast(pt_dist_group g, pt_tensor *tensors, int n, int root);
+int pt_dist_broadcast(pt_dist_group g, const pt_tensor *tensors, int n, int root);
 // Every rank's `t` stacked along a new first dimension, in rank order.
 pt_tensor pt_dist_allgather(pt_dist_group g, pt_tensor t);
 int pt_dist_barrier(pt_dist_group g);
