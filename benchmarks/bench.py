@@ -18,6 +18,8 @@ repo = os.path.dirname(here)
 release = os.path.join(repo, ".build", "release")
 threads = os.environ.get("BENCH_THREADS", "2")
 rounds = int(os.environ.get("ROUNDS", "2"))
+# The precisions of the train-step and full-epoch rows (PRECISIONS=fp32 for the float32 rows alone).
+precisions = os.environ.get("PRECISIONS", "fp32,bf16").split(",")
 env = dict(os.environ, BENCH_THREADS=threads, BENCH_WORKERS=threads, OMP_NUM_THREADS=threads)
 py = sys.executable
 
@@ -96,21 +98,26 @@ def main():
     root = data_root()
     result = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "threads": int(threads), "rounds": rounds,
               "data": root, "machine": platform.processor() or platform.machine(), "rows": []}
-    # The hardware limit: the best float32 GEMM rate libtorch reaches here (2048³, best of 5).
-    gemm = max(float(run([os.path.join(release, "model-bench"), "--gemm", "2048", "5"])) for _ in range(2))
-    result["gemm_gflops"] = gemm
+    # The hardware limit: the best GEMM rate libtorch reaches here (2048³, best of 5), in each precision.
+    gemm_of = {p: max(float(run([os.path.join(release, "model-bench"), "--gemm", "2048", "5"] + ([p] if p == "bf16" else [])))
+                      for _ in range(2)) for p in precisions}
+    gemm = gemm_of.get("fp32", max(gemm_of.values()))
+    result["gemm_gflops"], result["gemm_gflops_by_precision"] = gemm, gemm_of
     # Timed steps per side (in lockstep), scaled with ROUNDS: about a minute per row at 64 px, two at 128.
     steps = {("xresnet34", 64): 12, ("xresnet34", 128): 8, ("unet", 64): 6, ("unet", 128): 3}
     for (model, size), n in steps.items():
         flops = float(run([py, os.path.join(here, "model_bench.py"), "--flops", model, str(size)]))
         for layout in ["contiguous", "channels-last"]:
-            args = [model, str(size), "32", str(n * rounds), layout]
-            r = lockstep([os.path.join(release, "model-bench")] + args, [py, os.path.join(here, "model_bench.py")] + args,
-                         n * rounds, 32)
-            r.update(kind="train step", name=f"{model} @ {size} px, {layout}", unit="images/s", flops_per_image=flops,
-                     ours_gemm_fraction=r["ours"] * flops / (gemm * 1e9), theirs_gemm_fraction=r["theirs"] * flops / (gemm * 1e9))
-            result["rows"].append(r)
-            report_row(r)
+            for precision in precisions:  # each precision against the peer in the same one (torch.autocast)
+                args = [model, str(size), "32", str(n * rounds), layout] + ([precision] if precision != "fp32" else [])
+                r = lockstep([os.path.join(release, "model-bench")] + args, [py, os.path.join(here, "model_bench.py")] + args,
+                             n * rounds, 32)
+                limit = gemm_of[precision] * 1e9
+                r.update(kind="train step", name=f"{model} @ {size} px, {layout}" + (f", {precision}" if precision != "fp32" else ""),
+                         unit="images/s", flops_per_image=flops, precision=precision,
+                         ours_gemm_fraction=r["ours"] * flops / limit, theirs_gemm_fraction=r["theirs"] * flops / limit)
+                result["rows"].append(r)
+                report_row(r)
     # The SimCLR task's two-view train step against lightly's (its heads and NT-Xent on fastai's xresnet34 body).
     for size, n in [(64, 8)]:
         flops = float(run([py, os.path.join(here, "model_bench.py"), "--flops", "simclr", str(size)]))
@@ -157,13 +164,18 @@ def main():
     result["loader_scaling"] = [a / (int(threads) * b) for a, b in zip(ours_all, ours_single)]
     result["loader_scaling_vs_one_worker"] = [a / (int(threads) * b) for a, b in zip(ours_all, ours_one)]
     # Full epochs at the demo preset's settings (64 px, xresnet34 × 0.25, batch 32): seconds, lower is better.
+    # In each precision against fastai in the same one; Pretext's bf16 rows run with --precision auto (bf16 where
+    # this CPU has it natively, what a user gets), fastai's under CPU bfloat16 autocast.
     for task, n in [("downstream", max(rounds, 3)), ("pretext", rounds)]:
-        args = [task, root]
-        r = best_of([os.path.join(release, "epoch-bench")] + args, [py, os.path.join(here, "epoch_bench.py")] + args, n,
-                    higher_is_better=False)
-        r.update(kind="full epoch", name=f"{task} epoch (fastai Learner)", unit="s")
-        result["rows"].append(r)
-        report_row(r)
+        for precision in precisions:
+            args = [task, root] + (["64", "0.25", "32"] if precision != "fp32" else [])
+            r = best_of([os.path.join(release, "epoch-bench")] + args + (["auto"] if precision != "fp32" else []),
+                        [py, os.path.join(here, "epoch_bench.py")] + args + ([precision] if precision != "fp32" else []), n,
+                        higher_is_better=False)
+            r.update(kind="full epoch", name=f"{task} epoch (fastai Learner)" + (", auto/bf16" if precision != "fp32" else ""),
+                     unit="s", precision=precision)
+            result["rows"].append(r)
+            report_row(r)
     os.makedirs(os.path.join(here, "results"), exist_ok=True)
     path = os.path.join(here, "results", "bench-" + result["date"].replace(":", "-") + ".json")
     with open(path, "w") as f:
@@ -196,7 +208,8 @@ def headline(r):
 
 def print_table(result):
     print(f"Pretext vs PyTorch/fastai, {result['threads']} threads, data {result['data']}")
-    print(f"GEMM limit (float32 2048³ through libtorch): {result['gemm_gflops']:.1f} GFLOP/s\n")
+    limits = result.get("gemm_gflops_by_precision", {"fp32": result["gemm_gflops"]})
+    print("GEMM limit (2048³ through libtorch): " + ", ".join(f"{p} {v:.1f} GFLOP/s" for p, v in limits.items()) + "\n")
     print("| row | Pretext | peer | speed ratio | ratio of bests | Pretext RSS MB | peer RSS MB | Pretext / peer % of GEMM limit |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in result["rows"]:
@@ -205,6 +218,20 @@ def print_table(result):
                 if "ours_gemm_fraction" in r else "–")
         print(f"| {r['kind']}: {r['name']} | {r['ours']:.2f} {r['unit']} | {r['theirs']:.2f} {r['unit']} | "
               f"{headline(r):.2f}× | {speedup(r):.2f}× | {mem(r['ours_rss_mb'])} | {mem(r['theirs_rss_mb'])} | {frac} |")
+    # Pretext in bf16 over Pretext in fp32, row by row (same model, size, layout; the medians of each side's steps).
+    fp32_rows = {r["name"]: r for r in result["rows"] if r.get("precision") == "fp32"}
+    pairs = []
+    for r in result["rows"]:
+        if r.get("precision", "fp32") == "fp32":
+            continue
+        base = fp32_rows.get(r["name"].replace(", " + r["precision"], "").replace(", auto/bf16", ""))
+        if base:
+            o, b = median(r["ours_all"]), median(base["ours_all"])
+            t, bt = median(r["theirs_all"]), median(base["theirs_all"])
+            up = (lambda x, y: x / y) if r["unit"] != "s" else (lambda x, y: y / x)
+            pairs.append(f"| {base['name']} | {up(o, b):.2f}× | {up(t, bt):.2f}× |")
+    if pairs:
+        print("\n| row | Pretext bf16 / fp32 | peer bf16 / fp32 |\n|---|---:|---:|\n" + "\n".join(pairs))
     if "loader_scaling" in result:
         print("\nloader scaling, per round: N workers over N × the single-thread decode + augment "
               + ", ".join(f"{v:.2f}" for v in result["loader_scaling"]) + "; over N × the loader on 1 worker "

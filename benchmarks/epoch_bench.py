@@ -1,7 +1,9 @@
 """One full epoch (train + validation, data loading included) of the study's pretext task or downstream
 scenario with fastai's own Learner and DataLoaders, at the Pretext `demo` preset's settings; the peer of
 benchmarks/epoch-bench. Prints: seconds<TAB>peak RSS MB (this process + its largest loader worker).
-Usage: epoch_bench.py pretext|downstream ROOT [SIZE WIDEN BATCH]"""
+Usage: epoch_bench.py pretext|downstream ROOT [SIZE WIDEN BATCH [fp32|bf16]]
+(bf16: forward and loss of every batch, training and validation, under torch.autocast("cpu", bfloat16), entered
+and left where fastai's MixedPrecision callback does it: before_batch and after_loss.)"""
 import os
 import random
 import resource
@@ -13,6 +15,7 @@ import fastai_env  # noqa: F401
 import torch
 from fastai.callback.schedule import *  # noqa: F401,F403  (fit_flat_cos)
 from fastai.data.all import *  # noqa: F403
+from fastai.callback.core import Callback
 from fastai.learner import Learner
 from fastai.losses import LabelSmoothingCrossEntropy, MSELossFlat
 from fastai.metrics import accuracy
@@ -27,6 +30,7 @@ task, root = sys.argv[1], Path(sys.argv[2])
 size = int(sys.argv[3]) if len(sys.argv) > 3 else 64
 widen = float(sys.argv[4]) if len(sys.argv) > 4 else 0.25
 batch = int(sys.argv[5]) if len(sys.argv) > 5 else 32
+bf16 = len(sys.argv) > 6 and sys.argv[6] == "bf16"
 torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
 workers = int(os.environ.get("BENCH_WORKERS", "2"))
 torch.manual_seed(0)
@@ -51,6 +55,18 @@ class Cutout(ItemTransform):
         return inp, tgt
 
 
+class CPUBFloat16(Callback):
+    """fastai's MixedPrecision callback for CPU bfloat16 (it only drives CUDA's autocast): no loss scaling."""
+    order = 10
+
+    def before_batch(self):
+        self.autocast = torch.autocast("cpu", dtype=torch.bfloat16)
+        self.autocast.__enter__()
+
+    def after_loss(self):
+        self.autocast.__exit__(None, None, None)
+
+
 tfms = [RandomResizedCrop(size, min_scale=0.35), FlipItem(0.5)]
 if task == "pretext":
     def items(path):
@@ -66,6 +82,8 @@ else:
     dls = block.dataloaders(root, bs=batch, num_workers=workers)
     learn = Learner(dls, xresnet34(n_out=len(dls.vocab), widen=widen), loss_func=LabelSmoothingCrossEntropy(),
                     opt_func=ranger, metrics=accuracy, wd=1e-2)
+if bf16:
+    learn.add_cb(CPUBFloat16())
 with learn.no_logging(), learn.no_bar():
     start = time.perf_counter()
     learn.fit_flat_cos(1, 8e-3)

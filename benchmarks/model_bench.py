@@ -1,7 +1,9 @@
 """fastai's xresnet34 / DynamicUnet train step (forward, loss, backward, fastai's ranger step with wd 1e-2,
 zero_grad as fastai's Optimizer does it), the same loop as model-bench; images/s from the fastest timed step.
 Prints: images/s<TAB>peak RSS MB<TAB>optimizer ms per step.
-Usage: model_bench.py MODEL SIZE BATCH STEPS [contiguous|channels-last] [--lockstep]   (MODEL: xresnet34 | unet | simclr)
+Usage: model_bench.py MODEL SIZE BATCH STEPS [contiguous|channels-last] [bf16] [--lockstep]   (MODEL: xresnet34 | unet | simclr)
+       (bf16: forward and loss under torch.autocast("cpu", dtype=torch.bfloat16), as fastai's and PyTorch's
+       CPU mixed precision runs them)
        (simclr: lightly's SimCLR training step as its examples write it: backbone = fastai's xresnet34 body +
        average pool, lightly's SimCLRProjectionHead(512, 512, 128), NTXentLoss(0.5) on two views)
        (--lockstep: as model-bench's: "ready" after the warm-up, then a line on stdin before each timed step
@@ -45,7 +47,7 @@ def make(name, size):
         return SimCLR()
     if name == "unet":
         return DynamicUnet(nn.Sequential(*list(xresnet34().children())[:-4]), n_out=3, img_size=(size, size))
-    return xresnet34(n_out=20)
+    return xresnet34(n_out=20, widen=float(os.environ.get("BENCH_WIDEN", "1")))
 
 
 def loss_of(name, out, x, y, model=None, x1=None):
@@ -68,6 +70,7 @@ if sys.argv[1] == "--flops":
 name, size, batch, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 cl = len(sys.argv) > 5 and sys.argv[5] == "channels-last"
 lockstep = "--lockstep" in sys.argv
+bf16 = "bf16" in sys.argv[5:]
 model = make(name, size).train()
 x, y, x1 = torch.rand(batch, 3, size, size), torch.randint(0, 20, (batch,)), torch.rand(batch, 3, size, size)
 if cl:
@@ -81,7 +84,9 @@ opt_seconds = 0.0
 
 def step():
     global opt_seconds
-    loss_of(name, model(x), x, y, model, x1).backward()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = loss_of(name, model(x), x, y, model, x1)
+    loss.backward()
     t = time.perf_counter()
     opt.step()
     opt.zero_grad()

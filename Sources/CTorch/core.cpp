@@ -2,6 +2,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
+#include <ATen/cpu/Utils.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/GradMode.h>
 #include <cstring>
@@ -246,6 +247,14 @@ intptr_t pt_get_num_threads(void) { return at::get_num_threads(); }
 bool pt_cuda_is_available(void) {
   return guard<bool>(false, [&] { return at::detail::getCUDAHooks().hasCUDA(); });
 }
+// Whether the current CUDA device computes bfloat16 convolutions natively (compute capability 8.0 or
+// later with cuDNN 8: what torch.cuda.is_bf16_supported checks).
+bool pt_cuda_supports_bfloat16(void) {
+  return guard<bool>(false, [&] {
+    auto &hooks = at::detail::getCUDAHooks();
+    return hooks.hasCUDA() && hooks.supportsBFloat16ConvolutionWithCuDNNv8();
+  });
+}
 intptr_t pt_cuda_device_count(void) {
   return guard<intptr_t>(0, [&] {
     auto &hooks = at::detail::getCUDAHooks();
@@ -257,6 +266,21 @@ int pt_cuda_synchronize(int idx) {
 }
 #define PT_STR2(x) #x
 #define PT_STR(x) PT_STR2(x)
+// The CPU's instruction-set features that libtorch's cpuinfo reports as present, space-separated (e.g.
+// "avx2 avx512 avx512_bf16 amx_tile"); built once, kept for the process's life.
+const char *pt_cpu_capabilities(void) {
+  static const std::string names = [] {
+    std::string out;
+    try {
+      for (auto &[key, value] : at::cpu::get_cpu_capabilities())
+        if (value.isBool() && value.toBool()) out += (out.empty() ? "" : " ") + key;
+    } catch (...) {
+    }
+    return out;
+  }();
+  return names.c_str();
+}
+
 const char *pt_version(void) {
   return PT_STR(TORCH_VERSION_MAJOR) "." PT_STR(TORCH_VERSION_MINOR) "." PT_STR(TORCH_VERSION_PATCH);
 }

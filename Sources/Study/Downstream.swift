@@ -11,6 +11,8 @@ public struct ScenarioResult: Codable, Sendable {
   public let run: Int
   public let history: [EpochRecord]
   public let seconds: Double
+  /// The arithmetic it trained in (`auto` resolved on the machine that trained it); nil in older results.
+  public var precision: Precision? = nil
   public var finalAccuracy: Double { history.last?.metrics["accuracy"] ?? .nan }
   public var bestAccuracy: Double { history.compactMap { $0.metrics["accuracy"] }.max() ?? .nan }
   /// The final accuracy with predictions restricted to val/'s classes (`AccuracyAmong`).
@@ -67,12 +69,14 @@ public func trainScenario(
       metrics: [Accuracy(), AccuracyAmong(classes: data.validClasses)], callbacks: logs)
     plan = evaluation.plan(model, epochs: config.epochs, headEpochs: config.headEpochs, lr: config.lr)
   }
+  learner.mixedPrecision = try config.autocastDType
   learner.checkpointPath = stage.checkpoint
   learner.checkpointFingerprint = try config.fingerprint(stage: "\(evaluation.name) run \(run)")
   let restored = try resumeIfAsked(learner, resume)
   try learner.fit(plan, startEpoch: restored)
-  let result = ScenarioResult(scenario: scenario, run: run, history: learner.history,
+  var result = ScenarioResult(scenario: scenario, run: run, history: learner.history,
                               seconds: Date().timeIntervalSince(start) + earlierSeconds(learner, restored))
+  result.precision = try config.resolvedPrecision
   // The class names, input size and architecture ride along, so `pretext predict` needs only this file.
   try model.save(to: weights, metadata: ClassifierInfo(classes: data.train.classes, size: config.size, widen: config.widen,
                                                        head: head.rawValue, dicomWindow: config.dicomWindow).metadata)

@@ -62,7 +62,9 @@ func pooledFeatures(_ folder: ImageFolder, _ config: StudyConfig, model: Module,
   try inferring(model) {
     while let b = try pass.next() {
       guard let x = b["image"], let labels = b["label"] else { throw DatasetError(path: folder.root, "a feature batch without images or labels") }
-      f.append(try encode(x.to(config.torchDevice)).to(dtype: .float32).to(.cpu))
+      let input = try x.to(config.torchDevice)
+      let encoded = try config.autocastDType.map { dt in try withAutocast(config.torchDevice, dtype: dt) { try encode(input) } } ?? encode(input)
+      f.append(try encoded.to(dtype: .float32).to(.cpu))
       y.append(labels)
     }
   }

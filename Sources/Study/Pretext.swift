@@ -39,6 +39,8 @@ public struct PretextResult: Codable, Sendable {
   public let sawLabels: Bool
   /// The encoder saved after these epochs (the comparison's pretext lengths), file names in the stage folder.
   public var snapshots: [EncoderSnapshot]? = nil
+  /// The arithmetic it trained in (`auto` resolved on the machine that trained it); nil in older results.
+  public var precision: Precision? = nil
 
   /// The encoder file after `epochs` epochs: the final one, or a snapshot.
   public func encoder(afterEpochs epochs: Int) -> String? {
@@ -112,6 +114,7 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
     callbacks: callbacks + (config.knnEvery > 0 ? [KNNMonitor(task: task, data: data, config: config, every: config.knnEvery)] : [])
       + (snapshots.isEmpty ? [] : [EncoderSnapshots(task: task, epochs: snapshots, stage: stage, source: "pretext \(config.task)")])
       + [CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)])
+  learner.mixedPrecision = try config.autocastDType
   learner.checkpointPath = stage.checkpoint
   learner.checkpointFingerprint = try config.fingerprint(stage: "pretext \(config.task)")
   let done = try resumeIfAsked(learner, resume)
@@ -122,6 +125,7 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
   var result = PretextResult(task: config.task, encoderFile: "encoder.safetensors", pictureFile: config.taskFolder + ".png",
                              history: learner.history, seconds: Date().timeIntervalSince(start) + earlierSeconds(learner, done),
                              trainingItems: paths.count, sawLabels: train.labels != nil || valid.labels != nil)
+  result.precision = try config.resolvedPrecision
   result.snapshots = snapshots.sorted().map { EncoderSnapshot(epochs: $0, file: EncoderSnapshot.fileName($0)) }
   try SafeTensors.save(task.encoderState(), metadata: ["format": "pt", "source": "pretext \(config.task)"],
                        to: stage.file(result.encoderFile))

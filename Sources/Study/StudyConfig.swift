@@ -3,6 +3,7 @@ import ImageData
 import NN
 import SelfSupervised
 import Torch
+import Training
 
 /// Every setting of the study, with the published protocol as the `imagewang` preset.
 public struct StudyConfig: Codable, Sendable, Equatable {
@@ -62,6 +63,9 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   /// Models and batches in channels-last (NHWC) layout: libtorch's convolutions run faster so on CPUs
   /// (benchmarks/bench.py measures both layouts) and on GPUs with tensor cores.
   public var channelsLast = true
+  /// fp32, bf16, fp16 (GPU) or auto (bf16 where the device computes it natively, else fp32): the forward and the
+  /// loss of every training and feature pass under autocast in that dtype; weights and optimizer state float32.
+  public var precision = Precision.fp32
   /// Caps on the images used (nil: all): per train/ class, per val/ class, and of unsup/. The `demo` preset
   /// sets them so that it takes minutes on full ImageWang too.
   public var maxTrainPerClass: Int?
@@ -91,6 +95,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     try take(.batch, &batch); try take(.epochs, &epochs); try take(.lr, &lr); try take(.headEpochs, &headEpochs)
     try take(.weightDecay, &weightDecay); try take(.widen, &widen); try take(.runs, &runs); try take(.seed, &seed)
     try take(.workers, &workers); try take(.device, &device); try take(.channelsLast, &channelsLast)
+    try take(.precision, &precision)
     maxTrainPerClass = try c.decodeIfPresent(Int.self, forKey: .maxTrainPerClass)
     maxValidPerClass = try c.decodeIfPresent(Int.self, forKey: .maxValidPerClass)
     maxUnsup = try c.decodeIfPresent(Int.self, forKey: .maxUnsup)
@@ -150,6 +155,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
       throw ConfigError("--cutout-fill must be zero, noise or mixed (got \(cutoutFill))")
     }
     guard Device(device) != nil else { throw ConfigError("--device '\(device)' is not a device (cpu, cuda, cuda:N)") }
+    _ = try autocastDType
     try real(layout.validFraction, "valid-fraction", above: 0, atMost: 0.9)
     if let w = dicomWindow {
       guard w.count == 2, w.allSatisfy(\.isFinite), w[1] >= 1 else {
@@ -241,5 +247,17 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     init(_ message: String) { self.message = message }
     public var description: String { message }
   }
+  /// The autocast dtype of training and feature passes on the config's device (nil: float32).
+  public var autocastDType: DType? {
+    get throws {
+      do { return try precision.autocastDType(on: torchDevice) } catch let e as FitError { throw ConfigError(e.message) }
+    }
+  }
+
+  /// The precision a run on this machine uses (`auto` resolved), as recorded in its results.
+  public var resolvedPrecision: Precision {
+    get throws { try autocastDType == .bfloat16 ? .bf16 : autocastDType == .float16 ? .fp16 : .fp32 }
+  }
+
   public var memoryFormat: MemoryFormat { channelsLast ? .channelsLast : .contiguous }
 }

@@ -22,6 +22,8 @@ public enum Runtime {
   }
 
   public static var cudaIsAvailable: Bool { pt_cuda_is_available() }
+  /// Whether the CUDA device computes bfloat16 natively (compute capability ≥ 8.0), as torch.cuda.is_bf16_supported.
+  public static var cudaSupportsBFloat16: Bool { pt_cuda_supports_bfloat16() }
   public static var cudaDeviceCount: Int { pt_cuda_device_count() }
 
   public static func cudaSynchronize(_ device: Int = 0) throws {
@@ -54,6 +56,17 @@ public enum Runtime {
     var cached: UInt64 = 0, live: UInt64 = 0, hits: UInt64 = 0, misses: UInt64 = 0
     pt_cpu_cache_stats(&cached, &live, &hits, &misses)
     return (cached, live, hits, misses)
+  }
+
+  /// The CPU's instruction-set features libtorch detects (its cpuinfo: "avx2", "avx512_bf16", "amx_tile", …).
+  public static var cpuCapabilities: Set<String> {
+    Set(String(cString: pt_cpu_capabilities()).split(separator: " ").map(String.init))
+  }
+
+  /// Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX; Arm's BF16 extension), where bfloat16 GEMMs and
+  /// convolutions run about twice float32's rate; elsewhere libtorch emulates them, slower than float32.
+  public static var cpuHasNativeBFloat16: Bool {
+    !cpuCapabilities.isDisjoint(with: ["avx512_bf16", "amx_bf16", "amx_tile", "bf16", "sve_bf16"])
   }
 
   /// The libtorch version this binary runs on ("2.13.0").

@@ -249,8 +249,7 @@ public final class Learner {
       do {
         try emit(.beforeBatch)
         let b = batch ?? next
-        let forward = { () throws -> StepOutput in try self.step.compute(b, model: self.model) }
-        output = try mixedPrecision.map { dt in try withAutocast(device, dtype: dt, forward) } ?? forward()
+        output = try compute(b, on: device)
         try emit(.afterPred)
         let l = output!.loss
         let value = try l.item().doubleValue
@@ -289,6 +288,13 @@ public final class Learner {
     return (sum / Double(count), logSums.mapValues { $0 / Double(count) })
   }
 
+  /// The step's output for `batch`, under autocast when `mixedPrecision` is set (validation too, as fastai's
+  /// MixedPrecision callback does).
+  func compute(_ batch: Batch, on device: Device) throws -> StepOutput {
+    let forward = { () throws -> StepOutput in try self.step.compute(batch, model: self.model) }
+    return try mixedPrecision.map { dt in try withAutocast(device, dtype: dt, forward) } ?? forward()
+  }
+
   /// The checkpoint file, when one has been written.
   var existingCheckpoint: String? { checkpointPath.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } }
 
@@ -302,13 +308,14 @@ public final class Learner {
     var sum = 0.0, count = 0
     var logSums: [String: Double] = [:]
     batchIndex = 0
+    let device = optimizer.groups.first?.params.first?.value.device ?? .cpu
     try withNoGrad {
       let stream = try data.batches(epoch: 0)
       while let next = try stream.next() {
         batch = next
         try emit(.beforeBatch)
         let b = batch ?? next
-        output = try step.compute(b, model: model)
+        output = try compute(b, on: device)
         try emit(.afterPred)
         sum += try output!.loss.item().doubleValue * Double(b.count)
         for (k, t) in output!.logs { logSums["valid_" + k, default: 0] += try t.item().doubleValue * Double(b.count) }

@@ -31,3 +31,36 @@ public struct LossScaler: Sendable {
     return finite
   }
 }
+
+/// The arithmetic a training command runs in: `fp32`; `bf16` or `fp16` autocast (forward and loss; master
+/// weights, optimizer state, BatchNorm statistics and the losses stay float32, as under torch.autocast);
+/// `auto`: bfloat16 where the device computes it natively (a CPU with AVX512-BF16 or AMX, a GPU of compute
+/// capability 8.0 or later), else float32 — where bfloat16 is emulated it is slower than float32.
+public enum Precision: String, Codable, Sendable, CaseIterable {
+  case fp32, bf16, fp16, auto
+
+  /// The autocast dtype on `device` (nil: float32 throughout). float16 is a GPU format: on a CPU it is refused.
+  public func autocastDType(on device: Device) throws -> DType? {
+    switch self {
+    case .fp32: return nil
+    case .bf16: return .bfloat16
+    case .fp16:
+      guard device != .cpu else {
+        throw FitError("--precision fp16 is for GPUs (float16 with loss scaling); on the CPU use bf16 or auto")
+      }
+      return .float16
+    case .auto:
+      let native = device == .cpu ? Runtime.cpuHasNativeBFloat16 : Runtime.cudaSupportsBFloat16
+      return native ? .bfloat16 : nil
+    }
+  }
+
+  /// What `self` resolves to on `device`, as a precision name (`auto` becomes bf16 or fp32).
+  public func resolved(on device: Device) throws -> Precision {
+    switch try autocastDType(on: device) {
+    case .bfloat16?: return .bf16
+    case .float16?: return .fp16
+    default: return .fp32
+    }
+  }
+}

@@ -93,6 +93,7 @@ struct StudyOptions: ParsableArguments {
   @Option(help: "cpu, cuda or cuda:N.") var device: String?
   @Flag(inversion: .prefixedNo, help: "Channels-last (NHWC) models and batches (default: on; faster convolutions).")
   var channelsLast: Bool?
+  @Option(help: "Arithmetic: fp32, bf16 (bfloat16 autocast; weights and optimizer state stay float32), fp16 (GPU, with loss scaling) or auto (bf16 where the CPU has AVX512-BF16/AMX or the GPU compute capability 8.0+, else fp32; the run prints which). Default fp32.") var precision: String?
   @Option(help: "Random seed.") var seed: UInt64?
   @Flag(help: "Keep each stage's checkpoints after it finishes (default: deleted once its result is written).")
   var keepCheckpoints = false
@@ -171,6 +172,10 @@ struct StudyOptions: ParsableArguments {
       c.device = device
     }
     if let seed { c.seed = seed }
+    if let precision {
+      guard let p = Precision(rawValue: precision) else { throw ValidationError("--precision must be fp32, bf16, fp16 or auto (got \(precision))") }
+      c.precision = p
+    }
     if let channelsLast { c.channelsLast = channelsLast }
     c.keepCheckpoints = keepCheckpoints
     layoutFlags.apply(to: &c.layout)
@@ -186,6 +191,13 @@ struct StudyOptions: ParsableArguments {
   /// files excluded and named.
   func dataset(_ config: StudyConfig) throws -> ImageWangLayout {
     let root = URL(fileURLWithPath: try data ?? defaultDataset()).standardizedFileURL.path
+    let resolved = try config.resolvedPrecision
+    if config.precision == .auto {
+      let native = config.torchDevice == .cpu ? "this CPU computes bfloat16 natively" : "this GPU computes bfloat16 natively"
+      print("precision: auto → \(resolved.rawValue) (\(resolved == .bf16 ? native : "no native bfloat16 here"))")
+    } else if resolved != .fp32 {
+      print("precision: \(resolved.rawValue)")
+    }
     return try loadStudyData(root: root, config: config, log: { print($0) })
   }
 

@@ -74,6 +74,7 @@ struct Net {
 
 do {
   print("Pretext engine smoke run: libtorch \(Runtime.torchVersion), device \(device), \(Runtime.threadCount) threads")
+  print("CPU features: \(Runtime.cpuCapabilities.sorted().joined(separator: " ")); native bfloat16: \(Runtime.cpuHasNativeBFloat16 ? "yes" : "no")")
   let g = try Generator(seed: 0)
   let (trainX, trainY) = try makeData(2048, g, device)
   let (validX, validY) = try makeData(512, g, device)

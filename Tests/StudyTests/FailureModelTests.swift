@@ -146,6 +146,7 @@ struct TinyRun {
       (["--runs", "0"], "--runs"), (["--runs=-1"], "--runs"), (["--lr", "-1"], "--lr"), (["--lr", "nan"], "--lr"),
       (["--batch", "0"], "--batch"), (["--batch=-3"], "--batch"), (["--widen", "1e300"], "--widen"), (["--widen", "0"], "--widen"),
       (["--size", "0"], "--size"), (["--head-epochs=-1"], "--head-epochs"), (["--workers", "0"], "--workers"),
+      (["--precision", "fp64"], "--precision"), (["--precision", "fp16"], "--precision"),  // fp16: a GPU format
     ]
     for (args, flag) in cases {
       let r = try t.pretext(["experiment", "--data", t.data, "--out", out] + args, timeout: 60)

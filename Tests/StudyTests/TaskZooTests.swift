@@ -524,3 +524,23 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     #expect(log.split(separator: "\n").first?.contains("knn_accuracy") == true)
   }
 }
+
+@Suite struct PrecisionStudyTests {
+  /// `--precision bf16` reaches the pretext's learner (its loss still falls) and is recorded in the stage's
+  /// result.json; the default records fp32; `auto` records what it resolved to on this CPU.
+  @Test func pretextRecordsTheArithmeticItTrainedIn() throws {
+    let root = NSTemporaryDirectory() + "pretext-precision-\(UUID().uuidString)"
+    let data = try tinyPretextData(root + "/data")
+    var config = tinyPretext("inpainting", epochs: 3)
+    config.precision = .bf16
+    let (result, stage) = try runPretext(data, config, runDir: root + "/bf16")
+    #expect(result.history.last!.trainLoss < result.history.first!.trainLoss, "\(result.history.map(\.trainLoss))")
+    #expect(try RunFolder.read(PretextResult.self, from: stage.result)?.precision == .bf16)
+    try loadedClassifier(stage, result)
+    config.pretextEpochs = 1
+    config.precision = .fp32
+    #expect(try runPretext(data, config, runDir: root + "/fp32").result.precision == .fp32)
+    config.precision = .auto
+    #expect(try runPretext(data, config, runDir: root + "/auto").result.precision == (Runtime.cpuHasNativeBFloat16 ? .bf16 : .fp32))
+  }
+}

@@ -1,12 +1,15 @@
 // Train-step throughput (images/s, from the fastest of STEPS timed steps) of xresnet34 and the U-Net: forward, loss, backward, the study's optimizer
 // step (Ranger, wd 1e-2) and zeroing the gradients; benchmarks/bench.py runs fastai's models and fastai's
 // ranger in PyTorch Python beside it (model_bench.py). Prints: images/s<TAB>peak RSS MB<TAB>optimizer ms per step.
-// Usage: model-bench MODEL SIZE BATCH STEPS [contiguous|channels-last] [--lockstep]   (MODEL: xresnet34 | unet | simclr)
+// Usage: model-bench MODEL SIZE BATCH STEPS [contiguous|channels-last] [bf16] [--lockstep]   (MODEL: xresnet34 | unet | simclr)
+//        bf16: forward and loss under CPU bfloat16 autocast (the learner's --precision bf16; weights and
+//        optimizer state float32).
 //        simclr: the SimCLR task's two-view step (pooled xresnet34 body and projector on each of two views,
 //        NT-Xent at τ 0.5); images/s counts images, i.e. pairs of views.
 //        --lockstep: after the warm-up print "ready", then before each timed step wait for a line on stdin
 //        and after it print the step's seconds (benchmarks/bench.py alternates the two sides step by step).
-//        model-bench --gemm N REPEATS   (this CPU's float32 GEMM rate through libtorch, GFLOP/s)
+//        BENCH_WIDEN=w: xresnet34 × w (the demo's is 0.25).
+//        model-bench --gemm N REPEATS [bf16]   (this CPU's float32 — or bfloat16 — GEMM rate through libtorch, GFLOP/s)
 import Foundation
 import NN
 import SelfSupervised
@@ -32,7 +35,8 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
 do {
   if a.count >= 4, a[1] == "--gemm", let n = Int(a[2]), let repeats = Int(a[3]) {
     // The best of `repeats` N×N×N products: the rate the convolutions' GEMMs could at most reach here.
-    let x = try Tensor.rand([n, n]), y = try Tensor.rand([n, n])
+    let dtype: DType = a.contains("bf16") ? .bfloat16 : .float32
+    let x = try Tensor.rand([n, n]).to(dtype: dtype), y = try Tensor.rand([n, n]).to(dtype: dtype)
     _ = try x.matmul(y)
     let best = try (0..<repeats).map { _ in try seconds { _ = try x.matmul(y) } }.min()!
     print(String(format: "%.2f", 2 * Double(n * n * n) / best / 1e9))
@@ -44,11 +48,12 @@ do {
   }
   let channelsLast = a.count > 5 && a[5] == "channels-last"
   let lockstep = a.contains("--lockstep")
+  let bf16 = a.contains("bf16")
   Runtime.manualSeed(0)
   let model: Module & ParameterGroups = switch a[1] {
   case "unet": try DynamicUnet(encoder: XResNet(.resnet34).body, outChannels: 3, imageSize: (size, size))
   case "simclr": try SimCLRTask(TaskSettings(size: size, widen: 1)).net
-  default: try XResNet(.resnet34, classes: 20)
+  default: try XResNet(.resnet34, classes: 20, widen: Double(ProcessInfo.processInfo.environment["BENCH_WIDEN"] ?? "1") ?? 1)
   }
   if channelsLast { try model.to(memoryFormat: .channelsLast) }
   let optimizer = ranger(ParamGroup.groups(of: model, lr: 1e-3), weightDecay: 1e-2)
@@ -56,13 +61,16 @@ do {
   if channelsLast { (x, x1) = (try x.contiguous(.channelsLast), try x1.contiguous(.channelsLast)) }
   let y = try Tensor.randint(0, 20, [batch])
   var optimizerSeconds = 0.0
-  func step() throws {
+  func forwardAndLoss() throws -> Tensor {
     let out = try model(x)
-    let loss = switch a[1] {
+    return switch a[1] {
     case "unet": try mseLoss(out, x)
     case "simclr": try ntXentLoss(out, model(x1), temperature: SimCLRTask.temperature)
     default: try crossEntropy(out, y)
     }
+  }
+  func step() throws {
+    let loss = bf16 ? try withAutocast(.cpu, dtype: .bfloat16, forwardAndLoss) : try forwardAndLoss()
     try loss.backward()
     optimizerSeconds += try seconds {
       try optimizer.step()

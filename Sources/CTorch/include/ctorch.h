@@ -126,9 +126,11 @@ void pt_set_num_threads(intptr_t n);
 intptr_t pt_set_num_threads_this_thread(intptr_t n);
 intptr_t pt_get_num_threads(void);
 bool pt_cuda_is_available(void);
+bool pt_cuda_supports_bfloat16(void);
 intptr_t pt_cuda_device_count(void);
 int pt_cuda_synchronize(int device_index);
 const char *pt_version(void);
+const char *pt_cpu_capabilities(void);
 // A fast 64-bit checksum of `size` bytes chained from `seed` (checksum.cpp): corruption detection for
 // checkpoints, not a cryptographic hash.
 uint64_t pt_checksum64(const void *data, size_t size, uint64_t seed);
