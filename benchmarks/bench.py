@@ -5,7 +5,8 @@ scenario (data loading included, fastai's Learner as the peer), peak resident me
 fraction of this CPU's GEMM rate each train step reaches. Train steps run both sides at once in lockstep, step by step
 (ROUNDS scales the steps); the other rows alternate ROUNDS times; each side keeps its best (noise on a shared
 machine only slows). Prints one table; writes JSON to benchmarks/results/.
-Run by `make bench` (which builds release and sets up the peer first); environment: ROUNDS, DATA, BENCH_THREADS."""
+Run by `make bench` (which builds release and sets up the peer first); environment: ROUNDS, DATA, BENCH_THREADS,
+PRECISIONS (default fp32,bf16), ROWS (default train,data,epoch)."""
 import datetime
 import json
 import os
@@ -20,6 +21,8 @@ threads = os.environ.get("BENCH_THREADS", "2")
 rounds = int(os.environ.get("ROUNDS", "2"))
 # The precisions of the train-step and full-epoch rows (PRECISIONS=fp32 for the float32 rows alone).
 precisions = os.environ.get("PRECISIONS", "fp32,bf16").split(",")
+# Which groups of rows to run (ROWS=data,epoch to rerun those alone): train (train steps), data, epoch.
+groups = set(os.environ.get("ROWS", "train,data,epoch").split(","))
 env = dict(os.environ, BENCH_THREADS=threads, BENCH_WORKERS=threads, OMP_NUM_THREADS=threads)
 py = sys.executable
 
@@ -105,6 +108,8 @@ def main():
     result["gemm_gflops"], result["gemm_gflops_by_precision"] = gemm, gemm_of
     # Timed steps per side (in lockstep), scaled with ROUNDS: about a minute per row at 64 px, two at 128.
     steps = {("xresnet34", 64): 12, ("xresnet34", 128): 8, ("unet", 64): 6, ("unet", 128): 3}
+    if "train" not in groups:
+        steps = {}
     for (model, size), n in steps.items():
         flops = float(run([py, os.path.join(here, "model_bench.py"), "--flops", model, str(size)]))
         for layout in ["contiguous", "channels-last"]:
@@ -118,8 +123,9 @@ def main():
                          ours_gemm_fraction=r["ours"] * flops / limit, theirs_gemm_fraction=r["theirs"] * flops / limit)
                 result["rows"].append(r)
                 report_row(r)
+                save(result)
     # The SimCLR task's two-view train step against lightly's (its heads and NT-Xent on fastai's xresnet34 body).
-    for size, n in [(64, 8)]:
+    for size, n in ([(64, 8)] if "train" in groups else []):
         flops = float(run([py, os.path.join(here, "model_bench.py"), "--flops", "simclr", str(size)]))
         args = ["simclr", str(size), "32", str(n * rounds), "channels-last"]
         r = lockstep([os.path.join(release, "model-bench")] + args, [py, os.path.join(here, "model_bench.py")] + args, n * rounds, 32)
@@ -127,46 +133,50 @@ def main():
                  ours_gemm_fraction=r["ours"] * flops / (gemm * 1e9), theirs_gemm_fraction=r["theirs"] * flops / (gemm * 1e9))
         result["rows"].append(r)
         report_row(r)
-    # Data pipeline: decode + RandomResizedCrop(128) + flip + cutout. One thread; then all cores (our loader's
-    # worker threads, no decode cache, against PIL in as many processes).
-    ours_single, ours_all, ours_one, pil_single, pil_all = [], [], [], [], []
-    for _ in range(rounds):
-        out = dict(line.split("\t", 1) for line in run([os.path.join(release, "data-bench"), root, "1"]).splitlines())
-        ours_single.append(float(out["single_thread"]))
-        ours_all.append(float(out["loader_2_workers_no_cache"]))
-        ours_one.append(float(out["loader_1_worker_no_cache"]))
-        pil_single.append(float(run([py, os.path.join(here, "data_bench.py"), root, "1"]).split("\t")[1]))
-        pil_all.append(float(run([py, os.path.join(here, "data_bench.py"), root, "1", threads]).split("\t")[1]))
-    # Rounds interleave the two sides; the row's ratio is the median over rounds of that round's ratio (like the
-    # train steps' pairs), so its spread is the rounds' spread.
-    for name, o, t in [("1 thread (PIL)", ours_single, pil_single), (f"{threads} workers (PIL in {threads} processes)", ours_all, pil_all)]:
-        r = {"kind": "data", "name": name, "unit": "images/s", "ours": max(o), "theirs": max(t), "ours_all": o, "theirs_all": t,
-             "ours_rss_mb": None, "theirs_rss_mb": None, "median_pair_ratio": median([a / b for a, b in zip(o, t)])}
-        result["rows"].append(r)
-        report_row(r)
-    # The SimCLR views at 128 px (decode + 2 views, batches of float tensors) against lightly's SimCLRTransform
-    # on PIL/torchvision through torch's DataLoader: one thread, then `threads` workers (processes for lightly);
-    # rounds interleaved, the median of the per-round ratios.
-    o1, on, t1, tn = [], [], [], []
-    for _ in range(rounds):
-        out = dict(line.split("\t", 1) for line in run([os.path.join(release, "data-bench"), "--simclr", root, "128", "1"]).splitlines())
-        o1.append(float(out["simclr_loader_1_workers"]))
-        on.append(float(out[f"simclr_loader_{threads}_workers"]))
-        t1.append(float(run([py, os.path.join(here, "simclr_data_bench.py"), root, "128", "1", "1"]).split("\t")[1]))
-        tn.append(float(run([py, os.path.join(here, "simclr_data_bench.py"), root, "128", "1", threads]).split("\t")[1]))
-    for name, o, t in [("simclr views, 1 thread (lightly)", o1, t1), (f"simclr views, {threads} workers (lightly DataLoader)", on, tn)]:
-        r = {"kind": "data", "name": name, "unit": "images/s", "ours": max(o), "theirs": max(t), "ours_all": o, "theirs_all": t,
-             "ours_rss_mb": None, "theirs_rss_mb": None, "median_pair_ratio": median([a / b for a, b in zip(o, t)])}
-        result["rows"].append(r)
-        report_row(r)
-    # How the loader scales, per round: its rate on N workers over N × the single-thread decode + augment rate,
-    # and over N × its own rate on 1 worker (the same work, batches included).
-    result["loader_scaling"] = [a / (int(threads) * b) for a, b in zip(ours_all, ours_single)]
-    result["loader_scaling_vs_one_worker"] = [a / (int(threads) * b) for a, b in zip(ours_all, ours_one)]
+        save(result)
+    if "data" in groups:
+        # Data pipeline: decode + RandomResizedCrop(128) + flip + cutout. One thread; then all cores (our loader's
+        # worker threads, no decode cache, against PIL in as many processes).
+        ours_single, ours_all, ours_one, pil_single, pil_all = [], [], [], [], []
+        for _ in range(rounds):
+            out = dict(line.split("\t", 1) for line in run([os.path.join(release, "data-bench"), root, "1"]).splitlines())
+            ours_single.append(float(out["single_thread"]))
+            ours_all.append(float(out["loader_2_workers_no_cache"]))
+            ours_one.append(float(out["loader_1_worker_no_cache"]))
+            pil_single.append(float(run([py, os.path.join(here, "data_bench.py"), root, "1"]).split("\t")[1]))
+            pil_all.append(float(run([py, os.path.join(here, "data_bench.py"), root, "1", threads]).split("\t")[1]))
+        # Rounds interleave the two sides; the row's ratio is the median over rounds of that round's ratio (like the
+        # train steps' pairs), so its spread is the rounds' spread.
+        for name, o, t in [("1 thread (PIL)", ours_single, pil_single), (f"{threads} workers (PIL in {threads} processes)", ours_all, pil_all)]:
+            r = {"kind": "data", "name": name, "unit": "images/s", "ours": max(o), "theirs": max(t), "ours_all": o, "theirs_all": t,
+                 "ours_rss_mb": None, "theirs_rss_mb": None, "median_pair_ratio": median([a / b for a, b in zip(o, t)])}
+            result["rows"].append(r)
+            report_row(r)
+            save(result)
+        # The SimCLR views at 128 px (decode + 2 views, batches of float tensors) against lightly's SimCLRTransform
+        # on PIL/torchvision through torch's DataLoader: one thread, then `threads` workers (processes for lightly);
+        # rounds interleaved, the median of the per-round ratios.
+        o1, on, t1, tn = [], [], [], []
+        for _ in range(rounds):
+            out = dict(line.split("\t", 1) for line in run([os.path.join(release, "data-bench"), "--simclr", root, "128", "1"]).splitlines())
+            o1.append(float(out["simclr_loader_1_workers"]))
+            on.append(float(out[f"simclr_loader_{threads}_workers"]))
+            t1.append(float(run([py, os.path.join(here, "simclr_data_bench.py"), root, "128", "1", "1"]).split("\t")[1]))
+            tn.append(float(run([py, os.path.join(here, "simclr_data_bench.py"), root, "128", "1", threads]).split("\t")[1]))
+        for name, o, t in [("simclr views, 1 thread (lightly)", o1, t1), (f"simclr views, {threads} workers (lightly DataLoader)", on, tn)]:
+            r = {"kind": "data", "name": name, "unit": "images/s", "ours": max(o), "theirs": max(t), "ours_all": o, "theirs_all": t,
+                 "ours_rss_mb": None, "theirs_rss_mb": None, "median_pair_ratio": median([a / b for a, b in zip(o, t)])}
+            result["rows"].append(r)
+            report_row(r)
+            save(result)
+        # How the loader scales, per round: its rate on N workers over N × the single-thread decode + augment rate,
+        # and over N × its own rate on 1 worker (the same work, batches included).
+        result["loader_scaling"] = [a / (int(threads) * b) for a, b in zip(ours_all, ours_single)]
+        result["loader_scaling_vs_one_worker"] = [a / (int(threads) * b) for a, b in zip(ours_all, ours_one)]
     # Full epochs at the demo preset's settings (64 px, xresnet34 × 0.25, batch 32): seconds, lower is better.
     # In each precision against fastai in the same one; Pretext's bf16 rows run with --precision auto (bf16 where
     # this CPU has it natively, what a user gets), fastai's under CPU bfloat16 autocast.
-    for task, n in [("downstream", max(rounds, 3)), ("pretext", rounds)]:
+    for task, n in ([("downstream", max(rounds, 3)), ("pretext", rounds)] if "epoch" in groups else []):
         for precision in precisions:
             args = [task, root] + (["64", "0.25", "32"] if precision != "fp32" else [])
             r = best_of([os.path.join(release, "epoch-bench")] + args + (["auto"] if precision != "fp32" else []),
@@ -176,12 +186,20 @@ def main():
                      unit="s", precision=precision)
             result["rows"].append(r)
             report_row(r)
-    os.makedirs(os.path.join(here, "results"), exist_ok=True)
-    path = os.path.join(here, "results", "bench-" + result["date"].replace(":", "-") + ".json")
-    with open(path, "w") as f:
-        json.dump(result, f, indent=1)
+            save(result)
+    path = save(result)
     print_table(result)
     print(f"\nJSON: {os.path.relpath(path, repo)}")
+
+
+def save(result):
+    """Writes the JSON (atomically): after every row, so a run that fails late keeps the rows it measured."""
+    os.makedirs(os.path.join(here, "results"), exist_ok=True)
+    path = os.path.join(here, "results", "bench-" + result["date"].replace(":", "-") + ".json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f, indent=1)
+    os.replace(path + ".tmp", path)
+    return path
 
 
 def median(v):

@@ -46,7 +46,8 @@ def make(name, size):
     if name == "simclr":
         return SimCLR()
     if name == "unet":
-        return DynamicUnet(nn.Sequential(*list(xresnet34().children())[:-4]), n_out=3, img_size=(size, size))
+        return DynamicUnet(nn.Sequential(*list(xresnet34(widen=float(os.environ.get("BENCH_WIDEN", "1"))).children())[:-4]),
+                           n_out=3, img_size=(size, size))
     return xresnet34(n_out=20, widen=float(os.environ.get("BENCH_WIDEN", "1")))
 
 

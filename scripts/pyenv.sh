@@ -23,12 +23,13 @@ if [[ " $* " == *" --fastai "* ]] && ! "$venv/bin/python" -c "import fastai" 2>/
   "$venv/bin/pip" install -q fastai >&2
 fi
 # lightly (the SSL peer) and torchvision without their dependencies: with them pip would bring PyPI's CUDA
-# torch and its GPU libraries. What the benchmarks and fixtures import of lightly needs hydra-core and tqdm;
+# torch and its GPU libraries. What the benchmarks and fixtures import of lightly needs hydra-core, tqdm and
+# lightning-utilities (lightly.transforms imports it);
 # torchvision imports through scripts/interop/torchvision_env.py (its compiled ops cannot load here).
-if [[ " $* " == *" --lightly "* ]] && ! "$venv/bin/python" -c "import importlib.metadata as m; m.version('lightly'); m.version('torchvision')" 2>/dev/null; then
+if [[ " $* " == *" --lightly "* ]] && ! "$venv/bin/python" -c "import importlib.metadata as m; m.version('lightly'); m.version('torchvision'); m.version('lightning-utilities')" 2>/dev/null; then
   echo "[pretext] installing lightly and torchvision into $venv" >&2
   "$venv/bin/pip" install -q --no-deps "lightly==1.6.0" "torchvision==0.28.0" >&2
-  "$venv/bin/pip" install -q hydra-core tqdm pillow >&2
+  "$venv/bin/pip" install -q hydra-core tqdm pillow lightning-utilities >&2
 fi
 # Installing fastai may pull another torch; the peer must run the pinned one.
 "$venv/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$version')" || pin_torch

@@ -112,6 +112,8 @@ public struct EpochRecord: Codable, Sendable, Equatable {
   /// The whole epoch (training and validation), and its training pass alone (data loading included).
   public var seconds: Double
   public var trainSeconds: Double? = nil
+  /// Of the training pass, the time spent waiting for the next batch (the loader not keeping up with the step).
+  public var dataWaitSeconds: Double? = nil
 }
 
 /// The fit loop over a model, data, a step (how a batch becomes a loss), an optimizer and a plan, with
@@ -203,9 +205,9 @@ public final class Learner {
         let start = Date()
         epochMetrics = [:]
         try emit(.beforeEpoch)
-        let (trainLoss, logs) = try trainEpoch(plan.phases[p], firstIteration: phaseStart * train.batchCount)
+        let (trainLoss, logs, waited) = try trainEpoch(plan.phases[p], firstIteration: phaseStart * train.batchCount)
         var record = EpochRecord(epoch: e, trainLoss: trainLoss, validLoss: nil, metrics: logs, seconds: 0,
-                                 trainSeconds: Date().timeIntervalSince(start))
+                                 trainSeconds: Date().timeIntervalSince(start), dataWaitSeconds: waited)
         if let valid {
           let (loss, values) = try validate(valid)
           guard loss.isFinite else {
@@ -225,8 +227,9 @@ public final class Learner {
   }
 
   /// One training epoch in `phase` (whose first batch is iteration `firstIteration` of the fit): the mean
-  /// loss over items, and the mean of each of the step's logs as `train_<name>`.
-  func trainEpoch(_ phase: Phase, firstIteration: Int) throws -> (Double, [String: Double]) {
+  /// loss over items, the mean of each of the step's logs as `train_<name>`, and the seconds spent waiting
+  /// for batches.
+  func trainEpoch(_ phase: Phase, firstIteration: Int) throws -> (Double, [String: Double], Double) {
     // Found once per epoch: walking the module tree by reflection is not free.
     let device = optimizer.groups.first?.params.first?.value.device ?? .cpu
     let trainable = optimizer.groups.flatMap(\.params)
@@ -239,7 +242,13 @@ public final class Learner {
     var logSums: [String: Double] = [:]
     batchIndex = 0
     let stream = try train.batches(epoch: epoch)
-    while let next = try stream.next() {
+    var waited = 0.0
+    func nextBatch() throws -> Batch? {
+      let asked = DispatchTime.now().uptimeNanoseconds
+      defer { waited += Double(DispatchTime.now().uptimeNanoseconds - asked) / 1e9 }
+      return try stream.next()
+    }
+    while let next = try nextBatch() {
       let pos = Double(iteration - firstIteration) / phaseIterations
       for (g, lr) in zip(optimizer.groups, base) {
         g.lr = lr * phase.lrSchedule(pos)
@@ -285,7 +294,7 @@ public final class Learner {
     (batch, output) = (nil, nil)
     try emit(.afterTrain)
     guard count > 0 else { throw FitError("epoch \(epoch + 1) trained on no batch (every batch was skipped)") }
-    return (sum / Double(count), logSums.mapValues { $0 / Double(count) })
+    return (sum / Double(count), logSums.mapValues { $0 / Double(count) }, waited)
   }
 
   /// The step's output for `batch`, under autocast when `mixedPrecision` is set (validation too, as fastai's

@@ -527,7 +527,8 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
 
 @Suite struct PrecisionStudyTests {
   /// `--precision bf16` reaches the pretext's learner (its loss still falls) and is recorded in the stage's
-  /// result.json; the default records fp32; `auto` records what it resolved to on this CPU.
+  /// result.json; fp32 records fp32; `auto` records what it resolved to on this CPU; a config.json
+  /// from before the field existed reads as fp32 (what those runs trained in).
   @Test func pretextRecordsTheArithmeticItTrainedIn() throws {
     let root = NSTemporaryDirectory() + "pretext-precision-\(UUID().uuidString)"
     let data = try tinyPretextData(root + "/data")
@@ -542,5 +543,8 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     #expect(try runPretext(data, config, runDir: root + "/fp32").result.precision == .fp32)
     config.precision = .auto
     #expect(try runPretext(data, config, runDir: root + "/auto").result.precision == (Runtime.cpuHasNativeBFloat16 ? .bf16 : .fp32))
+    #expect(StudyConfig().precision == .fp32)
+    let old = try JSONDecoder().decode(StudyConfig.self, from: Data(#"{"task": "rotation"}"#.utf8))
+    #expect(old.precision == .fp32 && old.task == "rotation")
   }
 }

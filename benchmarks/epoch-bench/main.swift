@@ -1,7 +1,7 @@
 // One full epoch (train + validation, data loading included) of the study's pretext task or downstream
 // scenario, through the product's own functions at the `demo` preset's settings; benchmarks/bench.py runs
 // fastai's Learner doing the same (epoch_bench.py) beside it.
-// Prints: seconds<TAB>peak RSS MB<TAB>seconds of the training part.   Usage: epoch-bench pretext|downstream ROOT [SIZE WIDEN BATCH [PRECISION]]
+// Prints: seconds<TAB>peak RSS MB<TAB>seconds of the training pass<TAB>of which waiting for batches.   Usage: epoch-bench pretext|downstream ROOT [SIZE WIDEN BATCH [PRECISION]]
 // (PRECISION: fp32 — the default —, bf16 or auto, as the tool's --precision.)
 import Foundation
 import ImageData
@@ -20,6 +20,7 @@ var config = StudyConfig.demo
 if a.count > 3, let s = Int(a[3]) { (config.size, config.pretextSize) = (s, s) }
 if a.count > 4, let w = Double(a[4]) { config.widen = w }
 if a.count > 5, let b = Int(a[5]) { (config.batch, config.pretextBatch) = (b, b) }
+config.precision = .fp32  // the peer's default, whatever the tool's is
 if a.count > 6 {
   guard let p = Precision(rawValue: a[6]) else { print("epoch-bench: unknown precision \(a[6])"); exit(2) }
   config.precision = p
@@ -41,7 +42,7 @@ do {
   let epoch = a[1] == "pretext"
     ? try runPretext(data, config, runDir: dir).result.history[0]
     : try trainScenario(.random, run: 0, data: data, encoder: nil, config, runDir: dir).result.history[0]
-  print(String(format: "%.3f\t%.0f\t%.3f", epoch.seconds, peakRSSMB(), epoch.trainSeconds ?? .nan))
+  print(String(format: "%.3f\t%.0f\t%.3f\t%.3f", epoch.seconds, peakRSSMB(), epoch.trainSeconds ?? .nan, epoch.dataWaitSeconds ?? .nan))
 } catch {
   print("error: \(error)")
   exit(1)

@@ -8,7 +8,7 @@
 //        NT-Xent at τ 0.5); images/s counts images, i.e. pairs of views.
 //        --lockstep: after the warm-up print "ready", then before each timed step wait for a line on stdin
 //        and after it print the step's seconds (benchmarks/bench.py alternates the two sides step by step).
-//        BENCH_WIDEN=w: xresnet34 × w (the demo's is 0.25).
+//        BENCH_WIDEN=w: xresnet34 × w, and the U-Net over it (the demo's is 0.25).
 //        model-bench --gemm N REPEATS [bf16]   (this CPU's float32 — or bfloat16 — GEMM rate through libtorch, GFLOP/s)
 import Foundation
 import NN
@@ -50,10 +50,11 @@ do {
   let lockstep = a.contains("--lockstep")
   let bf16 = a.contains("bf16")
   Runtime.manualSeed(0)
+  let widen = Double(ProcessInfo.processInfo.environment["BENCH_WIDEN"] ?? "1") ?? 1
   let model: Module & ParameterGroups = switch a[1] {
-  case "unet": try DynamicUnet(encoder: XResNet(.resnet34).body, outChannels: 3, imageSize: (size, size))
+  case "unet": try DynamicUnet(encoder: XResNet(.resnet34, widen: widen).body, outChannels: 3, imageSize: (size, size))
   case "simclr": try SimCLRTask(TaskSettings(size: size, widen: 1)).net
-  default: try XResNet(.resnet34, classes: 20, widen: Double(ProcessInfo.processInfo.environment["BENCH_WIDEN"] ?? "1") ?? 1)
+  default: try XResNet(.resnet34, classes: 20, widen: widen)
   }
   if channelsLast { try model.to(memoryFormat: .channelsLast) }
   let optimizer = ranger(ParamGroup.groups(of: model, lr: 1e-3), weightDecay: 1e-2)
