@@ -15,6 +15,8 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/comm.hpp>
 
+#include <torch/csrc/autograd/custom_function.h>
+
 #include <chrono>
 
 // The shim's tensor handle (as CTorch/shim.h defines it; that header pulls in ctorch.h, whose module cannot be imported here).
@@ -118,4 +120,32 @@ extern "C" pt_tensor pt_dist_allgather(pt_dist_group g, pt_tensor t) {
 
 extern "C" int pt_dist_barrier(pt_dist_group g) {
   return ctorch::status_op([&] { g->pg->barrier()->wait(); });
+}
+
+namespace {
+// A sum across ranks that autograd differentiates (SyncBatchNorm's statistics): every rank's output depends on
+// every rank's input, so the gradient of the input is the sum of the output's gradients across ranks — the
+// backward is the same all-reduce. All ranks must run the same graph, so their backward collectives pair up.
+struct AllReduceSum : torch::autograd::Function<AllReduceSum> {
+  static void sum(pt_dist_group g, at::Tensor &t) {
+    std::vector<at::Tensor> v{t};
+    g->pg->allreduce(v)->wait();
+  }
+  static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, int64_t group) {
+    ctx->saved_data["group"] = group;
+    auto out = x.clone(at::MemoryFormat::Contiguous);
+    sum(reinterpret_cast<pt_dist_group>(group), out);
+    return out;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx, torch::autograd::variable_list grads) {
+    auto g = reinterpret_cast<pt_dist_group>(ctx->saved_data["group"].toInt());
+    auto out = grads[0].clone(at::MemoryFormat::Contiguous);
+    sum(g, out);
+    return {out, at::Tensor()};
+  }
+};
+}  // namespace
+
+extern "C" pt_tensor pt_dist_allreduce_sum_differentiable(pt_dist_group g, pt_tensor t) {
+  return ctorch::tensor_op([&] { return AllReduceSum::apply(t->t, reinterpret_cast<int64_t>(g)); });
 }

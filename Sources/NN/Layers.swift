@@ -45,8 +45,15 @@ public final class BatchNorm2d: Module {
     super.init()
   }
 
+  /// Set (`Module.useSyncBatchNorm`): training statistics over every rank's batch.
+  public var syncGroup: ProcessGroup?
+
   public override func forward(_ x: Tensor) throws -> Tensor {
     if isTraining { try withNoGrad { try numBatchesTracked.value.add_(1) } }
+    if isTraining, let syncGroup {
+      return try syncBatchNorm(x, weight: weight.value, bias: bias.value, runningMean: runningMean.value, runningVar: runningVar.value,
+                               momentum: momentum, eps: eps, group: syncGroup)
+    }
     return try batchNorm(
       x, weight: weight.value, bias: bias.value, runningMean: runningMean.value, runningVar: runningVar.value,
       training: isTraining, momentum: momentum, eps: eps)
@@ -73,8 +80,15 @@ public final class BatchNorm1d: Module {
     super.init()
   }
 
+  /// Set (`Module.useSyncBatchNorm`): training statistics over every rank's batch.
+  public var syncGroup: ProcessGroup?
+
   public override func forward(_ x: Tensor) throws -> Tensor {
     if isTraining { try withNoGrad { try numBatchesTracked.value.add_(1) } }
+    if isTraining, let syncGroup {
+      return try syncBatchNorm(x, weight: weight?.value, bias: bias?.value, runningMean: runningMean.value, runningVar: runningVar.value,
+                               momentum: momentum, eps: eps, group: syncGroup)
+    }
     return try batchNorm(
       x, weight: weight?.value, bias: bias?.value, runningMean: runningMean.value, runningVar: runningVar.value,
       training: isTraining, momentum: momentum, eps: eps)

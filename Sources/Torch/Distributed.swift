@@ -86,5 +86,11 @@ public final class ProcessGroup: @unchecked Sendable {
     try .wrap(pt_dist_allgather(handle, tensor.handle), "allGather")
   }
 
+  /// `tensor` summed across ranks as a new tensor that autograd differentiates: its backward sums the gradients
+  /// across ranks (SyncBatchNorm's statistics). Every rank must build the same graph, so the backward collectives pair.
+  public func allReduceSumDifferentiable(_ tensor: Tensor) throws -> Tensor {
+    try .wrap(pt_dist_allreduce_sum_differentiable(handle, tensor.handle), "allReduceSumDifferentiable")
+  }
+
   public func barrier() throws { try check(pt_dist_barrier(handle), "barrier") }
 }

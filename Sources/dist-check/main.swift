@@ -1,7 +1,8 @@
 // One rank of DistributedTests: joins the group from the launcher's environment and runs the collectives,
 // printing what each gave (the test compares across ranks). `dist-check die`: rank 1 exits right after the
 // rendezvous, and rank 0's next collective must fail within the timeout. `dist-check train MODEL OUT`: a
-// small supervised fit (MODEL plain: convs without BatchNorm; bn: xresnet18 × 0.125), data-parallel when the
+// small supervised fit (MODEL plain: convs without BatchNorm; bn: xresnet18 × 0.125; syncbn: the same with
+// SyncBatchNorm across the ranks), data-parallel when the
 // environment names a group, else one process; prints the per-step losses (averaged over ranks), writes
 // the final weights (rank 0).
 import Foundation
@@ -16,10 +17,11 @@ func train(_ kind: String, out: String) throws {
   let env = try DistributedEnvironment.fromEnvironment()
   let group = try env.map { try ProcessGroup($0, timeout: 60) }
   Runtime.manualSeed(UInt64(7 + (env?.rank ?? 0)))  // different init per rank: the broadcast must even it out
-  let model: Module = kind == "bn"
+  let model: Module = kind == "bn" || kind == "syncbn"
     ? try XResNet(.resnet18, inChannels: 1, classes: 2, widen: 0.125)
     : Sequential(try Conv2d(1, 8, kernelSize: 3, stride: 2, padding: 1), ReLU(), try Conv2d(8, 16, kernelSize: 3, stride: 2, padding: 1),
                  ReLU(), AdaptiveAvgPool2d(), Flatten(), try Linear(16, 2))
+  if kind == "syncbn" { model.useSyncBatchNorm(group) }
   let (x, y) = try syntheticBars(count: 256, seed: 3)
   let shard = group.map { (rank: $0.rank, count: $0.worldSize) }
   let learner = Learner(

@@ -25,6 +25,8 @@ int pt_dist_broadcast(pt_dist_group g, const pt_tensor *tensors, int n, int root
 // Every rank's `t` stacked along a new first dimension, in rank order.
 pt_tensor pt_dist_allgather(pt_dist_group g, pt_tensor t);
 int pt_dist_barrier(pt_dist_group g);
+// `t` summed across ranks into a new tensor, differentiably (the backward sums the gradients across ranks).
+pt_tensor pt_dist_allreduce_sum_differentiable(pt_dist_group g, pt_tensor t);
 
 #ifdef __cplusplus
 }
