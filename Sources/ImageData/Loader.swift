@@ -25,9 +25,9 @@ public final class ImageLoader: @unchecked Sendable {
   public init(
     paths: [String], labels: [Int]? = nil, pipeline: Pipeline, batchSize: Int, shuffle: Bool, dropLast: Bool? = nil,
     seed: UInt64 = 0, workers: Int = ProcessInfo.processInfo.activeProcessorCount, prefetch: Int = 2, cacheSide: Int? = nil,
-    shard: (rank: Int, count: Int)? = nil
+    shard: (rank: Int, count: Int)? = nil, itemOffset: Int = 0
   ) {
-    self.shard = shard
+    (self.shard, self.itemOffset) = (shard, itemOffset)
     precondition(labels == nil || labels!.count == paths.count, "labels and paths differ in length")
     precondition(batchSize > 0 && pipeline.decodeSide > 0, "batch size and decode side must be positive")
     (self.paths, self.labels, self.pipeline, self.batchSize, self.shuffle) = (paths, labels, pipeline, batchSize, shuffle)
@@ -40,6 +40,9 @@ public final class ImageLoader: @unchecked Sendable {
   /// process (`batchSize` stays the global batch); rank r of W gets items [n·r/W, n·(r+1)/W) of each batch of n,
   /// so W ranks together see exactly what one process would.
   public let shard: (rank: Int, count: Int)?
+  /// These paths are items `itemOffset…` of a larger set (a rank's part of a validation set): each item's
+  /// randomness is that of its number in the whole set, so the parts together give what the whole does.
+  public let itemOffset: Int
 
   /// Bytes of decoded pixels held by the cache.
   public var cacheBytes: Int { cache.bytes }
@@ -58,7 +61,7 @@ public final class ImageLoader: @unchecked Sendable {
 
   /// One item of an epoch, through the pipeline.
   public func item(_ index: Int, epoch: Int) throws -> Item {
-    var rng = SplitMix64.forItem(seed: seed, epoch: epoch, item: index)
+    var rng = SplitMix64.forItem(seed: seed, epoch: epoch, item: itemOffset + index)
     return try pipeline.run(try load(index), rng: &rng)
   }
 

@@ -167,7 +167,7 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
 
 /// Opens (or starts) the comparison folder `runDir` for `config`: a folder made with other base settings is
 /// refused, naming them, since its finished stages would not be comparable with new ones.
-public func openCompareFolder(_ runDir: String, config: StudyConfig, dataset: String) throws -> RunLock {
+public func openCompareFolder(_ runDir: String, config: StudyConfig, dataset: String) throws -> RunLock? {
   guard FileManager.default.fileExists(atPath: runDir + "/run.json") else {
     return try RunFolder.start(runDir, config: config, manifest: RunManifest(kind: .compare, dataset: dataset))
   }

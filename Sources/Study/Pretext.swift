@@ -92,7 +92,7 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
   let stage = stage ?? Stage.pretext(runDir, task: config.taskFolder)
   let snapshots = Set(snapshots.filter { $0 < config.pretextEpochs })
   if resume, let done = try RunFolder.read(PretextResult.self, from: stage.result) { return (done, stage) }
-  try RunFolder.makeFolders(stage.dir)
+  if Parallel.isWriter { try RunFolder.makeFolders(stage.dir) }
   let start = Date()
   Runtime.manualSeed(config.seed)
   // Its own generator, seeded alike: the same weights, whatever other threads of the process draw meanwhile.
@@ -100,20 +100,23 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
   try task.model.to(device: config.torchDevice, memoryFormat: config.memoryFormat)
   // Paths only: the pretext loader is never given a label.
   let paths = data.train.paths + (data.unsup?.paths ?? [])
+  // Data-parallel: each rank its part of every global batch (`Parallel`), in one process's order.
   let train = ImageLoader(paths: paths, pipeline: task.pipeline(training: true), batchSize: config.pretextBatch, shuffle: true,
-                          seed: config.seed, workers: config.workers)
+                          seed: config.seed, workers: config.workers, shard: Parallel.shard)
   // The loss is monitored on val/'s images, or with a tuning split on its held-out train/ images (val/ unread).
   let monitored = config.tuningSplit > 0 ? config.downstreamData(data).valid.paths : data.valid.paths
-  let valid = ImageLoader(paths: monitored, pipeline: task.pipeline(training: false), batchSize: config.pretextBatch,
-                          shuffle: false, seed: config.seed, workers: config.workers)
+  let part = Parallel.part(monitored)
+  let valid = ImageLoader(paths: part.items, pipeline: task.pipeline(training: false), batchSize: config.pretextBatch,
+                          shuffle: false, seed: config.seed, workers: config.workers, itemOffset: part.offset)
   let recipe = try pretextRecipe(task, config)
   let learner = Learner(
     model: task.model, train: OnDevice(train, config), valid: OnDevice(valid, config), step: task.step,
     optimizer: recipe.makeOptimizer(for: task.model, batch: config.pretextBatch),
     metrics: task.metrics,
     callbacks: callbacks + (config.knnEvery > 0 ? [KNNMonitor(task: task, data: data, config: config, every: config.knnEvery)] : [])
-      + (snapshots.isEmpty ? [] : [EncoderSnapshots(task: task, epochs: snapshots, stage: stage, source: "pretext \(config.task)")])
-      + [CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)])
+      + Parallel.writers((snapshots.isEmpty ? [] : [EncoderSnapshots(task: task, epochs: snapshots, stage: stage, source: "pretext \(config.task)")])
+        + [CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)]))
+  Parallel.attach(learner, model: task.model, config)
   learner.mixedPrecision = try config.autocastDType
   learner.checkpointPath = stage.checkpoint
   learner.checkpointFingerprint = try config.fingerprint(stage: "pretext \(config.task)")
@@ -127,12 +130,15 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
                              trainingItems: paths.count, sawLabels: train.labels != nil || valid.labels != nil)
   result.precision = try config.resolvedPrecision
   result.snapshots = snapshots.sorted().map { EncoderSnapshot(epochs: $0, file: EncoderSnapshot.fileName($0)) }
-  try SafeTensors.save(task.encoderState(), metadata: ["format": "pt", "source": "pretext \(config.task)"],
-                       to: stage.file(result.encoderFile))
-  try task.model.save(to: stage.file(task.weightsFile))
-  try writePicture(task, valid, rows: 4, to: stage.file(result.pictureFile), device: config.torchDevice)
-  try RunFolder.write(result, to: stage.result)
-  try RunFolder.dropCheckpoints([stage.checkpoint], config)
+  if Parallel.isWriter {
+    try SafeTensors.save(task.encoderState(), metadata: ["format": "pt", "source": "pretext \(config.task)"],
+                         to: stage.file(result.encoderFile))
+    try task.model.save(to: stage.file(task.weightsFile))
+    try writePicture(task, valid, rows: 4, to: stage.file(result.pictureFile), device: config.torchDevice)
+    try RunFolder.write(result, to: stage.result)
+    try RunFolder.dropCheckpoints([stage.checkpoint], config)
+  }
+  try Parallel.barrier()
   return (result, stage)
 }
 

@@ -118,8 +118,9 @@ public enum RunFolder {
 
   /// The config, manifest and lock of an existing run folder, with errors that say what is missing; the
   /// temporary files that a kill during an atomic write left behind are removed (the lock says no other
-  /// process is writing here).
-  public static func open(_ dir: String) throws -> (StudyConfig, RunManifest, RunLock) {
+  /// process is writing here). In a data-parallel run only rank 0 locks and cleans (the others never write
+  /// there); theirs is nil.
+  public static func open(_ dir: String) throws -> (StudyConfig, RunManifest, RunLock?) {
     guard let config = try read(StudyConfig.self, from: dir + "/config.json") else {
       throw FileError(path: dir, "not a run folder: no config.json")
     }
@@ -129,6 +130,7 @@ public enum RunFolder {
     do { try config.validate() } catch {
       throw FileError(path: dir + "/config.json", "holds settings that cannot run: \(error)")
     }
+    guard Parallel.isWriter else { return (config, manifest, nil) }
     let lock = try RunLock(dir)
     try removeLeftovers(dir)
     return (config, manifest, lock)

@@ -80,6 +80,9 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   /// Keep each stage's checkpoints after its result file is written (default: deleted then; they are only
   /// needed to resume an unfinished stage, and weigh hundreds of MB at full width).
   public var keepCheckpoints = false
+  /// Data-parallel runs: BatchNorm statistics over the whole global batch (every rank's part), so W ranks train
+  /// what one process does; off, each rank normalises by its own part (PyTorch DDP's default).
+  public var syncBatchNorm = false
 
   public init() {}
 
@@ -102,7 +105,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     maxTrainPerClass = try c.decodeIfPresent(Int.self, forKey: .maxTrainPerClass)
     maxValidPerClass = try c.decodeIfPresent(Int.self, forKey: .maxValidPerClass)
     maxUnsup = try c.decodeIfPresent(Int.self, forKey: .maxUnsup)
-    try take(.keepCheckpoints, &keepCheckpoints); try take(.layout, &layout)
+    try take(.keepCheckpoints, &keepCheckpoints); try take(.layout, &layout); try take(.syncBatchNorm, &syncBatchNorm)
     dicomWindow = try c.decodeIfPresent([Double].self, forKey: .dicomWindow)
   }
 

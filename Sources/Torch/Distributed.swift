@@ -94,3 +94,20 @@ public final class ProcessGroup: @unchecked Sendable {
 
   public func barrier() throws { try check(pt_dist_barrier(handle), "barrier") }
 }
+
+/// A TCP port free on 127.0.0.1 now (the kernel's pick for port 0): a local rendezvous (`--nproc`, tests).
+public func freeLoopbackPort() throws -> Int {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  guard fd >= 0 else { throw TorchError(operation: "freeLoopbackPort", message: "cannot open a socket: \(String(cString: strerror(errno)))") }
+  defer { close(fd) }
+  var addr = sockaddr_in()
+  addr.sin_family = sa_family_t(AF_INET)
+  addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+  addr.sin_port = 0
+  var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+  let bound = withUnsafeMutablePointer(to: &addr) { ptr in
+    ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+  }
+  guard bound else { throw TorchError(operation: "freeLoopbackPort", message: "cannot bind 127.0.0.1:0: \(String(cString: strerror(errno)))") }
+  return Int(UInt16(bigEndian: addr.sin_port))
+}

@@ -130,6 +130,11 @@ public final class Learner {
   public var clipGradNorm: Double?
   /// Where a checkpoint is written (atomically) after every epoch; nil: none.
   public var checkpointPath: String?
+  /// False on data-parallel ranks other than 0: they resume from the checkpoint but never write it.
+  public var writesCheckpoints = true
+  /// Data parallelism (`DataParallel` sets it): sums a vector across ranks, so the epoch's train loss and the
+  /// validation's loss, logs and metrics are those of the whole data, not of this rank's part.
+  public var sumAcrossRanks: (([Double]) throws -> [Double])?
   /// Values callbacks add to the current epoch's record (an online monitor's), merged into it after validation,
   /// before it is checkpointed and logged; cleared at each epoch's start.
   public var epochMetrics: [String: Double] = [:]
@@ -219,7 +224,7 @@ public final class Learner {
         record.metrics.merge(epochMetrics) { $1 }
         record.seconds = Date().timeIntervalSince(start)
         history.append(record)
-        if let checkpointPath { try saveCheckpoint(to: checkpointPath, plan: plan, epochsDone: e + 1) }
+        if let checkpointPath, writesCheckpoints { try saveCheckpoint(to: checkpointPath, plan: plan, epochsDone: e + 1) }
         try emit(.afterEpoch)
       }
     } catch LearnerControl.stopTraining {}
@@ -293,8 +298,9 @@ public final class Learner {
     }
     (batch, output) = (nil, nil)
     try emit(.afterTrain)
-    guard count > 0 else { throw FitError("epoch \(epoch + 1) trained on no batch (every batch was skipped)") }
-    return (sum / Double(count), logSums.mapValues { $0 / Double(count) }, waited)
+    let (total, n, means) = try reduced(sum: sum, count: count, logSums: logSums)
+    guard n > 0 else { throw FitError("epoch \(epoch + 1) trained on no batch (every batch was skipped)") }
+    return (total / n, means, waited)
   }
 
   /// The step's output for `batch`, under autocast when `mixedPrecision` is set (validation too, as fastai's
@@ -337,11 +343,36 @@ public final class Learner {
       }
     }
     (batch, output) = (nil, nil)
+    let (total, n, means) = try reduced(sum: sum, count: count, logSums: logSums, metrics: true)
     try emit(.afterValidate)
     step.setMode(training: true, model: model)
-    guard count > 0 else { throw FitError("the validation data yields no item") }
+    guard n > 0 else { throw FitError("the validation data yields no item") }
     let values = Dictionary(uniqueKeysWithValues: metrics.map { ($0.name, $0.value) })
-    return (sum / Double(count), values.merging(logSums.mapValues { $0 / Double(count) }) { $1 })
+    return (total / n, values.merging(means) { $1 })
+  }
+
+  /// A pass's loss sum, item count and per-log means over every rank (one collective; with `metrics`, their
+  /// statistics too, set back into them), or this process's when not data-parallel.
+  func reduced(sum: Double, count: Int, logSums: [String: Double], metrics withMetrics: Bool = false) throws
+    -> (sum: Double, count: Double, logMeans: [String: Double])
+  {
+    let keys = logSums.keys.sorted()
+    guard let sumAcrossRanks else {
+      return (sum, Double(count), logSums.mapValues { $0 / Double(Swift.max(count, 1)) })
+    }
+    var local = [sum, Double(count)] + keys.map { logSums[$0]! }
+    if withMetrics { for m in metrics { local += m.statistics } }
+    let all = try sumAcrossRanks(local)
+    var at = 2 + keys.count
+    if withMetrics {
+      for i in metrics.indices {
+        let k = metrics[i].statistics.count
+        metrics[i].statistics = Array(all[at..<(at + k)])
+        at += k
+      }
+    }
+    let n = all[1]
+    return (all[0], n, Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, all[2 + $0] / Swift.max(n, 1)) }))
   }
 
   /// Scales every gradient so that their global 2-norm is at most `maxNorm` (torch's clip_grad_norm_).

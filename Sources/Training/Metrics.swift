@@ -6,6 +6,9 @@ public protocol Metric {
   mutating func reset()
   mutating func accumulate(prediction: Tensor, target: Tensor) throws
   var value: Double { get }
+  /// The additive statistics `value` is computed from (e.g. hits and count): data-parallel validation sums
+  /// them across ranks and sets them back, so every rank gets the whole validation set's value.
+  var statistics: [Double] { get set }
 }
 
 /// Top-k accuracy of logits against class indices (k = 1: accuracy).
@@ -22,6 +25,10 @@ public struct Accuracy: Metric {
     total += Double(target.shape[0])
   }
   public var value: Double { total > 0 ? correct / total : .nan }
+  public var statistics: [Double] {
+    get { [correct, total] }
+    set { (correct, total) = (newValue[0], newValue[1]) }
+  }
 }
 
 /// Accuracy when the prediction may only be one of `classes` (the argmax over those logits): how well the
@@ -46,4 +53,8 @@ public struct AccuracyAmong: Metric {
     total += try counted.to(dtype: .float64).sum().item().doubleValue
   }
   public var value: Double { total > 0 ? correct / total : .nan }
+  public var statistics: [Double] {
+    get { [correct, total] }
+    set { (correct, total) = (newValue[0], newValue[1]) }
+  }
 }

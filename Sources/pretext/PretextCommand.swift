@@ -97,6 +97,8 @@ struct StudyOptions: ParsableArguments {
   @Option(help: "Random seed.") var seed: UInt64?
   @Flag(help: "Keep each stage's checkpoints after it finishes (default: deleted once its result is written).")
   var keepCheckpoints = false
+  @Flag(help: "Data-parallel runs: BatchNorm statistics over the whole global batch across ranks (SyncBatchNorm), so N ranks train what one process does (default: each rank its own part, as PyTorch DDP).")
+  var syncBatchnorm = false
 
   mutating func validate() throws {
     do { try config(severalLengths: true).validate() } catch let e as StudyConfig.ConfigError { throw ValidationError(e.message) }
@@ -178,6 +180,7 @@ struct StudyOptions: ParsableArguments {
     }
     if let channelsLast { c.channelsLast = channelsLast }
     c.keepCheckpoints = keepCheckpoints
+    c.syncBatchNorm = syncBatchnorm
     layoutFlags.apply(to: &c.layout)
     if let text = layoutFlags.dicomWindow {
       let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
@@ -234,6 +237,7 @@ struct PretrainCommand: ParsableCommand {
     commandName: "pretrain", abstract: "Train a pretext task (--task, default inpainting) and save its encoder.")
   @Argument(help: "The pretext task (same as --task; kept for `pretrain inpainting`).") var taskName: String?
   @OptionGroup var options: StudyOptions
+  @Option(help: "Data-parallel on this machine: start N ranks (processes) of this command, each with its part of every batch (also: run under torchrun --no-python or srun).") var nproc: Int?
 
   func validate() throws {
     if let taskName, let flag = options.task, flag != taskName { throw ValidationError("two tasks given: '\(taskName)' and --task \(flag)") }
@@ -243,11 +247,18 @@ struct PretrainCommand: ParsableCommand {
   }
 
   func run() throws {
+    if let nproc, nproc > 1 { try launchLocalRanks(nproc) }
+    try joinGroupIfLaunched("pretrain")
     var config = try options.config()
     if let taskName { config.task = taskName }
     let data = try options.dataset(config)
-    let (dir, lock) = try options.startRun("pretrain", config, RunManifest(kind: .pretrain, dataset: data.root, task: config.task))
-    let (r, stage) = try withExtendedLifetime(lock) { try runPretext(data, config, runDir: dir, callbacks: [ProgressCallback()]) }
+    // Data-parallel: rank 0 makes (and locks) the run folder, the other ranks are told its name.
+    var dir = "", lock: RunLock?
+    if Parallel.isWriter {
+      (dir, lock) = try options.startRun("pretrain", config, RunManifest(kind: .pretrain, dataset: data.root, task: config.task))
+    }
+    dir = try Parallel.shareFromRankZero(dir)
+    let (r, stage) = try withExtendedLifetime(lock) { try runPretext(data, config, runDir: dir, callbacks: Parallel.isWriter ? [ProgressCallback()] : []) }
     print("encoder: \(stage.file(r.encoderFile))\npicture: \(stage.file(r.pictureFile))")
   }
 }
@@ -280,6 +291,7 @@ struct EvaluateCommand: ParsableCommand {
   }
 
   func run() throws {
+    try joinGroupIfLaunched("evaluate")
     try runEvaluation(Scenario(rawValue: `protocol`)!, encoder: encoder, options)
   }
 }
@@ -301,6 +313,7 @@ struct KNNCommand: ParsableCommand {
   }
 
   func run() throws {
+    try joinGroupIfLaunched("knn")
     let config = try options.config()
     let data = try options.dataset(config)
     let r = try evaluateKNN(data, encoder: encoder == "random" ? nil : encoder, config, k: k, temperature: temperature)
@@ -362,6 +375,7 @@ struct FinetuneCommand: ParsableCommand {
   }
 
   func run() throws {
+    try joinGroupIfLaunched("finetune")
     let scenario = try scenario()
     try runEvaluation(scenario, encoder: scenario == .random ? nil : initFrom, options)
   }
@@ -403,6 +417,7 @@ struct ExperimentCommand: ParsableCommand {
   @OptionGroup var options: StudyOptions
 
   func run() throws {
+    try joinGroupIfLaunched("experiment")
     let config = try options.config()
     let layout = try options.dataset(config)
     print(layout.summary().split(separator: "\n").prefix(4).joined(separator: "\n"))
@@ -448,13 +463,14 @@ struct CompareCommand: ParsableCommand {
   }
 
   func run() throws {
+    try joinGroupIfLaunched("compare")
     let plan = try plan()
     var config = try options.config(severalLengths: true)
     (config.task, config.pretextEpochs, config.runs) = (plan.tasks[0], plan.pretextEpochs.last!, plan.runs)
     let layout = try options.dataset(config)
     print(layout.summary().split(separator: "\n").prefix(4).joined(separator: "\n"))
     let start = Date()
-    let (dir, lock): (String, RunLock)
+    let (dir, lock): (String, RunLock?)
     if let runFolder {
       try validateOutputFolder(runFolder, flag: "--run")
       dir = URL(fileURLWithPath: runFolder).standardizedFileURL.path
@@ -477,10 +493,17 @@ struct ResumeCommand: ParsableCommand {
     abstract: "Continue an interrupted experiment, pretrain or finetune run from where it stopped.",
     discussion: "Finished stages are kept; the unfinished one continues from its last epoch checkpoint (bit-identical to a run never stopped); the rest run. The run's own config.json and dataset are used.")
   @Argument(help: "The run folder (holding config.json and run.json).") var folder: String
+  @Option(help: "Resume a data-parallel pretrain run as N local ranks (any number: the global batch is the run's).") var nproc: Int?
 
   func run() throws {
+    if let nproc, nproc > 1 { try launchLocalRanks(nproc) }
+    if try joinGroupIfLaunched("resume") {
+      guard let manifest = try RunFolder.read(RunManifest.self, from: folder + "/run.json"), manifest.kind == .pretrain else {
+        throw CLIError("\(folder): only a pretrain run resumes data-parallel for now")
+      }
+    }
     let start = Date()
-    try resumeRun(folder, log: { print($0) }, callbacks: [ProgressCallback()])
+    try resumeRun(folder, log: { print($0) }, callbacks: Parallel.isWriter ? [ProgressCallback()] : [])
     print(String(format: "resumed run finished in %.0f s: %@", Date().timeIntervalSince(start), folder))
   }
 }

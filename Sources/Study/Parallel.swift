@@ -1,0 +1,54 @@
+import Foundation
+import NN
+import Torch
+import Training
+
+/// This process's part in a data-parallel run (torch.distributed's default group): set once by the CLI when
+/// the launcher's environment names a group, before any stage runs; nil when the process runs alone. Every
+/// rank runs the same stages in the same order; rank 0 alone writes the run folder's files.
+public enum Parallel {
+  nonisolated(unsafe) public static var group: ProcessGroup?
+
+  public static var rank: Int { group?.rank ?? 0 }
+  /// Whether this process writes logs, checkpoints, weights, pictures and results (rank 0, or alone).
+  public static var isWriter: Bool { rank == 0 }
+  /// This rank's part of every training batch (nil: the whole batch).
+  static var shard: (rank: Int, count: Int)? { group.map { ($0.rank, $0.worldSize) } }
+
+  /// This rank's contiguous part of a validation set (DistributedSampler without shuffling or padding) and
+  /// where it starts (`ImageLoader(itemOffset:)`): the ranks' parts together are the set once, and
+  /// `Learner.validate` sums their losses and metrics.
+  static func part<T>(_ items: [T]) -> (items: [T], offset: Int) {
+    guard let group else { return (items, 0) }
+    let r = shardRange(start: 0, count: items.count, rank: group.rank, of: group.worldSize)
+    return (Array(items[r]), r.lowerBound)
+  }
+
+  /// Makes `learner` data-parallel when this process is one of several ranks: DataParallel first (the gradients
+  /// are averaged before any other callback sees them), SyncBatchNorm when the config asks, checkpoints
+  /// written by rank 0 only (every rank resumes from it).
+  static func attach(_ learner: Learner, model: Module, _ config: StudyConfig) {
+    guard let group else { return }
+    learner.callbacks.insert(DataParallel(group: group), at: 0)
+    if config.syncBatchNorm { model.useSyncBatchNorm(group) }
+    learner.writesCheckpoints = isWriter
+  }
+
+  /// The callbacks that write files (loggers, snapshots), only on the writing rank.
+  static func writers(_ callbacks: [Callback]) -> [Callback] { isWriter ? callbacks : [] }
+
+  /// Every rank waits here until rank 0 has written a stage's files (the next stage may read them).
+  static func barrier() throws { try group?.barrier() }
+
+  /// Rank 0's `text` on every rank (the run folder it created, whose name has the time in it).
+  public static func shareFromRankZero(_ text: String) throws -> String {
+    guard let group else { return text }
+    let capacity = 8192
+    let bytes = Array(text.utf8)
+    guard bytes.count < capacity else { throw FileError(path: text, "path longer than \(capacity) bytes") }
+    let buffer = try Tensor(bytes.map { Int32($0) } + [Int32](repeating: 0, count: capacity - bytes.count))
+    try group.broadcast([buffer], root: 0)
+    let shared = try buffer.toArray(of: Int32.self).prefix { $0 != 0 }.map { UInt8($0) }
+    return String(decoding: shared, as: UTF8.self)
+  }
+}

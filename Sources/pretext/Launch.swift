@@ -1,0 +1,65 @@
+// Data-parallel launch: joining the group a launcher (torchrun, srun, `--nproc`) describes in the environment,
+// and `--nproc N`, which starts the N local ranks itself as torchrun --standalone would.
+import Foundation
+import Study
+import Torch
+
+/// Joins the process group when the environment names one (RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT, or
+/// SLURM's); `command` must be one that runs data-parallel. Returns whether this process is one of several ranks.
+@discardableResult
+func joinGroupIfLaunched(_ command: String) throws -> Bool {
+  guard let env = try DistributedEnvironment.fromEnvironment() else { return false }
+  guard command == "pretrain" || command == "resume" else {
+    throw CLIError("`pretext \(command)` does not run data-parallel yet (the environment names rank \(env.rank) of \(env.worldSize)): run `pretext pretrain` under the launcher, then `pretext evaluate --encoder FILE` in one process")
+  }
+  let timeout = Double(ProcessInfo.processInfo.environment["PRETEXT_DIST_TIMEOUT"] ?? "") ?? 300
+  let group = try ProcessGroup(env, timeout: timeout)
+  Parallel.group = group
+  if group.rank == 0 {
+    print("data-parallel: \(group.worldSize) ranks (rendezvous \(env.masterAddress):\(env.masterPort), Gloo, collective timeout \(Int(timeout)) s)")
+  }
+  return true
+}
+
+/// `--nproc N`: runs this same command line (without `--nproc`) as N ranks on this machine, on loopback with a
+/// free port, OMP_NUM_THREADS = cores / N unless set; rank 0's output is shown, the others' errors. When a rank
+/// fails, the rest are stopped and the launcher exits with its status (each rank's own collective timeout ends
+/// a rank that hangs).
+func launchLocalRanks(_ n: Int) throws -> Never {
+  guard ProcessInfo.processInfo.environment["WORLD_SIZE"] == nil else {
+    throw CLIError("--nproc inside a launched job (WORLD_SIZE is set): use one or the other")
+  }
+  var args = Array(CommandLine.arguments.dropFirst())
+  if let i = args.firstIndex(of: "--nproc") { args.removeSubrange(i...Swift.min(i + 1, args.count - 1)) }
+  args.removeAll { $0.hasPrefix("--nproc=") }
+  let port = try freeLoopbackPort()
+  var env = ProcessInfo.processInfo.environment
+  env["OMP_NUM_THREADS"] = env["OMP_NUM_THREADS"] ?? String(Swift.max(1, ProcessInfo.processInfo.activeProcessorCount / n))
+  let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+  let done = DispatchSemaphore(value: 0)
+  var ranks: [Process] = []
+  for r in 0..<n {
+    let p = Process()
+    p.executableURL = exe
+    p.arguments = args
+    var e = env
+    (e["RANK"], e["LOCAL_RANK"], e["WORLD_SIZE"]) = (String(r), String(r), String(n))
+    (e["MASTER_ADDR"], e["MASTER_PORT"]) = ("127.0.0.1", String(port))
+    p.environment = e
+    if r > 0 { p.standardOutput = FileHandle.nullDevice }
+    p.terminationHandler = { _ in done.signal() }
+    try p.run()
+    ranks.append(p)
+  }
+  var status: Int32 = 0
+  for _ in 0..<n {
+    done.wait()
+    if let failed = ranks.first(where: { !$0.isRunning && $0.terminationStatus != 0 }), status == 0 {
+      status = failed.terminationStatus
+      FileHandle.standardError.write(Data("pretext --nproc: rank \(ranks.firstIndex(of: failed)!) exited with status \(status); stopping the others\n".utf8))
+      for p in ranks where p.isRunning { p.terminate() }
+    }
+  }
+  for p in ranks { p.waitUntilExit() }
+  exit(status)
+}
