@@ -14,6 +14,8 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/comm.hpp>
+#include <torch/csrc/distributed/c10d/logger.hpp>
+#include <torch/csrc/distributed/c10d/reducer.hpp>
 
 #include <torch/csrc/autograd/custom_function.h>
 
@@ -148,4 +150,86 @@ struct AllReduceSum : torch::autograd::Function<AllReduceSum> {
 
 extern "C" pt_tensor pt_dist_allreduce_sum_differentiable(pt_dist_group g, pt_tensor t) {
   return ctorch::tensor_op([&] { return AllReduceSum::apply(t->t, reinterpret_cast<int64_t>(g)); });
+}
+
+namespace {
+// All ranks' rows, concatenated in rank order; the backward gives each rank the cross-rank sum of the gradient
+// of its own rows (every rank's loss may depend on every rank's rows), as lightly's GatherLayer does.
+struct AllGatherCat : torch::autograd::Function<AllGatherCat> {
+  static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, int64_t group) {
+    auto g = reinterpret_cast<pt_dist_group>(group);
+    ctx->saved_data["group"] = group;
+    ctx->saved_data["rows"] = x.size(0);
+    std::vector<std::vector<at::Tensor>> out(1);
+    for (int r = 0; r < g->world; r++) out[0].push_back(at::empty_like(x, at::MemoryFormat::Contiguous));
+    std::vector<at::Tensor> in{x.contiguous()};
+    g->pg->allgather(out, in)->wait();
+    return at::cat(out[0], 0);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx, torch::autograd::variable_list grads) {
+    auto g = reinterpret_cast<pt_dist_group>(ctx->saved_data["group"].toInt());
+    auto rows = ctx->saved_data["rows"].toInt();
+    auto all = grads[0].clone(at::MemoryFormat::Contiguous);
+    std::vector<at::Tensor> v{all};
+    g->pg->allreduce(v)->wait();
+    return {all.narrow(0, g->rank * rows, rows).clone(), at::Tensor()};
+  }
+};
+}  // namespace
+
+extern "C" pt_tensor pt_dist_allgather_differentiable(pt_dist_group g, pt_tensor t) {
+  return ctorch::tensor_op([&] { return AllGatherCat::apply(t->t, reinterpret_cast<int64_t>(g)); });
+}
+
+struct pt_dist_reducer_s {
+  std::shared_ptr<c10d::Reducer> reducer;
+  std::shared_ptr<c10d::Logger> logger;  // the Reducer reports its errors through it
+  bool find_unused;
+};
+
+extern "C" pt_dist_reducer pt_dist_reducer_new(pt_dist_group g, const pt_tensor *ps, int n, int64_t bucket_bytes, int find_unused) {
+  return ctorch::guard<pt_dist_reducer>(nullptr, [&] {
+    auto params = tensors(ps, n);
+    std::vector<bool> sparse(params.size(), false);
+    std::unordered_map<size_t, std::string> names;
+    // DistributedDataParallel's first assignment: a 1 MiB bucket (the cap itself when it is not the default),
+    // then `bucket_bytes` ones, over the parameters in reverse (gradients arrive from the last layer first).
+    int64_t first = bucket_bytes == c10d::kDefaultBucketBytesCap ? c10d::kDefaultFirstBucketBytes : bucket_bytes;
+    auto [buckets, limits] = c10d::compute_bucket_assignment_by_size(params, {(size_t)first, (size_t)bucket_bytes}, sparse);
+    std::reverse(buckets.begin(), buckets.end());
+    auto reducer = std::make_shared<c10d::Reducer>(params, buckets, g->pg, sparse, bucket_bytes, find_unused != 0,
+                                                   /*gradient_as_bucket_view=*/false, names,
+                                                   first,
+                                                   /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false,
+                                                   std::vector<int64_t>{});
+    auto logger = std::make_shared<c10d::Logger>(reducer);
+    reducer->set_logger(logger);
+    return new pt_dist_reducer_s{reducer, logger, find_unused != 0};
+  });
+}
+
+extern "C" int pt_dist_reducer_prepare_forward(pt_dist_reducer r) {
+  return ctorch::status_op([&] {
+    r->reducer->prepare_for_forward();
+    r->reducer->rebuild_buckets();
+  });
+}
+
+extern "C" int pt_dist_reducer_prepare_backward(pt_dist_reducer r, const pt_tensor *outputs, int n) {
+  return ctorch::status_op([&] {
+    r->reducer->prepare_for_backward(r->find_unused ? tensors(outputs, n) : std::vector<at::Tensor>{});
+  });
+}
+
+extern "C" int pt_dist_reducer_bucket_count(pt_dist_reducer r) {
+  return ctorch::guard<int>(-1, [&] { return (int)r->reducer->get_grad_buckets().size(); });
+}
+
+extern "C" void pt_dist_reducer_free(pt_dist_reducer r) {
+  // ~Reducer may throw (noexcept(false)); a destructor's error has nowhere to go but the log.
+  try {
+    delete r;
+  } catch (const std::exception &e) {
+    fprintf(stderr, "[pretext] c10d Reducer teardown: %s\n", e.what());
+  }
 }

@@ -74,6 +74,9 @@ public func runExperiment(
 public func resumeRun(_ runDir: String, log: (String) -> Void = { print($0) }, callbacks: [Callback] = []) throws {
   let (config, manifest, lock) = try RunFolder.open(runDir)
   defer { withExtendedLifetime(lock) {} }
+  guard Parallel.group == nil || manifest.kind == .pretrain else {
+    throw FileError(path: runDir, "holds a \(manifest.kind.rawValue) run: only a pretrain run resumes data-parallel for now")
+  }
   let data = try loadStudyData(root: manifest.dataset, config: config, log: log)
   switch manifest.kind {
   case .experiment:

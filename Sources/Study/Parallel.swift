@@ -13,7 +13,7 @@ public enum Parallel {
   /// Whether this process writes logs, checkpoints, weights, pictures and results (rank 0, or alone).
   public static var isWriter: Bool { rank == 0 }
   /// This rank's part of every training batch (nil: the whole batch).
-  static var shard: (rank: Int, count: Int)? { group.map { ($0.rank, $0.worldSize) } }
+  static var shard: (rank: Int, count: Int)? { group?.shard }
 
   /// This rank's contiguous part of a validation set (DistributedSampler without shuffling or padding) and
   /// where it starts (`ImageLoader(itemOffset:)`): the ranks' parts together are the set once, and
@@ -34,8 +34,8 @@ public enum Parallel {
     learner.writesCheckpoints = isWriter
   }
 
-  /// The callbacks that write files (loggers, snapshots), only on the writing rank.
-  static func writers(_ callbacks: [Callback]) -> [Callback] { isWriter ? callbacks : [] }
+  /// The callbacks that write files or the console (loggers, snapshots, progress), only on the writing rank.
+  public static func writers(_ callbacks: [Callback]) -> [Callback] { isWriter ? callbacks : [] }
 
   /// Every rank waits here until rank 0 has written a stage's files (the next stage may read them).
   static func barrier() throws { try group?.barrier() }

@@ -56,6 +56,8 @@ public func shardRange(start: Int, count n: Int, rank: Int, of count: Int) -> Ra
 public final class ProcessGroup: @unchecked Sendable {
   let handle: pt_dist_group
   public let rank: Int, worldSize: Int
+  /// This rank's place among the ranks, as the loaders' `shard:` takes it.
+  public var shard: (rank: Int, count: Int) { (rank, worldSize) }
 
   public init(_ env: DistributedEnvironment, timeout: Double = 300) throws {
     guard let h = pt_dist_init(env.masterAddress, Int32(env.masterPort), Int32(env.rank), Int32(env.worldSize),
@@ -92,7 +94,44 @@ public final class ProcessGroup: @unchecked Sendable {
     try .wrap(pt_dist_allreduce_sum_differentiable(handle, tensor.handle), "allReduceSumDifferentiable")
   }
 
+  /// Every rank's `tensor` (the same shape on each) concatenated along dimension 0 in rank order, as a tensor
+  /// autograd differentiates (lightly's GatherLayer): the backward sums the gradient across ranks and keeps this
+  /// rank's rows, so a loss that reads every rank's embeddings trains each rank's encoder correctly.
+  public func allGatherDifferentiable(_ tensor: Tensor) throws -> Tensor {
+    try .wrap(pt_dist_allgather_differentiable(handle, tensor.handle), "allGatherDifferentiable")
+  }
+
   public func barrier() throws { try check(pt_dist_barrier(handle), "barrier") }
+}
+
+/// DistributedDataParallel's gradient Reducer (c10d::Reducer) over the parameters that train: hooks on their
+/// gradient accumulators all-reduce buckets of gradients while the backward is still running, and when
+/// `backward()` returns every gradient is the mean across ranks. Call `prepareForward()` before each training
+/// forward and `prepareBackward(loss)` before its backward. Made for one set of trainable parameters: when the
+/// set changes (unfreezing), make a new one, as DDP must be rewrapped.
+public final class GradientReducer: @unchecked Sendable {
+  let handle: pt_dist_reducer
+  let group: ProcessGroup  // the Reducer holds the group's c10d object; the handle is kept alive with it
+  public let parameters: [Tensor]
+
+  /// `bucketBytes`: DDP's bucket_cap_mb (25 MiB). `findUnused`: DDP's find_unused_parameters.
+  public init(group: ProcessGroup, parameters: [Tensor], bucketBytes: Int = 25 << 20, findUnused: Bool = true) throws {
+    guard !parameters.isEmpty else { throw TorchError(operation: "GradientReducer", message: "no parameter trains") }
+    let made = withHandles(parameters) { pt_dist_reducer_new(group.handle, $0, Int32(parameters.count), Int64(bucketBytes), findUnused ? 1 : 0) }
+    guard let h = made else { throw TorchError.last("GradientReducer(\(parameters.count) parameters)") }
+    (handle, self.group, self.parameters) = (h, group, parameters)
+  }
+
+  deinit { pt_dist_reducer_free(handle) }
+
+  public func prepareForward() throws { try check(pt_dist_reducer_prepare_forward(handle), "GradientReducer.prepareForward") }
+
+  public func prepareBackward(_ outputs: [Tensor]) throws {
+    try withHandles(outputs) { try check(pt_dist_reducer_prepare_backward(handle, $0, Int32(outputs.count)), "GradientReducer.prepareBackward") }
+  }
+
+  /// How many buckets the gradients travel in now.
+  public var bucketCount: Int { Int(pt_dist_reducer_bucket_count(handle)) }
 }
 
 /// A TCP port free on 127.0.0.1 now (the kernel's pick for port 0): a local rendezvous (`--nproc`, tests).

@@ -2,16 +2,37 @@ import NN
 import Torch
 
 /// Data-parallel training on a c10d process group, as PyTorch's DistributedDataParallel does it: before the fit
-/// every parameter and buffer is broadcast from rank 0 (all ranks start identical); after each backward the
-/// gradients are summed across ranks in one coalesced all-reduce and divided by the world size, so each rank's
-/// optimizer takes the step one process would take on the whole batch (each rank's loader gives its part of it:
-/// `ImageLoader(shard:)`). Not overlapped with the backward (DDP's bucketed Reducer is: see NOTES.md).
-/// Epoch losses and validation metrics are summed across ranks (`Learner.sumAcrossRanks`). BatchNorm statistics
-/// stay per rank (PyTorch's default) unless the model uses SyncBatchNorm (`Module.useSyncBatchNorm`); rank 0's
-/// buffers are the ones saved. Every rank keeps the same item order, so all run the same number of steps.
+/// every parameter and buffer is broadcast from rank 0 (all ranks start identical); the gradients are averaged
+/// across ranks so each rank's optimizer takes the step one process would take on the whole batch (each rank's
+/// loader gives its part of it: `ImageLoader(shard:)`).
+///
+/// How the gradients travel is `sync`: `.overlapped` (the default) is DDP's own Reducer — buckets all-reduced by
+/// hooks while the backward is still computing earlier layers; `.afterBackward` is one coalesced all-reduce once
+/// the backward is done (simpler, no overlap; kept to measure the Reducer against). Epoch losses and validation
+/// metrics are summed across ranks (`Learner.sumAcrossRanks`). BatchNorm statistics stay per rank (PyTorch's
+/// default) unless the model uses SyncBatchNorm (`Module.useSyncBatchNorm`); rank 0's buffers are the ones saved.
+/// Every rank keeps the same item order, so all run the same number of steps.
 public final class DataParallel: Callback {
+  public enum GradientSync: String, Sendable, CaseIterable {
+    /// DDP's c10d::Reducer: bucketed all-reduces overlapped with the backward.
+    case overlapped
+    /// One coalesced all-reduce of every gradient after the backward.
+    case afterBackward = "after-backward"
+  }
+
   public let group: ProcessGroup
-  public init(group: ProcessGroup) { self.group = group }
+  public let sync: GradientSync
+  /// The Reducer's bucket size (DDP's bucket_cap_mb: 25 MiB).
+  public let bucketBytes: Int
+  /// The Reducer for the parameters that train now; remade when that set changes (a phase unfreezes the body).
+  var reducer: GradientReducer?
+
+  public init(group: ProcessGroup, sync: GradientSync = .overlapped, bucketBytes: Int = 25 << 20) {
+    (self.group, self.sync, self.bucketBytes) = (group, sync, bucketBytes)
+  }
+
+  /// The number of gradient buckets the last Reducer used (nil with `.afterBackward`).
+  public private(set) var lastBucketCount: Int?
 
   public func on(_ event: Event, _ learner: Learner) throws {
     switch event {
@@ -23,11 +44,28 @@ public final class DataParallel: Callback {
       }
       let state = learner.model.parameters().map(\.value) + learner.model.namedBuffers().map(\.1.value)
       try withNoGrad { try group.broadcast(state, root: 0) }
-    case .afterBackward:
+    case .beforeBatch where sync == .overlapped && learner.isTrainingPhase:
+      let trainable = learner.optimizer.groups.flatMap(\.params).map(\.value).filter(\.requiresGrad)
+      if reducer.map({ !sameTensors($0.parameters, trainable) }) ?? true {
+        reducer = nil  // the old hooks go before the new ones are installed
+        reducer = try GradientReducer(group: group, parameters: trainable, bucketBytes: bucketBytes)
+      }
+      try reducer!.prepareForward()
+    case .beforeBackward where sync == .overlapped:
+      guard let loss = learner.output?.loss else { return }
+      try reducer?.prepareBackward([loss])
+    case .afterBackward where sync == .afterBackward:
       let grads = learner.optimizer.groups.flatMap(\.params).compactMap { $0.value.grad }
       try group.allReduceSum(grads)
       try Foreach.mul_(grads, .float(1 / Double(group.worldSize)))
+    case .afterFit:
+      lastBucketCount = reducer?.bucketCount
+      reducer = nil
     default: break
     }
+  }
+
+  func sameTensors(_ a: [Tensor], _ b: [Tensor]) -> Bool {
+    a.count == b.count && zip(a, b).allSatisfy { $0 === $1 }
   }
 }

@@ -4,7 +4,8 @@
 // small supervised fit (MODEL plain: convs without BatchNorm; bn: xresnet18 × 0.125; syncbn: the same with
 // SyncBatchNorm across the ranks), data-parallel when the
 // environment names a group, else one process; prints the per-step losses (averaged over ranks), writes
-// the final weights (rank 0).
+// the final weights (rank 0). DIST_SYNC picks how gradients travel (overlapped: DDP's Reducer, the default;
+// after-backward), DIST_BUCKET_BYTES the Reducer's bucket size.
 import Foundation
 import NN
 import Torch
@@ -23,12 +24,18 @@ func train(_ kind: String, out: String) throws {
                  ReLU(), AdaptiveAvgPool2d(), Flatten(), try Linear(16, 2))
   if kind == "syncbn" { model.useSyncBatchNorm(group) }
   let (x, y) = try syntheticBars(count: 256, seed: 3)
-  let shard = group.map { (rank: $0.rank, count: $0.worldSize) }
+  let environment = ProcessInfo.processInfo.environment
+  let sync = try environment["DIST_SYNC"].map {
+    guard let s = DataParallel.GradientSync(rawValue: $0) else { throw TorchError(operation: "dist-check", message: "DIST_SYNC=\($0)?") }
+    return s
+  } ?? .overlapped
+  let parallel = group.map { DataParallel(group: $0, sync: sync, bucketBytes: environment["DIST_BUCKET_BYTES"].flatMap(Int.init) ?? 25 << 20) }
   let learner = Learner(
-    model: model, train: TensorBatches(inputs: x, targets: y, batchSize: 32, shuffle: true, seed: 5, shard: shard),
+    model: model, train: TensorBatches(inputs: x, targets: y, batchSize: 32, shuffle: true, seed: 5, shard: group?.shard),
     loss: { try crossEntropy($0, $1) }, optimizer: SGD(groups: ParamGroup.single(model, lr: 0.05, momentum: 0.9)),
-    callbacks: group.map { [DataParallel(group: $0)] } ?? [])
+    callbacks: parallel.map { [$0] } ?? [])
   try learner.fit(FitPlan(epochs: 2, lr: .value(0.05)))
+  if let parallel { print("sync \(parallel.sync.rawValue) buckets \(parallel.lastBucketCount.map(String.init) ?? "-")") }
   let losses = try Tensor(learner.batchLosses)
   if let group {
     try group.allReduceSum([losses])

@@ -258,7 +258,7 @@ struct PretrainCommand: ParsableCommand {
       (dir, lock) = try options.startRun("pretrain", config, RunManifest(kind: .pretrain, dataset: data.root, task: config.task))
     }
     dir = try Parallel.shareFromRankZero(dir)
-    let (r, stage) = try withExtendedLifetime(lock) { try runPretext(data, config, runDir: dir, callbacks: Parallel.isWriter ? [ProgressCallback()] : []) }
+    let (r, stage) = try withExtendedLifetime(lock) { try runPretext(data, config, runDir: dir, callbacks: Parallel.writers([ProgressCallback()])) }
     print("encoder: \(stage.file(r.encoderFile))\npicture: \(stage.file(r.pictureFile))")
   }
 }
@@ -497,13 +497,9 @@ struct ResumeCommand: ParsableCommand {
 
   func run() throws {
     if let nproc, nproc > 1 { try launchLocalRanks(nproc) }
-    if try joinGroupIfLaunched("resume") {
-      guard let manifest = try RunFolder.read(RunManifest.self, from: folder + "/run.json"), manifest.kind == .pretrain else {
-        throw CLIError("\(folder): only a pretrain run resumes data-parallel for now")
-      }
-    }
+    try joinGroupIfLaunched("resume")
     let start = Date()
-    try resumeRun(folder, log: { print($0) }, callbacks: Parallel.isWriter ? [ProgressCallback()] : [])
+    try resumeRun(folder, log: { print($0) }, callbacks: Parallel.writers([ProgressCallback()]))
     print(String(format: "resumed run finished in %.0f s: %@", Date().timeIntervalSince(start), folder))
   }
 }

@@ -8,7 +8,7 @@ import TestSupport
 /// mismatch would show here as wrong sums, a crash or a hang, not as a compile error.
 @Suite(.serialized) struct DistributedTests {
   /// Runs `dist-check MODE` as ranks 0 and 1 at once (torchrun's variables), returns each rank's run.
-  static func twoRanks(_ mode: String, _ extra: [String] = [], timeout: Double = 10) throws -> [ToolRun] {
+  static func twoRanks(_ mode: String, _ extra: [String] = [], timeout: Double = 10, environment: [String: String] = [:]) throws -> [ToolRun] {
     let tool = try builtTool("dist-check")
     let port = String(Int.random(in: 20000..<40000))
     nonisolated(unsafe) var runs = [ToolRun?](repeating: nil, count: 2)
@@ -17,7 +17,8 @@ import TestSupport
     DispatchQueue.concurrentPerform(iterations: 2) { r in
       do {
         let run = try runTool(tool, [mode] + extra, environment: ["RANK": "\(r)", "WORLD_SIZE": "2", "LOCAL_RANK": "\(r)", "MASTER_ADDR": "127.0.0.1",
-                                                        "MASTER_PORT": port, "DIST_TIMEOUT_S": "\(timeout)", "OMP_NUM_THREADS": "1"],
+                                                        "MASTER_PORT": port, "DIST_TIMEOUT_S": "\(timeout)", "OMP_NUM_THREADS": "1"]
+                                .merging(environment) { $1 },
                               timeout: 120)
         lock.withLock { runs[r] = run }
       } catch { lock.withLock { errors.append(error) } }
@@ -65,48 +66,55 @@ import TestSupport
     (run.output.split(separator: "\n").last { $0.hasPrefix("losses ") } ?? "").split(separator: " ").dropFirst().compactMap { Double($0) }
   }
 
-  /// The largest |a − b| of any tensor of two weight files, relative to that tensor's largest |a|.
+  /// The largest |a − b| of any tensor of two weight files, relative to the largest |a| of all of them (a
+  /// tensor's own scale is no measure for BatchNorm biases still near 0: 1e-6 apart is then 4e-4 "relative").
   static func weightDifference(_ a: String, _ b: String) throws -> Double {
     let ta = try SafeTensors.File(path: a).tensors(), tb = Dictionary(uniqueKeysWithValues: try SafeTensors.File(path: b).tensors().map { ($0.0, $0.1) })
-    var worst = 0.0
-    for (name, x) in ta {
+    var worst = 0.0, scale = 1e-12
+    for (name, x) in ta where x.dtype.isFloatingPoint {
       let y = try #require(tb[name])
-      let scale = Swift.max(try x.abs().max().item().doubleValue, 1e-12)
-      worst = Swift.max(worst, try (x - y).abs().max().item().doubleValue / scale)
+      scale = Swift.max(scale, try x.abs().max().item().doubleValue)
+      worst = Swift.max(worst, try (x - y).abs().max().item().doubleValue)
     }
-    return worst
+    return worst / scale
   }
 
   /// DDP's promise: 2 processes × half the batch train the weights 1 process × the whole batch does (the
-  /// loader shards each batch, the gradients are averaged). With BatchNorm each rank normalises by its own
+  /// loader shards each batch, the gradients are averaged), whether the gradients travel in DDP's Reducer
+  /// (overlapped with the backward; 1 KiB buckets here, so the gradients travel in several buckets, each reduced
+  /// while the backward goes on) or in one all-reduce after it. With BatchNorm each rank normalises by its own
   /// half-batch's statistics (PyTorch's default without SyncBatchNorm), so the runs differ from the first step;
   /// with SyncBatchNorm the statistics are the whole batch's, and the 2-rank run is the 1-process BatchNorm run.
-  @Test func twoRanksOfHalfBatchesTrainWhatOneProcessDoes() throws {
+  @Test(arguments: [("plain", "overlapped", "1024"), ("plain", "after-backward", ""), ("bn", "overlapped", ""),
+                    ("syncbn", "overlapped", "1024"), ("syncbn", "after-backward", "")])
+  func twoRanksOfHalfBatchesTrainWhatOneProcessDoes(_ kind: String, _ sync: String, _ bucketBytes: String) throws {
     let dir = NSTemporaryDirectory() + "pretext-ddp-\(UUID().uuidString)"
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
     let tool = try builtTool("dist-check")
-    var oneRuns: [String: ToolRun] = [:]
-    for kind in ["plain", "bn", "syncbn"] {
-      // One process has no group: its SyncBatchNorm is plain BatchNorm, so "syncbn" is compared with that run.
-      let oneKind = kind == "syncbn" ? "bn" : kind
-      if kind != "syncbn" {
-        let one = try runTool(tool, ["train", kind, dir + "/one-\(kind).safetensors"], environment: ["OMP_NUM_THREADS": "1"], timeout: 300)
-        try #require(one.status == 0, "\(one.output)")
-        oneRuns[kind] = one
-      }
-      let one = try #require(oneRuns[oneKind])
-      let two = try Self.twoRanks("train", [kind, dir + "/two-\(kind).safetensors"], timeout: 60)
-      for run in two { try #require(run.status == 0, "\(run.output)") }
-      let (l1, l2) = (Self.losses(one), Self.losses(two[0]))
-      #expect(l1.count == 16 && l2.count == 16 && Self.losses(two[1]) == l2)
-      let lossGap = zip(l1, l2).map { Swift.abs($0 - $1) / Swift.abs($0) }.max() ?? .infinity
-      let weightGap = try Self.weightDifference(dir + "/one-\(oneKind).safetensors", dir + "/two-\(kind).safetensors")
-      if kind != "bn" {
-        #expect(lossGap < 1e-5 && weightGap < 1e-5, "losses \(lossGap), weights \(weightGap)")
-      } else {
-        #expect(lossGap > 1e-3, "BatchNorm on half batches should change the losses (\(lossGap))")
-      }
-      print("DistributedTests \(kind): largest relative gap, losses \(lossGap), weights \(weightGap)")
+    // One process has no group: its SyncBatchNorm is plain BatchNorm, so "syncbn" is compared with that run.
+    let oneKind = kind == "syncbn" ? "bn" : kind
+    let one = try runTool(tool, ["train", oneKind, dir + "/one.safetensors"], environment: ["OMP_NUM_THREADS": "1"], timeout: 300)
+    try #require(one.status == 0, "\(one.output)")
+    var environment = ["DIST_SYNC": sync]
+    if !bucketBytes.isEmpty { environment["DIST_BUCKET_BYTES"] = bucketBytes }
+    let two = try Self.twoRanks("train", [kind, dir + "/two.safetensors"], timeout: 60, environment: environment)
+    for run in two { try #require(run.status == 0, "\(run.output)") }
+    let (l1, l2) = (Self.losses(one), Self.losses(two[0]))
+    #expect(l1.count == 16 && l2.count == 16 && Self.losses(two[1]) == l2)
+    let lossGap = zip(l1, l2).map { Swift.abs($0 - $1) / Swift.abs($0) }.max() ?? .infinity
+    let weightGap = try Self.weightDifference(dir + "/one.safetensors", dir + "/two.safetensors")
+    if kind != "bn" {
+      #expect(lossGap < 1e-5 && weightGap < 1e-5, "losses \(lossGap), weights \(weightGap)")
+    } else {
+      #expect(lossGap > 1e-3, "BatchNorm on half batches should change the losses (\(lossGap))")
     }
+    let buckets = two[0].output.split(separator: "\n").last { $0.hasPrefix("sync ") }.map(String.init) ?? ""
+    if sync == "overlapped" && bucketBytes == "1024" {
+      // Small buckets: the Reducer really split the gradients (a bucket closes once it passes 1 KiB).
+      let count = Int(buckets.split(separator: " ").last ?? "") ?? 0
+      #expect(count > 1, "\(buckets)")
+    }
+    print("DistributedTests \(kind) \(sync): largest relative gap, losses \(lossGap), weights \(weightGap); \(buckets)")
   }
 }

@@ -27,6 +27,25 @@ pt_tensor pt_dist_allgather(pt_dist_group g, pt_tensor t);
 int pt_dist_barrier(pt_dist_group g);
 // `t` summed across ranks into a new tensor, differentiably (the backward sums the gradients across ranks).
 pt_tensor pt_dist_allreduce_sum_differentiable(pt_dist_group g, pt_tensor t);
+// Every rank's `t` concatenated along dimension 0 in rank order, differentiably (lightly's GatherLayer: the
+// backward sums the gathered gradient across ranks and keeps this rank's rows).
+pt_tensor pt_dist_allgather_differentiable(pt_dist_group g, pt_tensor t);
+
+// DDP's gradient Reducer (c10d::Reducer) over `params` (the parameters that train, in registration order):
+// autograd hooks on their gradient accumulators launch bucketed all-reduces while the backward still runs,
+// and the averaged gradients are in place when backward returns. Buckets as DistributedDataParallel makes
+// them (`bucket_bytes`, DDP's 25 MiB by default; a 1 MiB first bucket; rebuilt in gradient-ready order after
+// the first iteration). `find_unused`: parameters the loss does not reach are marked ready each iteration
+// (DDP's find_unused_parameters) instead of the reduction waiting for them. The group must outlive it.
+typedef struct pt_dist_reducer_s *pt_dist_reducer;
+pt_dist_reducer pt_dist_reducer_new(pt_dist_group g, const pt_tensor *params, int n, int64_t bucket_bytes, int find_unused);
+// Before each training forward (DDP's forward pre-hook: may rebuild the buckets).
+int pt_dist_reducer_prepare_forward(pt_dist_reducer r);
+// After the forward, before backward: `outputs` (the loss) are searched for unused parameters when find_unused.
+int pt_dist_reducer_prepare_backward(pt_dist_reducer r, const pt_tensor *outputs, int n);
+// The number of buckets in use (for tests and logs).
+int pt_dist_reducer_bucket_count(pt_dist_reducer r);
+void pt_dist_reducer_free(pt_dist_reducer r);
 
 #ifdef __cplusplus
 }
