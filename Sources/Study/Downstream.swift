@@ -24,6 +24,8 @@ public struct ScenarioResult: Codable, Sendable {
 /// epoch (a phased fit has one checkpoint and one step counter), the final weights and, once done, the
 /// result file. With `resume`, a finished run returns its result (and no learner) and an unfinished one
 /// continues from its checkpoint, bit-identical to a run never stopped. `stage` overrides the folder.
+/// Data-parallel (`Parallel.group`): each rank trains on its part of every batch and validates its part of
+/// val/; rank 0 writes every file. (The cached linear probe is computed whole on every rank: it is cheap.)
 public func trainScenario(
   _ scenario: Scenario, run: Int, data: ImageWangLayout, encoder: String?, _ config: StudyConfig, runDir: String,
   resume: Bool = false, callbacks: [Callback] = [], stage: Stage? = nil
@@ -44,7 +46,7 @@ public func trainScenario(
     try model.load(from: weights)
     return (done, nil, model)
   }
-  try RunFolder.makeFolders(stage.dir)
+  if Parallel.isWriter { try RunFolder.makeFolders(stage.dir) }
   if evaluation.usesEncoder {
     guard let encoder else { throw DatasetError(path: runDir, "protocol \(evaluation.name) needs the pretext encoder") }
     try EncoderTransfer.loadBody(try SafeTensors.File(path: encoder).tensors(), into: model, source: encoder)
@@ -52,7 +54,7 @@ public func trainScenario(
   try model.to(device: config.torchDevice, memoryFormat: config.memoryFormat)
   let recipe = config.downstreamRecipe == "fastai" ? TrainingRecipe.fastai(lr: config.lr, weightDecay: config.weightDecay)
     : .study(lr: config.lr, weightDecay: config.weightDecay)
-  let logs: [Callback] = callbacks + [CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)]
+  let logs: [Callback] = callbacks + (try Parallel.writers([CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)]))
   let learner: Learner, plan: FitPlan
   if scenario == .linear && config.cacheFeatures {
     (learner, _) = try cachedProbeLearner(model, data, config, seed: seed, loss: Losses.labelSmoothingCrossEntropy(),
@@ -60,14 +62,16 @@ public func trainScenario(
     plan = evaluation.fit(config.epochs, .value(config.lr))
   } else {
     let train = ImageLoader(paths: data.train.paths, labels: data.train.labels, pipeline: .crop(size: config.size, training: true),
-                            batchSize: config.batch, shuffle: true, seed: seed, workers: config.workers)
-    let valid = ImageLoader(paths: data.valid.paths, labels: data.valid.labels, pipeline: .crop(size: config.size, training: false),
-                            batchSize: config.batch, shuffle: false, seed: seed, workers: config.workers)
+                            batchSize: config.batch, shuffle: true, seed: seed, workers: config.workers, shard: Parallel.shard)
+    let part = Parallel.part(Array(zip(data.valid.paths, data.valid.labels)))  // this rank's part of val/
+    let valid = ImageLoader(paths: part.items.map(\.0), labels: part.items.map(\.1), pipeline: .crop(size: config.size, training: false),
+                            batchSize: config.batch, shuffle: false, seed: seed, workers: config.workers, itemOffset: part.offset)
     learner = Learner(
       model: model, train: OnDevice(train, config), valid: OnDevice(valid, config),
       step: evaluation.step(model, loss: Losses.labelSmoothingCrossEntropy()), optimizer: recipe.makeOptimizer(for: model, batch: config.batch),
       metrics: [Accuracy(), AccuracyAmong(classes: data.validClasses)], callbacks: logs)
     plan = evaluation.plan(model, epochs: config.epochs, headEpochs: config.headEpochs, lr: config.lr)
+    Parallel.attach(learner, model: model, config)
   }
   learner.mixedPrecision = try config.autocastDType
   learner.checkpointPath = stage.checkpoint
@@ -77,10 +81,13 @@ public func trainScenario(
   var result = ScenarioResult(scenario: scenario, run: run, history: learner.history,
                               seconds: Date().timeIntervalSince(start) + earlierSeconds(learner, restored))
   result.precision = try config.resolvedPrecision
-  // The class names, input size and architecture ride along, so `pretext predict` needs only this file.
-  try model.save(to: weights, metadata: ClassifierInfo(classes: data.train.classes, size: config.size, widen: config.widen,
-                                                       head: head.rawValue, dicomWindow: config.dicomWindow).metadata)
-  try RunFolder.write(result, to: stage.result)
-  try RunFolder.dropCheckpoints([stage.checkpoint], config)
+  if Parallel.isWriter {
+    // The class names, input size and architecture ride along, so `pretext predict` needs only this file.
+    try model.save(to: weights, metadata: ClassifierInfo(classes: data.train.classes, size: config.size, widen: config.widen,
+                                                         head: head.rawValue, dicomWindow: config.dicomWindow).metadata)
+    try RunFolder.write(result, to: stage.result)
+    try RunFolder.dropCheckpoints([stage.checkpoint], config)
+  }
+  try Parallel.barrier()
   return (result, learner, model)
 }

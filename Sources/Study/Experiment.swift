@@ -63,9 +63,11 @@ public func runExperiment(
   let picture = String(stage.file(pretext.pictureFile).dropFirst(runDir.count + 1))
   let result = ExperimentResult(config: config, dataset: data.root, pretextHistory: pretext.history,
                                 pretextSeconds: pretext.seconds, scenarios: results, pictureFile: picture)
-  try RunFolder.write(result, to: runDir + "/results.json")
-  try RunFolder.write(text: Report.markdown(result), to: runDir + "/report.md")
-  try RunFolder.write(text: Report.html(result), to: runDir + "/report.html")
+  if Parallel.isWriter {
+    try RunFolder.write(result, to: runDir + "/results.json")
+    try RunFolder.write(text: Report.markdown(result), to: runDir + "/report.md")
+    try RunFolder.write(text: Report.html(result), to: runDir + "/report.html")
+  }
   return result
 }
 
@@ -74,8 +76,8 @@ public func runExperiment(
 public func resumeRun(_ runDir: String, log: (String) -> Void = { print($0) }, callbacks: [Callback] = []) throws {
   let (config, manifest, lock) = try RunFolder.open(runDir)
   defer { withExtendedLifetime(lock) {} }
-  guard Parallel.group == nil || manifest.kind == .pretrain else {
-    throw FileError(path: runDir, "holds a \(manifest.kind.rawValue) run: only a pretrain run resumes data-parallel for now")
+  guard Parallel.group == nil || manifest.kind != .compare else {
+    throw FileError(path: runDir, "holds a comparison: it resumes in one process (compare does not run data-parallel yet)")
   }
   let data = try loadStudyData(root: manifest.dataset, config: config, log: log)
   switch manifest.kind {

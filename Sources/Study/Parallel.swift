@@ -34,8 +34,11 @@ public enum Parallel {
     learner.writesCheckpoints = isWriter
   }
 
-  /// The callbacks that write files or the console (loggers, snapshots, progress), only on the writing rank.
-  public static func writers(_ callbacks: [Callback]) -> [Callback] { isWriter ? callbacks : [] }
+  /// The callbacks that write files or the console (loggers, snapshots, progress), only on the writing rank;
+  /// not even made on the others (a TensorBoard logger creates its event file when made).
+  public static func writers(_ callbacks: @autoclosure () throws -> [Callback]) rethrows -> [Callback] {
+    isWriter ? try callbacks() : []
+  }
 
   /// Every rank waits here until rank 0 has written a stage's files (the next stage may read them).
   static func barrier() throws { try group?.barrier() }

@@ -114,8 +114,8 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
     optimizer: recipe.makeOptimizer(for: task.model, batch: config.pretextBatch),
     metrics: task.metrics,
     callbacks: callbacks + (config.knnEvery > 0 ? [KNNMonitor(task: task, data: data, config: config, every: config.knnEvery)] : [])
-      + Parallel.writers((snapshots.isEmpty ? [] : [EncoderSnapshots(task: task, epochs: snapshots, stage: stage, source: "pretext \(config.task)")])
-        + [CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)]))
+      + (try Parallel.writers((snapshots.isEmpty ? [] : [EncoderSnapshots(task: task, epochs: snapshots, stage: stage, source: "pretext \(config.task)")])
+        + [CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)])))
   Parallel.attach(learner, model: task.model, config)
   learner.mixedPrecision = try config.autocastDType
   learner.checkpointPath = stage.checkpoint

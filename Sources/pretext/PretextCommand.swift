@@ -213,6 +213,14 @@ struct StudyOptions: ParsableArguments {
       throw CLIError("--out \(out): cannot start a run folder there: \(error)")
     }
   }
+
+  /// `startRun` for a data-parallel job too: rank 0 makes (and locks) the run folder, the other ranks are told
+  /// its name and hold no lock.
+  func startSharedRun(_ kind: String, _ config: StudyConfig, _ manifest: RunManifest) throws -> (String, RunLock?) {
+    var dir = "", lock: RunLock?
+    if Parallel.isWriter { (dir, lock) = try startRun(kind, config, manifest) }
+    return (try Parallel.shareFromRankZero(dir), lock)
+  }
 }
 
 /// `--out` (or another output folder flag) must be a folder that exists and is writable, or be creatable.
@@ -252,12 +260,7 @@ struct PretrainCommand: ParsableCommand {
     var config = try options.config()
     if let taskName { config.task = taskName }
     let data = try options.dataset(config)
-    // Data-parallel: rank 0 makes (and locks) the run folder, the other ranks are told its name.
-    var dir = "", lock: RunLock?
-    if Parallel.isWriter {
-      (dir, lock) = try options.startRun("pretrain", config, RunManifest(kind: .pretrain, dataset: data.root, task: config.task))
-    }
-    dir = try Parallel.shareFromRankZero(dir)
+    let (dir, lock) = try options.startSharedRun("pretrain", config, RunManifest(kind: .pretrain, dataset: data.root, task: config.task))
     let (r, stage) = try withExtendedLifetime(lock) { try runPretext(data, config, runDir: dir, callbacks: Parallel.writers([ProgressCallback()])) }
     print("encoder: \(stage.file(r.encoderFile))\npicture: \(stage.file(r.pictureFile))")
   }
@@ -281,6 +284,7 @@ struct EvaluateCommand: ParsableCommand {
   @Option(help: "random (no encoder), head, discriminative or full.") var `protocol`: String
   @Option(help: "The encoder file (e.g. a run's pretext/<task>/encoder.safetensors); not for --protocol random.") var encoder: String?
   @OptionGroup var options: StudyOptions
+  @Option(help: "Data-parallel on this machine: start N ranks (processes) of this command, each with its part of every batch (also: run under torchrun --no-python or srun).") var nproc: Int?
 
   func validate() throws {
     guard let s = Scenario(rawValue: `protocol`) else {
@@ -291,6 +295,7 @@ struct EvaluateCommand: ParsableCommand {
   }
 
   func run() throws {
+    if let nproc, nproc > 1 { try launchLocalRanks(nproc) }
     try joinGroupIfLaunched("evaluate")
     try runEvaluation(Scenario(rawValue: `protocol`)!, encoder: encoder, options)
   }
@@ -337,10 +342,10 @@ func runEvaluation(_ scenario: Scenario, encoder: String?, _ options: StudyOptio
   let encoder = encoder.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
   let config = try options.config()
   let data = try options.dataset(config)
-  let (dir, lock) = try options.startRun(
+  let (dir, lock) = try options.startSharedRun(
     "finetune", config, RunManifest(kind: .finetune, dataset: data.root, scenario: scenario, encoder: encoder))
   let r = try withExtendedLifetime(lock) {
-    try trainScenario(scenario, run: 0, data: data, encoder: encoder, config, runDir: dir, callbacks: [ProgressCallback()])
+    try trainScenario(scenario, run: 0, data: data, encoder: encoder, config, runDir: dir, callbacks: Parallel.writers([ProgressCallback()]))
   }
   print("scenario: \(scenario.rawValue); run folder: \(dir)")
   print(String(format: "final accuracy %.4f, best %.4f", r.result.finalAccuracy, r.result.bestAccuracy))
@@ -356,6 +361,7 @@ struct FinetuneCommand: ParsableCommand {
   @Option(help: "full (every layer trained at one lr), head (body frozen) or discriminative (head first, then lr/100…lr).")
   var mode = "full"
   @OptionGroup var options: StudyOptions
+  @Option(help: "Data-parallel on this machine: start N ranks (processes) of this command, each with its part of every batch (also: run under torchrun --no-python or srun).") var nproc: Int?
 
   /// What `--init` and `--mode` name.
   func scenario() throws -> Scenario {
@@ -375,6 +381,7 @@ struct FinetuneCommand: ParsableCommand {
   }
 
   func run() throws {
+    if let nproc, nproc > 1 { try launchLocalRanks(nproc) }
     try joinGroupIfLaunched("finetune")
     let scenario = try scenario()
     try runEvaluation(scenario, encoder: scenario == .random ? nil : initFrom, options)
@@ -415,16 +422,18 @@ struct ExperimentCommand: ParsableCommand {
     abstract: "A pretext task (--task, default inpainting) once, then the three downstream scenarios `runs` times each; writes a report.")
 
   @OptionGroup var options: StudyOptions
+  @Option(help: "Data-parallel on this machine: start N ranks (processes) of this command, each with its part of every batch (also: run under torchrun --no-python or srun).") var nproc: Int?
 
   func run() throws {
+    if let nproc, nproc > 1 { try launchLocalRanks(nproc) }
     try joinGroupIfLaunched("experiment")
     let config = try options.config()
     let layout = try options.dataset(config)
     print(layout.summary().split(separator: "\n").prefix(4).joined(separator: "\n"))
-    let (runDir, lock) = try options.startRun("experiment", config, RunManifest(kind: .experiment, dataset: layout.root, task: config.task))
+    let (runDir, lock) = try options.startSharedRun("experiment", config, RunManifest(kind: .experiment, dataset: layout.root, task: config.task))
     let start = Date()
     let result = try withExtendedLifetime(lock) {
-      try runExperiment(data: layout, config: config, runDir: runDir, log: { print($0) }, callbacks: [ProgressCallback()])
+      try runExperiment(data: layout, config: config, runDir: runDir, log: { print($0) }, callbacks: Parallel.writers([ProgressCallback()]))
     }
     print("\n" + Report.markdown(result))
     print(String(format: "experiment took %.0f s; report: %@/report.md and report.html", Date().timeIntervalSince(start), runDir))
@@ -493,7 +502,7 @@ struct ResumeCommand: ParsableCommand {
     abstract: "Continue an interrupted experiment, pretrain or finetune run from where it stopped.",
     discussion: "Finished stages are kept; the unfinished one continues from its last epoch checkpoint (bit-identical to a run never stopped); the rest run. The run's own config.json and dataset are used.")
   @Argument(help: "The run folder (holding config.json and run.json).") var folder: String
-  @Option(help: "Resume a data-parallel pretrain run as N local ranks (any number: the global batch is the run's).") var nproc: Int?
+  @Option(help: "Resume data-parallel as N local ranks (any number: the global batch is the run's; not a comparison).") var nproc: Int?
 
   func run() throws {
     if let nproc, nproc > 1 { try launchLocalRanks(nproc) }
