@@ -62,7 +62,7 @@ let package = Package(
       name: "pretext",
       dependencies: ["ImageData", "SelfSupervised", "Study", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .executableTarget(name: "torch-smoke", dependencies: ["Torch"]),
-    .executableTarget(name: "dist-check", dependencies: ["Torch", "NN", "Training"]),
+    .executableTarget(name: "dist-check", dependencies: ["Torch", "NN", "Training", "SelfSupervised"]),
     .executableTarget(name: "st-roundtrip", dependencies: ["Torch"]),
     .executableTarget(name: "train-synthetic", dependencies: ["Training"]),
     .executableTarget(name: "torch-leak-check", dependencies: ["Torch"]),

@@ -154,31 +154,51 @@ extern "C" pt_tensor pt_dist_allreduce_sum_differentiable(pt_dist_group g, pt_te
 
 namespace {
 // All ranks' rows, concatenated in rank order; the backward gives each rank the cross-rank sum of the gradient
-// of its own rows (every rank's loss may depend on every rank's rows), as lightly's GatherLayer does.
+// of its own rows (every rank's loss may depend on every rank's rows), as lightly's GatherLayer does. Ranks may
+// hold different row counts (`rows`, every rank's, known to all): each part is padded to the largest for
+// Gloo's equal-sized all-gather and trimmed after.
 struct AllGatherCat : torch::autograd::Function<AllGatherCat> {
-  static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, int64_t group) {
+  static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, int64_t group, std::vector<int64_t> rows) {
     auto g = reinterpret_cast<pt_dist_group>(group);
     ctx->saved_data["group"] = group;
-    ctx->saved_data["rows"] = x.size(0);
+    ctx->saved_data["rows"] = rows;
+    int64_t most = *std::max_element(rows.begin(), rows.end());
+    auto padded = at::zeros_like(x, at::MemoryFormat::Contiguous).narrow(0, 0, 0);
+    if (x.size(0) == most) {
+      padded = x.contiguous();
+    } else {
+      auto shape = x.sizes().vec();
+      shape[0] = most;
+      padded = at::zeros(shape, x.options());
+      padded.narrow(0, 0, x.size(0)).copy_(x);
+    }
     std::vector<std::vector<at::Tensor>> out(1);
-    for (int r = 0; r < g->world; r++) out[0].push_back(at::empty_like(x, at::MemoryFormat::Contiguous));
-    std::vector<at::Tensor> in{x.contiguous()};
+    for (int r = 0; r < g->world; r++) out[0].push_back(at::empty_like(padded));
+    std::vector<at::Tensor> in{padded};
     g->pg->allgather(out, in)->wait();
-    return at::cat(out[0], 0);
+    std::vector<at::Tensor> parts;
+    for (int r = 0; r < g->world; r++) parts.push_back(out[0][r].narrow(0, 0, rows[r]));
+    return at::cat(parts, 0);
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx, torch::autograd::variable_list grads) {
     auto g = reinterpret_cast<pt_dist_group>(ctx->saved_data["group"].toInt());
-    auto rows = ctx->saved_data["rows"].toInt();
+    auto rows = ctx->saved_data["rows"].toIntVector();
     auto all = grads[0].clone(at::MemoryFormat::Contiguous);
     std::vector<at::Tensor> v{all};
     g->pg->allreduce(v)->wait();
-    return {all.narrow(0, g->rank * rows, rows).clone(), at::Tensor()};
+    int64_t offset = 0;
+    for (int r = 0; r < g->rank; r++) offset += rows[r];
+    return {all.narrow(0, offset, rows[g->rank]).clone(), at::Tensor(), at::Tensor()};
   }
 };
 }  // namespace
 
-extern "C" pt_tensor pt_dist_allgather_differentiable(pt_dist_group g, pt_tensor t) {
-  return ctorch::tensor_op([&] { return AllGatherCat::apply(t->t, reinterpret_cast<int64_t>(g)); });
+extern "C" pt_tensor pt_dist_allgather_differentiable(pt_dist_group g, pt_tensor t, const int64_t *rows) {
+  return ctorch::tensor_op([&] {
+    std::vector<int64_t> r(rows, rows + g->world);
+    TORCH_CHECK(r[g->rank] == t->t.size(0), "all-gather: this rank holds ", t->t.size(0), " rows, the row counts say ", r[g->rank]);
+    return AllGatherCat::apply(t->t, reinterpret_cast<int64_t>(g), r);
+  });
 }
 
 struct pt_dist_reducer_s {

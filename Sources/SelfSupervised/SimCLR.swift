@@ -5,7 +5,8 @@ import Training
 
 /// SimCLR (Chen et al. 2020): two views per image (random resized crop from 8 %, flip, colour jitter 0.8 at
 /// strength 1, grayscale 0.2, blur 0.5), a 2-layer projector with batch norm (hidden = feature width, out
-/// 128), NT-Xent at temperature 0.5 (lightly's default, the paper's CIFAR setting).
+/// 128), NT-Xent at temperature 0.5 (lightly's default, the paper's CIFAR setting). Data-parallel, the
+/// negatives are every rank's (the process's default group; the paper's "global" batch).
 public final class SimCLRTask: JointEmbeddingTask {
   public static let name = "simclr"
   public static let summary = "contrast two augmented views against the batch (SimCLR: NT-Xent, τ 0.5, 2-layer projector)"
@@ -22,7 +23,9 @@ public final class SimCLRTask: JointEmbeddingTask {
   }
 
   public func pipeline(training: Bool) -> Pipeline { SSLAugment.twoViews(Self.views, Self.views, size: settings.size) }
-  public lazy var step: TrainStep = TwoViewStep(net) { try ntXentLoss($0.z.0, $0.z.1, temperature: Self.temperature) }
+  public lazy var step: TrainStep = TwoViewStep(net) {
+    try ntXentLoss($0.z.0, $0.z.1, temperature: Self.temperature, group: ProcessGroup.default)
+  }
   public var weightsFile: String { "simclr.safetensors" }
   /// SimCLR: LARS, lr 0.3 × batch / 256, wd 1e-6, linear warm-up over 10 of 100 epochs, then cosine to 0.
   public var paperRecipe: TrainingRecipe? {

@@ -46,6 +46,7 @@ public func trainScenario(
     try model.load(from: weights)
     return (done, nil, model)
   }
+  try Parallel.requireEvenShares(config.batch, flag: "--batch")
   if Parallel.isWriter { try RunFolder.makeFolders(stage.dir) }
   if evaluation.usesEncoder {
     guard let encoder else { throw DatasetError(path: runDir, "protocol \(evaluation.name) needs the pretext encoder") }

@@ -7,7 +7,10 @@ import Training
 /// the launcher's environment names a group, before any stage runs; nil when the process runs alone. Every
 /// rank runs the same stages in the same order; rank 0 alone writes the run folder's files.
 public enum Parallel {
-  nonisolated(unsafe) public static var group: ProcessGroup?
+  public static var group: ProcessGroup? {
+    get { ProcessGroup.default }
+    set { ProcessGroup.default = newValue }
+  }
 
   public static var rank: Int { group?.rank ?? 0 }
   /// Whether this process writes logs, checkpoints, weights, pictures and results (rank 0, or alone).
@@ -22,6 +25,13 @@ public enum Parallel {
     guard let group else { return (items, 0) }
     let r = shardRange(start: 0, count: items.count, rank: group.rank, of: group.worldSize)
     return (Array(items[r]), r.lowerBound)
+  }
+
+  /// Data-parallel, every rank must get the same share of each global batch: with unequal shares, averaging the
+  /// ranks' gradients (DDP's rule) is not the step one process takes on the whole batch.
+  static func requireEvenShares(_ batch: Int, flag: String) throws {
+    guard let group, batch % group.worldSize != 0 else { return }
+    throw StudyConfig.ConfigError("\(flag) \(batch) does not divide across \(group.worldSize) ranks: use a multiple of \(group.worldSize) (the batch is the global one, each rank takes batch / ranks)")
   }
 
   /// Makes `learner` data-parallel when this process is one of several ranks: DataParallel first (the gradients

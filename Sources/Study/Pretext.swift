@@ -92,6 +92,7 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
   let stage = stage ?? Stage.pretext(runDir, task: config.taskFolder)
   let snapshots = Set(snapshots.filter { $0 < config.pretextEpochs })
   if resume, let done = try RunFolder.read(PretextResult.self, from: stage.result) { return (done, stage) }
+  try Parallel.requireEvenShares(config.pretextBatch, flag: "--pretext-batch")
   if Parallel.isWriter { try RunFolder.makeFolders(stage.dir) }
   let start = Date()
   Runtime.manualSeed(config.seed)

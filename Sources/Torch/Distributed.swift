@@ -59,6 +59,11 @@ public final class ProcessGroup: @unchecked Sendable {
   /// This rank's place among the ranks, as the loaders' `shard:` takes it.
   public var shard: (rank: Int, count: Int) { (rank, worldSize) }
 
+  /// The process's default group (torch.distributed's default group): set once by whoever joins it (the CLI,
+  /// before any training), read by what must act across ranks without being handed a group (a contrastive loss
+  /// that gathers every rank's embeddings). nil when the process runs alone.
+  nonisolated(unsafe) public static var `default`: ProcessGroup?
+
   public init(_ env: DistributedEnvironment, timeout: Double = 300) throws {
     guard let h = pt_dist_init(env.masterAddress, Int32(env.masterPort), Int32(env.rank), Int32(env.worldSize),
                                Int64(timeout * 1000), env.externalStore ? 1 : 0) else {
@@ -94,11 +99,21 @@ public final class ProcessGroup: @unchecked Sendable {
     try .wrap(pt_dist_allreduce_sum_differentiable(handle, tensor.handle), "allReduceSumDifferentiable")
   }
 
-  /// Every rank's `tensor` (the same shape on each) concatenated along dimension 0 in rank order, as a tensor
-  /// autograd differentiates (lightly's GatherLayer): the backward sums the gradient across ranks and keeps this
-  /// rank's rows, so a loss that reads every rank's embeddings trains each rank's encoder correctly.
-  public func allGatherDifferentiable(_ tensor: Tensor) throws -> Tensor {
-    try .wrap(pt_dist_allgather_differentiable(handle, tensor.handle), "allGatherDifferentiable")
+  /// Every rank's `tensor` concatenated along dimension 0 in rank order, as a tensor autograd differentiates
+  /// (lightly's GatherLayer): the backward sums the gradient across ranks and keeps this rank's rows, so a loss
+  /// that reads every rank's embeddings trains each rank's encoder correctly. `rows`: every rank's row count
+  /// (`rowCounts`); the other dimensions must agree.
+  public func allGatherDifferentiable(_ tensor: Tensor, rows: [Int]) throws -> Tensor {
+    guard rows.count == worldSize else {
+      throw TorchError(operation: "allGatherDifferentiable", message: "\(rows.count) row counts for \(worldSize) ranks")
+    }
+    let r = rows.map(Int64.init)
+    return try .wrap(r.withUnsafeBufferPointer { pt_dist_allgather_differentiable(handle, tensor.handle, $0.baseAddress) }, "allGatherDifferentiable")
+  }
+
+  /// Every rank's `count`, in rank order (one small all-gather).
+  public func rowCounts(_ count: Int) throws -> [Int] {
+    try allGather(try Tensor([Int64(count)])).toArray(of: Int64.self).map(Int.init)
   }
 
   public func barrier() throws { try check(pt_dist_barrier(handle), "barrier") }

@@ -5,9 +5,12 @@
 // SyncBatchNorm across the ranks), data-parallel when the
 // environment names a group, else one process; prints the per-step losses (averaged over ranks), writes
 // the final weights (rank 0). DIST_SYNC picks how gradients travel (overlapped: DDP's Reducer, the default;
-// after-backward), DIST_BUCKET_BYTES the Reducer's bucket size.
+// after-backward), DIST_BUCKET_BYTES the Reducer's bucket size. `dist-check ntxent`: SimCLR's NT-Xent on each
+// rank's rows of one seeded batch with every rank's embeddings gathered, against the whole batch's loss and
+// gradient computed alone on each rank (8 rows, then 7: uneven across 2 ranks).
 import Foundation
 import NN
+import SelfSupervised
 import Torch
 import Training
 
@@ -67,6 +70,32 @@ do {
       print(String(format: "rank 0: failed after %.1f s: %@", Date().timeIntervalSince(start), "\(error)"))
       exit(3)
     }
+  }
+  if mode == "ntxent" {
+    for rows in [8, 7] {
+      Runtime.manualSeed(11)
+      let (z0, z1) = (try Tensor.randn([rows, 5]).requiringGrad(), try Tensor.randn([rows, 5]).requiringGrad())
+      let whole = try ntXentLoss(z0, z1, temperature: 0.5)
+      try whole.backward()
+      let part = shardRange(start: 0, count: rows, rank: group.rank, of: group.worldSize)
+      let mine = (try z0.detach().narrow(dim: 0, start: part.lowerBound, length: part.count).requiringGrad(),
+                  try z1.detach().narrow(dim: 0, start: part.lowerBound, length: part.count).requiringGrad())
+      let local = try ntXentLoss(mine.0, mine.1, temperature: 0.5, group: group)
+      try local.backward()
+      // Each rank's loss is the mean over its own queries: weighted by its rows, the ranks' losses are the whole
+      // batch's (also with uneven rows: the gather pads and trims).
+      let weighted = try (local.detach() * Double(part.count) / Double(rows)).reshape([1])
+      try group.allReduceSum([weighted])
+      let lossGap = Swift.abs(try weighted.item().doubleValue - whole.item().doubleValue)
+      // With even rows each rank's gradient, averaged as DDP does (÷ W), is its rows' part of the whole batch's.
+      var gradGap = 0.0
+      for (g, full) in [(mine.0.grad!, z0.grad!), (mine.1.grad!, z1.grad!)] where rows % group.worldSize == 0 {
+        let expected = try full.narrow(dim: 0, start: part.lowerBound, length: part.count)
+        gradGap = Swift.max(gradGap, try (g / Double(group.worldSize) - expected).abs().max().item().doubleValue)
+      }
+      print(String(format: "rank %d ntxent rows %d of %d loss gap %.3g gradient gap %.3g", group.rank, part.count, rows, lossGap, gradGap))
+    }
+    exit(0)
   }
   let a = try Tensor.ones([3]) * r, b = try Tensor.ones([2, 2]) * (10 * r)
   try group.allReduceSum([a, b])  // two tensors: each summed across ranks, not across the list

@@ -28,8 +28,9 @@ int pt_dist_barrier(pt_dist_group g);
 // `t` summed across ranks into a new tensor, differentiably (the backward sums the gradients across ranks).
 pt_tensor pt_dist_allreduce_sum_differentiable(pt_dist_group g, pt_tensor t);
 // Every rank's `t` concatenated along dimension 0 in rank order, differentiably (lightly's GatherLayer: the
-// backward sums the gathered gradient across ranks and keeps this rank's rows).
-pt_tensor pt_dist_allgather_differentiable(pt_dist_group g, pt_tensor t);
+// backward sums the gathered gradient across ranks and keeps this rank's rows). `rows`: every rank's row count
+// (world entries; they may differ).
+pt_tensor pt_dist_allgather_differentiable(pt_dist_group g, pt_tensor t, const int64_t *rows);
 
 // DDP's gradient Reducer (c10d::Reducer) over `params` (the parameters that train, in registration order):
 // autograd hooks on their gradient accumulators launch bucketed all-reduces while the backward still runs,
