@@ -73,6 +73,7 @@ let package = Package(
       name: "BenchFloor", dependencies: ["CTorch"], path: "benchmarks/floor",
       cxxSettings: [.unsafeFlags(["-isystem", "\(libtorch)/include"])]),
     .executableTarget(name: "data-bench", dependencies: ["ImageData", "NN", "SelfSupervised"], path: "benchmarks/data-bench"),
+    .executableTarget(name: "dist-bench", dependencies: ["NN", "Training"], path: "benchmarks/dist-bench"),
     .executableTarget(name: "model-bench", dependencies: ["NN", "Training", "SelfSupervised"], path: "benchmarks/model-bench"),
     .executableTarget(name: "epoch-bench", dependencies: ["Study"], path: "benchmarks/epoch-bench"),
     .executableTarget(name: "torch-bench", dependencies: ["Torch", "BenchFloor"], path: "benchmarks/torch-bench"),

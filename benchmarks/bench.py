@@ -6,7 +6,7 @@ fraction of this CPU's GEMM rate each train step reaches. Train steps run both s
 (ROUNDS scales the steps); the other rows alternate ROUNDS times; each side keeps its best (noise on a shared
 machine only slows). Prints one table; writes JSON to benchmarks/results/.
 Run by `make bench` (which builds release and sets up the peer first); environment: ROUNDS, DATA, BENCH_THREADS,
-PRECISIONS (default fp32,bf16), ROWS (default train,data,epoch)."""
+PRECISIONS (default fp32,bf16), ROWS (default train,data,epoch,dist)."""
 import datetime
 import json
 import os
@@ -21,8 +21,9 @@ threads = os.environ.get("BENCH_THREADS", "2")
 rounds = int(os.environ.get("ROUNDS", "2"))
 # The precisions of the train-step and full-epoch rows (PRECISIONS=fp32 for the float32 rows alone).
 precisions = os.environ.get("PRECISIONS", "fp32,bf16").split(",")
-# Which groups of rows to run (ROWS=data,epoch to rerun those alone): train (train steps), data, epoch.
-groups = set(os.environ.get("ROWS", "train,data,epoch").split(","))
+# Which groups of rows to run (ROWS=data,epoch to rerun those alone): train (train steps), data, epoch, dist
+# (data-parallel train steps against PyTorch DDP).
+groups = set(os.environ.get("ROWS", "train,data,epoch,dist").split(","))
 env = dict(os.environ, BENCH_THREADS=threads, BENCH_WORKERS=threads, OMP_NUM_THREADS=threads)
 py = sys.executable
 
@@ -95,6 +96,59 @@ def data_root():
         run([os.path.join(release, "data-bench"), "--synth", synth])
     print(f"no {root}: using a synthetic ImageWang ({synth})", file=sys.stderr)
     return synth
+
+
+def launch(cmd, ranks, threads_per_rank):
+    """Runs `cmd` as `ranks` processes as torchrun would (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT on
+    loopback), each with `threads_per_rank` threads; one process has no such variables. Returns rank 0's fields."""
+    import socket
+    base = {k: v for k, v in env.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    base.update(OMP_NUM_THREADS=str(threads_per_rank), BENCH_THREADS=str(threads_per_rank))
+    if ranks == 1:
+        return fields(subprocess.run(cmd, cwd=repo, env=base, capture_output=True, text=True, check=True).stdout.strip())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = [subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=dict(base, RANK=str(r), LOCAL_RANK=str(r), WORLD_SIZE=str(ranks), MASTER_ADDR="127.0.0.1",
+                                       MASTER_PORT=str(port))) for r in range(ranks)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        if p.returncode != 0:
+            sys.exit(f"bench: {' '.join(cmd)} ({ranks} ranks) failed:\n{out}\n{err}")
+    return fields(outs[0][0].strip().replace("\t-", "\t0"))
+
+
+def dist_rows(result):
+    """Data-parallel train steps (xresnet34 @ 64 px, global batch 32, SGD, channels-last): Pretext (the Learner
+    with DataParallel: DDP's Reducer, and one all-reduce after the backward) against PyTorch DDP over Gloo, as
+    2 processes × 1 thread and as 1 process × 2 threads; rounds alternate every configuration. Rates from each
+    run's median step (global images/s); the rows' ratio is the median over rounds of that round's ratio."""
+    size, batch, steps = "64", "32", str(6 * rounds)
+    ours, theirs = [os.path.join(release, "dist-bench"), size, batch, steps], [py, os.path.join(here, "dist_bench.py"), size, batch, steps]
+    configs = {"ours 2x1": (ours + ["overlapped"], 2, 1), "ours 2x1 after-backward": (ours + ["after-backward"], 2, 1),
+               "ddp 2x1": (theirs, 2, 1), "ours 1x2": (ours, 1, 2), "torch 1x2": (theirs, 1, 2),
+               "ours 1x1": (ours, 1, 1), "torch 1x1": (theirs, 1, 1)}
+    rates = {k: [] for k in configs}
+    for _ in range(max(rounds, 3)):
+        for k, (cmd, ranks, per) in configs.items():
+            rates[k].append(launch(cmd, ranks, per)[0])
+    for name, o, t in [("xresnet34 @ 64 px, 2 processes × 1 thread (PyTorch DDP, Gloo)", "ours 2x1", "ddp 2x1"),
+                       ("xresnet34 @ 64 px, 1 process × 2 threads (PyTorch)", "ours 1x2", "torch 1x2")]:
+        r = {"kind": "data-parallel step", "name": name, "unit": "images/s", "ours": max(rates[o]), "theirs": max(rates[t]),
+             "ours_all": rates[o], "theirs_all": rates[t], "ours_rss_mb": None, "theirs_rss_mb": None,
+             "median_pair_ratio": median([a / b for a, b in zip(rates[o], rates[t])])}
+        result["rows"].append(r)
+        report_row(r)
+    # Scaling efficiency: 2 processes' rate over twice one process's on one thread (per round, then the median);
+    # and 2 × 1 against 1 × 2 (the same two cores used by threads instead of processes).
+    per_round = lambda a, b, f=1: median([x / (f * y) for x, y in zip(rates[a], rates[b])])
+    result["dist"] = {"rates": rates, "size": int(size), "batch": int(batch),
+                      "ours_scaling_efficiency": per_round("ours 2x1", "ours 1x1", 2),
+                      "ddp_scaling_efficiency": per_round("ddp 2x1", "torch 1x1", 2),
+                      "ours_2x1_over_1x2": per_round("ours 2x1", "ours 1x2"), "ddp_2x1_over_1x2": per_round("ddp 2x1", "torch 1x2"),
+                      "ours_overlapped_over_after_backward": per_round("ours 2x1", "ours 2x1 after-backward")}
+    save(result)
 
 
 def main():
@@ -187,6 +241,8 @@ def main():
             result["rows"].append(r)
             report_row(r)
             save(result)
+    if "dist" in groups:
+        dist_rows(result)
     path = save(result)
     print_table(result)
     print(f"\nJSON: {os.path.relpath(path, repo)}")
@@ -250,6 +306,13 @@ def print_table(result):
             pairs.append(f"| {base['name']} | {up(o, b):.2f}× | {up(t, bt):.2f}× |")
     if pairs:
         print("\n| row | Pretext bf16 / fp32 | peer bf16 / fp32 |\n|---|---:|---:|\n" + "\n".join(pairs))
+    if "dist" in result:
+        d = result["dist"]
+        print(f"\ndata-parallel (xresnet34 @ {d['size']} px, global batch {d['batch']}, medians over rounds): scaling efficiency "
+              f"(2 processes × 1 thread over 2 × 1 process × 1 thread) Pretext {d['ours_scaling_efficiency']:.2f}, DDP "
+              f"{d['ddp_scaling_efficiency']:.2f}; 2 × 1 over 1 process × 2 threads: Pretext {d['ours_2x1_over_1x2']:.2f}, "
+              f"PyTorch {d['ddp_2x1_over_1x2']:.2f}; Pretext's Reducer over one all-reduce after the backward: "
+              f"{d['ours_overlapped_over_after_backward']:.2f}")
     if "loader_scaling" in result:
         print("\nloader scaling, per round: N workers over N × the single-thread decode + augment "
               + ", ".join(f"{v:.2f}" for v in result["loader_scaling"]) + "; over N × the loader on 1 worker "

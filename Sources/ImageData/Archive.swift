@@ -1,5 +1,6 @@
 import CGzip
 import Foundation
+import Torch
 
 /// Extracts a .tar.gz safely and atomically: entries with absolute paths or `..`, links whose target
 /// leaves the destination, and entries written through a link are refused (the whole archive is rejected,
@@ -65,7 +66,7 @@ public enum TarGz {
       case UInt8(ascii: "5"):
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
       case 0, UInt8(ascii: "0"), UInt8(ascii: "7"):
-        try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: parentPath(target), withIntermediateDirectories: true)
         guard FileManager.default.createFile(atPath: target, contents: nil), let out = FileHandle(forWritingAtPath: target) else {
           throw DatasetError(path: target, "cannot be created")
         }
@@ -91,7 +92,7 @@ public enum TarGz {
             resolved.append(String(part))
           }
         }
-        try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: parentPath(target), withIntermediateDirectories: true)
         if type == UInt8(ascii: "2") {
           try FileManager.default.createSymbolicLink(atPath: target, withDestinationPath: link)
           links.insert(name)

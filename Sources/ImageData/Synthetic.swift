@@ -1,4 +1,5 @@
 import Foundation
+import Torch
 
 /// A small ImageWang-layout dataset drawn procedurally, for tests and for machines without the real one.
 ///
@@ -41,7 +42,7 @@ public struct SyntheticImageWang: Sendable {
       if c < 10 { for i in 0..<validPerClass { jobs.append(("\(staging)/val/\(name)/\(name)_\(i).jpg", c, n)); n += 1 } }
     }
     for i in 0..<unsupCount { jobs.append(("\(staging)/unsup/u_\(i).jpg", i % 10, n)); n += 1 }
-    for dir in Set(jobs.map { ($0.path as NSString).deletingLastPathComponent }) {
+    for dir in Set(jobs.map { parentPath($0.path) }) {
       try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
     let failure = NSLock()

@@ -62,7 +62,7 @@ public func resolveClassifier(_ model: String) throws -> (path: String, chosen: 
   if found.count == 1 { return (model + "/" + found[0], nil) }
   var best: (String, Double)?
   for rel in found {
-    let dir = (model + "/" + rel as NSString).deletingLastPathComponent
+    let dir = parentPath(model + "/" + rel)
     guard let result = try RunFolder.read(ScenarioResult.self, from: dir + "/result.json") else { continue }  // unfinished stage
     let acc = result.finalAccuracy
     if acc.isFinite, best == nil || acc > best!.1 { best = (model + "/" + rel, acc) }

@@ -105,7 +105,7 @@ public enum RunFolder {
   /// `start` for callers that name the folder themselves (tests, the study's functions): creates `dir`
   /// (it may exist, but not hold a run), locks it, writes config.json and run.json.
   public static func start(_ dir: String, config: StudyConfig, manifest: RunManifest) throws -> RunLock {
-    try refuseInside(out: (dir as NSString).deletingLastPathComponent, dataset: manifest.dataset)
+    try refuseInside(out: parentPath(dir), dataset: manifest.dataset)
     try makeFolders(dir)
     let lock = try RunLock(dir)
     guard !FileManager.default.fileExists(atPath: dir + "/run.json") else {
@@ -143,7 +143,7 @@ public enum RunFolder {
       guard isDir.boolValue else { throw FileError(path: path, "exists and is not a folder") }
       return
     }
-    let parent = (path as NSString).deletingLastPathComponent
+    let parent = parentPath(path)
     if !parent.isEmpty && parent != path { try makeFolders(parent) }
     guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
       throw FileError(path: path, "cannot create the folder: \(String(cString: strerror(errno)))")
@@ -167,7 +167,7 @@ public enum RunFolder {
     }
     // The nearest existing ancestor of `out` decides (`out` itself may not exist yet).
     var probe = URL(fileURLWithPath: out).standardizedFileURL.path
-    while real(probe) == nil && probe != "/" { probe = (probe as NSString).deletingLastPathComponent }
+    while real(probe) == nil && probe != "/" { probe = parentPath(probe) }
     guard let o = real(probe), let d = real(dataset) else { return }
     if o == d || o.hasPrefix(d.hasSuffix("/") ? d : d + "/") {
       throw FileError(path: out, "the run folder would be inside the dataset \(dataset): its files would become part of the data; choose --out elsewhere")

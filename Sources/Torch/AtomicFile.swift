@@ -110,3 +110,15 @@ final class MappedFile: @unchecked Sendable {
 
   deinit { if let base { munmap(base, count) } }
 }
+
+/// The folder part of `path` ("" for a bare name, "/" for a file at the root), as NSString's
+/// `deletingLastPathComponent` means it: that one traps on a one-character bare name ("t") in
+/// swift-corelibs-foundation 6.3, so every path here goes through this instead.
+public func parentPath(_ path: String) -> String {
+  var p = Substring(path)
+  while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
+  guard let slash = p.lastIndex(of: "/") else { return "" }
+  var parent = p[..<slash]
+  while parent.count > 1 && parent.hasSuffix("/") { parent = parent.dropLast() }
+  return parent.isEmpty ? "/" : String(parent)
+}

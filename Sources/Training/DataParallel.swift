@@ -1,3 +1,4 @@
+import Foundation
 import NN
 import Torch
 
@@ -24,11 +25,15 @@ public final class DataParallel: Callback {
   public let sync: GradientSync
   /// The Reducer's bucket size (DDP's bucket_cap_mb: 25 MiB).
   public let bucketBytes: Int
+  /// DDP's find_unused_parameters: trainable parameters the loss may not reach are found each step by walking
+  /// the autograd graph (else the reduction would wait for their gradients and fail).
+  public let findUnused: Bool
   /// The Reducer for the parameters that train now; remade when that set changes (a phase unfreezes the body).
   var reducer: GradientReducer?
 
-  public init(group: ProcessGroup, sync: GradientSync = .overlapped, bucketBytes: Int = 25 << 20) {
-    (self.group, self.sync, self.bucketBytes) = (group, sync, bucketBytes)
+  public init(group: ProcessGroup, sync: GradientSync = .overlapped, bucketBytes: Int = 25 << 20,
+              findUnused: Bool = ProcessInfo.processInfo.environment["PRETEXT_DDP_FIND_UNUSED"] == "1") {
+    (self.group, self.sync, self.bucketBytes, self.findUnused) = (group, sync, bucketBytes, findUnused)
   }
 
   /// The number of gradient buckets the last Reducer used (nil with `.afterBackward`).
@@ -48,7 +53,7 @@ public final class DataParallel: Callback {
       let trainable = learner.optimizer.groups.flatMap(\.params).map(\.value).filter(\.requiresGrad)
       if reducer.map({ !sameTensors($0.parameters, trainable) }) ?? true {
         reducer = nil  // the old hooks go before the new ones are installed
-        reducer = try GradientReducer(group: group, parameters: trainable, bucketBytes: bucketBytes)
+        reducer = try GradientReducer(group: group, parameters: trainable, bucketBytes: bucketBytes, findUnused: findUnused)
       }
       try reducer!.prepareForward()
     case .beforeBackward where sync == .overlapped:

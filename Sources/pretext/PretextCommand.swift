@@ -231,9 +231,9 @@ func validateOutputFolder(_ out: String, flag: String = "--out") throws {
     guard access(out, W_OK | X_OK) == 0 else { throw ValidationError("\(flag) \(out): the folder is not writable") }
     return
   }
-  var parent = (URL(fileURLWithPath: out).standardizedFileURL.path as NSString).deletingLastPathComponent
+  var parent = parentPath(URL(fileURLWithPath: out).standardizedFileURL.path)
   while !FileManager.default.fileExists(atPath: parent, isDirectory: &isDir) && parent != "/" {
-    parent = (parent as NSString).deletingLastPathComponent
+    parent = parentPath(parent)
   }
   guard isDir.boolValue else { throw ValidationError("\(flag) \(out): \(parent) is not a folder") }
   guard access(parent, W_OK | X_OK) == 0 else { throw ValidationError("\(flag) \(out): cannot be created (\(parent) is not writable)") }
@@ -646,7 +646,7 @@ struct PredictCommand: ParsableCommand {
         guard let c = column.lazy.compactMap({ table.column($0) }).first else {
           throw CLIError("\(input): no image column (looked for \(column.joined(separator: ", "))); its columns: \(table.header.joined(separator: ", ")); name it with --csv-image-column")
         }
-        let folder = (input as NSString).deletingLastPathComponent
+        let folder = parentPath(input)
         let index = try ImageIndex(root: images ?? (folder.isEmpty ? "." : folder))
         var seen: [String: Int] = [:]
         for (line, fields) in table.rows {

@@ -1,4 +1,5 @@
 import Foundation
+import Torch
 import Testing
 @testable import ImageData
 
@@ -8,7 +9,7 @@ func makeFiles(images: [String], texts: [String: String] = [:]) throws -> String
   let png = try ImageCodec.encodePNG(gradient())
   for rel in images {
     let path = root + "/" + rel
-    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: parentPath(path), withIntermediateDirectories: true)
     FileManager.default.createFile(atPath: path, contents: Data(png))
   }
   try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)

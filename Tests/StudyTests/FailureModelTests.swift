@@ -54,7 +54,7 @@ struct TinyRun {
     let real = try [UInt8](Data(contentsOf: URL(fileURLWithPath: layout.valid.paths[0])))
     FileManager.default.createFile(atPath: cls + "/junk.jpg", contents: Data((0..<300).map { UInt8(truncatingIfNeeded: $0 * 7) }))
     FileManager.default.createFile(atPath: cls + "/._photo.jpg", contents: Data([0x00, 0x05, 0x16, 0x07, 0, 2, 0, 0] + [UInt8](repeating: 0, count: 70)))
-    FileManager.default.createFile(atPath: (layout.valid.paths[0] as NSString).deletingLastPathComponent + "/cut.jpg",
+    FileManager.default.createFile(atPath: parentPath(layout.valid.paths[0]) + "/cut.jpg",
                                    contents: Data(real.prefix(real.count / 2)))
     try #require(mkfifo(t.data + "/unsup/pipe.jpg", 0o644) == 0)
 

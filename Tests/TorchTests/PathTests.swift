@@ -1,0 +1,17 @@
+import Testing
+import Torch
+
+X
+/// swift-corelibs-foundation 6.3 (`pretext pretrain --out runs` crashed making a new run folder).
+@Suite struct PathTests {
+  @Test func parentPathIsTheFolderPart() {
+    #expect(parentPath("runs") == "")
+    #expect(parentPath("t") == "")
+    #expect(parentPath("runs/pretrain-x") == "runs")
+    #expect(parentPath("runs/pretrain-x/") == "runs")
+    #expect(parentPath("/a/b//c") == "/a/b")
+    #expect(parentPath("/a") == "/")
+    #expect(parentPath("/") == "/")
+    #expect(parentPath("") == "")
+  }
+}
