@@ -3,7 +3,6 @@ import Torch
 
 /// `parentPath` stands in for NSString's `deletingLastPathComponent`, which traps on a one-character bare name
 /// in swift-corelibs-foundation 6.3 (`pretext pretrain --out t` crashed making its new run folder).
-/// swift-corelibs-foundation 6.3 (`pretext pretrain --out runs` crashed making a new run folder).
 @Suite struct PathTests {
   @Test func parentPathIsTheFolderPart() {
     #expect(parentPath("runs") == "")
