@@ -104,8 +104,9 @@ def launch(cmd, ranks, threads_per_rank):
     import socket
     base = {k: v for k, v in env.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
     base.update(OMP_NUM_THREADS=str(threads_per_rank), BENCH_THREADS=str(threads_per_rank))
+    numbers = lambda out: fields(out.strip().replace("\t-", "\tnan"))  # "-": no bucket count
     if ranks == 1:
-        return fields(subprocess.run(cmd, cwd=repo, env=base, capture_output=True, text=True, check=True).stdout.strip())
+        return numbers(subprocess.run(cmd, cwd=repo, env=base, capture_output=True, text=True, check=True).stdout)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -116,7 +117,7 @@ def launch(cmd, ranks, threads_per_rank):
     for p, (out, err) in zip(procs, outs):
         if p.returncode != 0:
             sys.exit(f"bench: {' '.join(cmd)} ({ranks} ranks) failed:\n{out}\n{err}")
-    return fields(outs[0][0].strip().replace("\t-", "\t0"))
+    return numbers(outs[0][0])
 
 
 def dist_rows(result):

@@ -94,6 +94,12 @@ do {
         gradGap = Swift.max(gradGap, try (g / Double(group.worldSize) - expected).abs().max().item().doubleValue)
       }
       print(String(format: "rank %d ntxent rows %d of %d loss gap %.3g gradient gap %.3g", group.rank, part.count, rows, lossGap, gradGap))
+      // SwAV's Sinkhorn balanced over every rank's rows: each rank's codes are its rows of the whole batch's.
+      let scores = try Tensor.randn([rows, 6])
+      let codes = try sinkhorn(scores.narrow(dim: 0, start: part.lowerBound, length: part.count), iterations: 3, epsilon: 0.05, group: group)
+      let expected = try sinkhorn(scores, iterations: 3, epsilon: 0.05).narrow(dim: 0, start: part.lowerBound, length: part.count)
+      print(String(format: "rank %d sinkhorn rows %d of %d codes gap %.3g", group.rank, part.count, rows,
+                   try (codes - expected).abs().max().item().doubleValue))
     }
     exit(0)
   }

@@ -42,8 +42,9 @@ import TestSupport
 
   /// The differentiable all-gather under SimCLR's NT-Xent: 2 ranks holding 4 + 4 rows of one batch give the
   /// whole batch's loss (their mean) and gradient (each rank's ÷ 2, as DDP averages); holding 4 + 3 rows (the
-  /// gather pads and trims) their losses weighted by rows are the whole batch's.
-  @Test func gatheredNTXentIsTheWholeBatchsLossAndGradient() throws {
+  /// gather pads and trims) their losses weighted by rows are the whole batch's. SwAV's Sinkhorn balanced across
+  /// the ranks gives each rank its rows of the whole batch's codes (even and uneven rows).
+  @Test func crossRankNTXentAndSinkhornAreTheWholeBatchs() throws {
     for run in try Self.twoRanks("ntxent") {
       try #require(run.status == 0, "\(run.output)")
       let lines = run.output.split(separator: "\n").filter { $0.contains(" ntxent ") }
@@ -51,6 +52,12 @@ import TestSupport
       for line in lines {
         let gaps = line.split(separator: " ").compactMap { Double($0) }.suffix(2)
         #expect(gaps.count == 2 && gaps.allSatisfy { $0 < 1e-6 }, "\(line)")
+        print("DistributedTests: \(line)")
+      }
+      let sinkhorn = run.output.split(separator: "\n").filter { $0.contains(" sinkhorn ") }
+      #expect(sinkhorn.count == 2)
+      for line in sinkhorn {
+        #expect((Double(line.split(separator: " ").last ?? "") ?? .infinity) < 1e-5, "\(line)")
         print("DistributedTests: \(line)")
       }
     }
