@@ -163,10 +163,8 @@ struct AllGatherCat : torch::autograd::Function<AllGatherCat> {
     ctx->saved_data["group"] = group;
     ctx->saved_data["rows"] = rows;
     int64_t most = *std::max_element(rows.begin(), rows.end());
-    auto padded = at::zeros_like(x, at::MemoryFormat::Contiguous).narrow(0, 0, 0);
-    if (x.size(0) == most) {
-      padded = x.contiguous();
-    } else {
+    at::Tensor padded = x.contiguous();
+    if (x.size(0) != most) {
       auto shape = x.sizes().vec();
       shape[0] = most;
       padded = at::zeros(shape, x.options());

@@ -39,7 +39,9 @@ public enum Parallel {
   /// written by rank 0 only (every rank resumes from it).
   static func attach(_ learner: Learner, model: Module, _ config: StudyConfig) {
     guard let group else { return }
-    learner.callbacks.insert(DataParallel(group: group), at: 0)
+    // PRETEXT_DDP_FIND_UNUSED=1: DDP's find_unused_parameters, for a model whose loss skips some of its parameters.
+    let findUnused = ProcessInfo.processInfo.environment["PRETEXT_DDP_FIND_UNUSED"] == "1"
+    learner.callbacks.insert(DataParallel(group: group, findUnused: findUnused), at: 0)
     if config.syncBatchNorm { model.useSyncBatchNorm(group) }
     learner.writesCheckpoints = isWriter
   }

@@ -130,7 +130,7 @@ public final class GradientReducer: @unchecked Sendable {
   public let parameters: [Tensor]
 
   /// `bucketBytes`: DDP's bucket_cap_mb (25 MiB). `findUnused`: DDP's find_unused_parameters.
-  public init(group: ProcessGroup, parameters: [Tensor], bucketBytes: Int = 25 << 20, findUnused: Bool = true) throws {
+  public init(group: ProcessGroup, parameters: [Tensor], bucketBytes: Int = 25 << 20, findUnused: Bool = false) throws {
     guard !parameters.isEmpty else { throw TorchError(operation: "GradientReducer", message: "no parameter trains") }
     let made = withHandles(parameters) { pt_dist_reducer_new(group.handle, $0, Int32(parameters.count), Int64(bucketBytes), findUnused ? 1 : 0) }
     guard let h = made else { throw TorchError.last("GradientReducer(\(parameters.count) parameters)") }

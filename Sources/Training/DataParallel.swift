@@ -1,4 +1,3 @@
-import Foundation
 import NN
 import Torch
 
@@ -28,11 +27,11 @@ public final class DataParallel: Callback {
   /// DDP's find_unused_parameters: trainable parameters the loss may not reach are found each step by walking
   /// the autograd graph (else the reduction would wait for their gradients and fail).
   public let findUnused: Bool
-  /// The Reducer for the parameters that train now; remade when that set changes (a phase unfreezes the body).
+  /// The Reducer for the parameters that train now; checked at the start of each epoch's training (a phase's
+  /// set-up, which may unfreeze the body, runs before it) and remade when that set changed.
   var reducer: GradientReducer?
 
-  public init(group: ProcessGroup, sync: GradientSync = .overlapped, bucketBytes: Int = 25 << 20,
-              findUnused: Bool = ProcessInfo.processInfo.environment["PRETEXT_DDP_FIND_UNUSED"] == "1") {
+  public init(group: ProcessGroup, sync: GradientSync = .overlapped, bucketBytes: Int = 25 << 20, findUnused: Bool = false) {
     (self.group, self.sync, self.bucketBytes, self.findUnused) = (group, sync, bucketBytes, findUnused)
   }
 
@@ -49,13 +48,14 @@ public final class DataParallel: Callback {
       }
       let state = learner.model.parameters().map(\.value) + learner.model.namedBuffers().map(\.1.value)
       try withNoGrad { try group.broadcast(state, root: 0) }
-    case .beforeBatch where sync == .overlapped && learner.isTrainingPhase:
+    case .beforeTrain where sync == .overlapped:
       let trainable = learner.optimizer.groups.flatMap(\.params).map(\.value).filter(\.requiresGrad)
       if reducer.map({ !sameTensors($0.parameters, trainable) }) ?? true {
         reducer = nil  // the old hooks go before the new ones are installed
         reducer = try GradientReducer(group: group, parameters: trainable, bucketBytes: bucketBytes, findUnused: findUnused)
       }
-      try reducer!.prepareForward()
+    case .beforeBatch where learner.isTrainingPhase:
+      try reducer?.prepareForward()
     case .beforeBackward where sync == .overlapped:
       guard let loss = learner.output?.loss else { return }
       try reducer?.prepareBackward([loss])
