@@ -51,7 +51,7 @@ let package = Package(
     .target(name: "Torch", dependencies: ["CTorch", "CDistributed"]),
     .target(name: "NN", dependencies: ["Torch"]),
     .target(name: "Training", dependencies: ["NN", "Torch"]),
-    .target(name: "CImage", linkerSettings: [.linkedLibrary("turbojpeg"), .linkedLibrary("png")]),
+    .target(name: "CImage", linkerSettings: [.linkedLibrary("turbojpeg"), .linkedLibrary("png"), .linkedLibrary("tiff")]),
     .target(name: "CGzip", linkerSettings: [.linkedLibrary("z")]),
     // DICOM through DCMTK (Debian's libdcmtk-dev): parsing, RLE/JPEG/JPEG-LS decompression.
     .target(name: "CDicom", linkerSettings: ["dcmjpls", "dcmjpeg", "dcmimgle", "dcmdata", "oflog", "ofstd"].map { .linkedLibrary($0) }),
@@ -82,7 +82,7 @@ let package = Package(
     .testTarget(
       name: "TrainingTests", dependencies: ["Training", "TestSupport"], exclude: ["Fixtures/make_fixtures.py"],
       resources: [.copy("Fixtures")]),
-    .testTarget(name: "ImageDataTests", dependencies: ["ImageData"], exclude: ["Fixtures/make_dicom_fixtures.py"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "ImageDataTests", dependencies: ["ImageData"], exclude: ["Fixtures/make_dicom_fixtures.py", "Fixtures/make_tiff_fixtures.py"], resources: [.copy("Fixtures")]),
     .testTarget(name: "StudyTests", dependencies: ["Study", "SelfSupervised", "TestSupport"], exclude: ["Fixtures/make_inpainting_fixture.sh"],
                 resources: [.copy("Fixtures")]),
     .testTarget(name: "SelfSupervisedTests", dependencies: ["SelfSupervised", "TestSupport"],

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libturbojpeg0-dev libpng-dev zlib1g-dev libdcmtk-dev libgloo-dev python3 python3-pip)
+packages=(libturbojpeg0-dev libpng-dev libtiff-dev zlib1g-dev libdcmtk-dev libgloo-dev python3 python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

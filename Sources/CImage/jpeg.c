@@ -10,7 +10,7 @@ static void fail(char *err, size_t errlen, const char *what, tjhandle h) {
 }
 
 uint8_t *ci_decode_jpeg(const uint8_t *data, size_t size, int min_side, long max_pixels, int *width, int *height,
-                        int *source_w, int *source_h, char *err, size_t errlen) {
+                        int *source_w, int *source_h, int *channels, char *err, size_t errlen) {
   tjhandle h = tjInitDecompress();
   if (!h) {
     fail(err, errlen, "cannot start the JPEG decoder", NULL);
@@ -50,8 +50,8 @@ uint8_t *ci_decode_jpeg(const uint8_t *data, size_t size, int min_side, long max
     tjDestroy(h);
     return NULL;
   }
-  int cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
-  int pf = cmyk ? TJPF_CMYK : TJPF_RGB, ps = cmyk ? 4 : 3;
+  int cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK, gray = colorspace == TJCS_GRAY;
+  int pf = cmyk ? TJPF_CMYK : gray ? TJPF_GRAY : TJPF_RGB, ps = cmyk ? 4 : gray ? 1 : 3;
   uint8_t *buf = malloc((size_t)sw * sh * ps);
   if (!buf) {
     snprintf(err, errlen, "out of memory for a %dx%d image", sw, sh);
@@ -83,6 +83,7 @@ uint8_t *ci_decode_jpeg(const uint8_t *data, size_t size, int min_side, long max
   }
   *width = sw;
   *height = sh;
+  *channels = gray ? 1 : 3;
   return buf;
 }
 

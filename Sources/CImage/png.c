@@ -34,8 +34,8 @@ static void read_bytes(png_structp p, png_bytep out, png_size_t n) {
   r->pos += n;
 }
 
-uint8_t *ci_decode_png(const uint8_t *data, size_t size, long max_pixels, int *width, int *height, char *err,
-                       size_t errlen) {
+uint8_t *ci_decode_png(const uint8_t *data, size_t size, long max_pixels, int *width, int *height, int *channels,
+                       int *bit_depth, char *err, size_t errlen) {
   if (size < 8 || png_sig_cmp(data, 0, 8) != 0) {
     snprintf(err, errlen, "not a PNG file");
     return NULL;
@@ -68,25 +68,33 @@ uint8_t *ci_decode_png(const uint8_t *data, size_t size, long max_pixels, int *w
   }
   int color = png_get_color_type(p, info), depth = png_get_bit_depth(p, info);
   int trns = png_get_valid(p, info, PNG_INFO_tRNS) != 0;
-  if (depth == 16) png_set_strip_16(p);  // high byte, as PIL
+  // Gray stays one channel and 16 bits stay 16 (host order): the loader decides what the model sees.
+  int gray = color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA;
+  int ch = gray ? 1 : 3, bytes = depth == 16 ? 2 : 1;
+  if (depth == 16) {
+    const uint16_t one = 1;
+    if (*(const uint8_t *)&one == 1) png_set_swap(p);  // PNG stores big-endian samples
+  }
   if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(p);
   if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(p);
-  if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(p);
   // Palette expansion turns tRNS into an alpha channel: dropped like a real one (PIL's convert("RGB")).
   if ((color & PNG_COLOR_MASK_ALPHA) || (trns && color == PNG_COLOR_TYPE_PALETTE)) png_set_strip_alpha(p);
   png_set_interlace_handling(p);
   png_read_update_info(p, info);
-  if (png_get_rowbytes(p, info) != (size_t)w * 3) png_error(p, "unexpected PNG layout after conversion");
-  buf = malloc((size_t)w * h * 3);
+  size_t stride = (size_t)w * ch * bytes;
+  if (png_get_rowbytes(p, info) != stride) png_error(p, "unexpected PNG layout after conversion");
+  buf = malloc(stride * h);
   rows = malloc(sizeof(png_bytep) * h);
   if (!buf || !rows) png_error(p, "out of memory");
-  for (png_uint_32 y = 0; y < h; y++) rows[y] = buf + (size_t)y * w * 3;
+  for (png_uint_32 y = 0; y < h; y++) rows[y] = buf + (size_t)y * stride;
   png_read_image(p, rows);
   png_read_end(p, NULL);
   free(rows);
   png_destroy_read_struct(&p, &info, NULL);
   *width = (int)w;
   *height = (int)h;
+  *channels = ch;
+  *bit_depth = 8 * bytes;
   return buf;
 }
 

@@ -38,7 +38,20 @@ public struct DicomImage: Sendable {
   /// The 8-bit picture a viewer shows: the DICOM linear VOI function (PS3.3 C.11.2.1.2) through `window`, else
   /// the file's window, else the image's own min..max; MONOCHROME1 inverted so that bright is dense everywhere.
   /// The 16-bit values reach this step unrounded.
-  public func picture(window given: (center: Double, width: Double)? = nil) -> (gray: [UInt8], rgb: RGBImage) {
+  public func picture(window given: (center: Double, width: Double)? = nil) -> (gray: [UInt8], rgb: Image) {
+    let gray = windowed(given, levels: 255).map { UInt8($0) }
+    return (gray, Image(width: width, height: height, channels: 1, pixels: gray).converted(channels: 3))
+  }
+
+  /// What the loader trains on: one channel through the same window, at 16 bits when more than 8 are stored
+  /// (the window's output scaled to 0…65535 instead of 0…255), else the 8-bit picture.
+  public func image(window given: (center: Double, width: Double)? = nil) -> Image {
+    guard bitsStored > 8 else { return Image(width: width, height: height, channels: 1, pixels: picture(window: given).gray) }
+    return Image(width: width, height: height, channels: 1, samples16: windowed(given, levels: 65535).map { UInt16($0) })
+  }
+
+  /// Each value through the VOI window onto 0…levels (rounded half up, as the 8-bit picture always was).
+  func windowed(_ given: (center: Double, width: Double)?, levels: Double) -> [Int] {
     let (c, w): (Double, Double)
     if let win = given ?? window {
       (c, w) = win
@@ -48,13 +61,11 @@ public struct DicomImage: Sendable {
     }
     let invert = photometric == "MONOCHROME1"
     let span = Swift.max(w - 1, 1), low = c - 0.5
-    let gray = values.map { x -> UInt8 in
+    let top = Int(levels)
+    return values.map { x -> Int in
       let y = Swift.min(Swift.max((x - low) / span + 0.5, 0), 1)
-      let o = UInt8((255 * y + 0.5).rounded(.down))
-      return invert ? 255 - o : o
+      let o = Int((levels * y + 0.5).rounded(.down))
+      return invert ? top - o : o
     }
-    var rgb = [UInt8](repeating: 0, count: gray.count * 3)
-    for i in gray.indices { (rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]) = (gray[i], gray[i], gray[i]) }
-    return (gray, RGBImage(width: width, height: height, pixels: rgb))
   }
 }

@@ -3,7 +3,8 @@ import Foundation
 import Torch
 
 /// Batches of images decoded and transformed by a `Pipeline` on worker threads, `prefetch` batches ahead,
-/// as named tensors: every slot the pipeline fills (images as NCHW float in [0, 1], channels-last in memory;
+/// as named tensors: every slot the pipeline fills (images as NCHW float in [0, 1] — each sample ÷ 255, or
+/// ÷ 65535 when 16-bit —, channels-last in memory, C the loader's `channels`;
 /// masks as N×1×H×W float; integers as int64) and, when the loader has labels, `label`. Every random choice
 /// comes from a generator seeded by (seed, epoch, item), and the order from (seed, epoch), so the batches
 /// are the same whatever the number of workers. The loader knows images and labels, never tasks.
@@ -20,13 +21,18 @@ public final class ImageLoader: @unchecked Sendable {
   public let prefetch: Int
   /// When set, images are decoded once at this shorter side and kept in memory for later epochs.
   public let cacheSide: Int?
+  /// The channels every decoded image is converted to before the pipeline: 3 (gray copied into RGB) or 1 (RGB
+  /// turned to luma), what the model's stem takes.
+  public let channels: Int
   let cache: ImageCache
 
   public init(
     paths: [String], labels: [Int]? = nil, pipeline: Pipeline, batchSize: Int, shuffle: Bool, dropLast: Bool? = nil,
     seed: UInt64 = 0, workers: Int = ProcessInfo.processInfo.activeProcessorCount, prefetch: Int = 2, cacheSide: Int? = nil,
-    shard: (rank: Int, count: Int)? = nil, itemOffset: Int = 0
+    shard: (rank: Int, count: Int)? = nil, itemOffset: Int = 0, channels: Int = 3
   ) {
+    precondition(channels == 1 || channels == 3, "a loader makes 1- or 3-channel images, not \(channels)")
+    self.channels = channels
     (self.shard, self.itemOffset) = (shard, itemOffset)
     precondition(labels == nil || labels!.count == paths.count, "labels and paths differ in length")
     precondition(batchSize > 0 && pipeline.decodeSide > 0, "batch size and decode side must be positive")
@@ -67,11 +73,11 @@ public final class ImageLoader: @unchecked Sendable {
 
   /// The decoded image; a file that does not decode is an error naming it (a dataset is scanned before
   /// training, so this is a file that changed or broke since: never trained on as a black image).
-  func load(_ index: Int) throws -> RGBImage {
+  func load(_ index: Int) throws -> Image {
     if cacheSide != nil, let hit = cache.get(index) { return hit }
     // Decode at the smallest DCT scale that still covers what the pipeline needs.
     let need = cacheSide ?? pipeline.decodeSide
-    let decoded = try ImageCodec.decode(contentsOf: paths[index], minSide: need)
+    let decoded = try ImageCodec.decode(contentsOf: paths[index], minSide: need, channels: channels)
     guard let side = cacheSide else { return decoded }
     let short = Swift.min(decoded.width, decoded.height)
     let base = short > side ? try decoded.resized(to: decoded.width * side / short, decoded.height * side / short) : decoded
@@ -188,7 +194,7 @@ final class BatchLayout: @unchecked Sendable {
       return Slot(name: name, width: w, height: h, channels: c, tensor: t, base: t.dataPointer!.assumingMemoryBound(to: Float.self))
     }
     images = try first.images.keys.sorted().filter { $0 != "source" }.map { k in
-      try slot(k, first.images[k]!.width, first.images[k]!.height, 3)
+      try slot(k, first.images[k]!.width, first.images[k]!.height, first.images[k]!.channels)
     }
     masks = try first.masks.keys.sorted().map { k in try slot(k, first.masks[k]!.width, first.masks[k]!.height, 1) }
     integers = try first.integers.keys.sorted().map { k in
@@ -197,18 +203,25 @@ final class BatchLayout: @unchecked Sendable {
     }
   }
 
-  /// Writes item `i`'s samples as `float(x) / 255` (bit for bit what a uint8 → float division gives); an item
-  /// whose slots differ from the first's is an error naming its file.
+  /// Writes item `i`'s samples as `float(x) / 255` (bit for bit what a uint8 → float division gives), or
+  /// `/ 65535` for 16-bit samples; an item whose slots differ from the first's is an error naming its file.
   func store(_ item: Item, at i: Int, path: String) throws {
-    func write(_ s: Slot, _ bytes: [UInt8]?, _ w: Int?, _ h: Int?) throws {
-      guard let bytes, w == s.width, h == s.height else {
-        throw ImageError(path: path, "pipeline: slot '\(s.name)' is missing or not \(s.width)×\(s.height) like the batch's first item")
-      }
-      let plane = s.plane
-      bytes.withUnsafeBufferPointer { src in ci_bytes_to_unit_floats(src.baseAddress, s.base.advanced(by: i * plane), plane) }
+    func mismatch(_ s: Slot) -> ImageError {
+      ImageError(path: path, "pipeline: slot '\(s.name)' is missing or not \(s.width)×\(s.height)×\(s.channels) like the batch's first item")
     }
-    for s in images { try write(s, item.images[s.name]?.pixels, item.images[s.name]?.width, item.images[s.name]?.height) }
-    for s in masks { try write(s, item.masks[s.name]?.values, item.masks[s.name]?.width, item.masks[s.name]?.height) }
+    for s in images {
+      guard let img = item.images[s.name], img.width == s.width, img.height == s.height, img.channels == s.channels else { throw mismatch(s) }
+      let dst = s.base.advanced(by: i * s.plane), plane = s.plane
+      img.pixels.withUnsafeBytes { raw in
+        if img.bitDepth == 16 { ci_u16_to_unit_floats(raw.bindMemory(to: UInt16.self).baseAddress, dst, plane) }
+        else { ci_bytes_to_unit_floats(raw.bindMemory(to: UInt8.self).baseAddress, dst, plane) }
+      }
+    }
+    for s in masks {
+      guard let m = item.masks[s.name], m.width == s.width, m.height == s.height else { throw mismatch(s) }
+      let dst = s.base.advanced(by: i * s.plane), plane = s.plane
+      m.values.withUnsafeBufferPointer { ci_bytes_to_unit_floats($0.baseAddress, dst, plane) }
+    }
     for s in integers {
       guard let v = item.integers[s.name] else { throw ImageError(path: path, "pipeline: no '\(s.name)' like the batch's first item") }
       s.base[i] = Int64(v)
@@ -242,11 +255,11 @@ final class FirstError: @unchecked Sendable {
 
 /// Decoded images kept in memory by index.
 final class ImageCache: @unchecked Sendable {
-  private var images: [RGBImage?]
+  private var images: [Image?]
   private let lock = NSLock()
   init(count: Int) { images = Array(repeating: nil, count: count) }
-  func get(_ i: Int) -> RGBImage? { lock.withLock { images[i] } }
-  func set(_ i: Int, _ img: RGBImage) { lock.withLock { images[i] = img } }
+  func get(_ i: Int) -> Image? { lock.withLock { images[i] } }
+  func set(_ i: Int, _ img: Image) { lock.withLock { images[i] = img } }
   var bytes: Int { lock.withLock { images.reduce(0) { $0 + ($1?.pixels.count ?? 0) } } }
 }
 

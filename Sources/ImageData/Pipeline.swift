@@ -15,13 +15,13 @@ public struct Mask: Sendable, Equatable {
 /// image `source`; each transform reads and writes slots by name; the loader collates every slot but
 /// `source` (images as float N×3×H×W in [0, 1], masks as float N×1×H×W, integers as int64 [N]).
 public struct Item: Sendable {
-  public var images: [String: RGBImage] = [:]
+  public var images: [String: Image] = [:]
   public var masks: [String: Mask] = [:]
   public var integers: [String: Int] = [:]
-  public init(source: RGBImage) { images["source"] = source }
+  public init(source: Image) { images["source"] = source }
 
   /// The named image; its absence is an error naming the slots there are.
-  public func image(_ name: String) throws -> RGBImage {
+  public func image(_ name: String) throws -> Image {
     guard let img = images[name] else {
       throw ImageError(path: nil, "pipeline: no image '\(name)' (the item holds \(images.keys.sorted().joined(separator: ", ")))")
     }
@@ -49,7 +49,7 @@ public struct Pipeline: Sendable {
 
   public func then(_ more: any ItemTransform...) -> Pipeline { Pipeline(decodeSide: decodeSide, transforms + more) }
 
-  public func run(_ source: RGBImage, rng: inout SplitMix64) throws -> Item {
+  public func run(_ source: Image, rng: inout SplitMix64) throws -> Item {
     var item = Item(source: source)
     for t in transforms { try t.apply(&item, rng: &rng) }
     return item
@@ -129,7 +129,7 @@ public struct JigsawTiles: ItemTransform {
     let cell = Swift.min(img.width, img.height) / grid, t = tileSide(Swift.min(img.width, img.height))
     guard cell >= 1 else { throw ImageError(path: nil, "jigsaw: a \(img.width) × \(img.height) image has no \(grid) × \(grid) cells") }
     let k = Int.random(in: 0..<permutations.count, using: &rng)
-    var tiles: [RGBImage] = []
+    var tiles: [Image] = []
     for c in 0..<(grid * grid) {
       let slack = cell - t
       let dx = training ? Int.random(in: 0...slack, using: &rng) : slack / 2
@@ -153,34 +153,39 @@ public struct Rotate90: ItemTransform {
   }
 }
 
-/// Grayscale with probability `p` (ITU-R 601 luma, as PIL's convert("L"), replicated to 3 channels). In C.
+/// Grayscale with probability `p` (ITU-R 601 luma, as PIL's convert("L"), replicated to 3 channels; a gray
+/// image is left as it is). In C.
 public struct Grayscale: ItemTransform {
   public var p: Double, image: String
   public init(p: Double = 1, image: String = "image") { (self.p, self.image) = (p, image) }
   public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
     guard Double.random(in: 0..<1, using: &rng) < p else { return }
     var img = try item.image(image)
-    img.pixels.withUnsafeMutableBufferPointer { ci_grayscale($0.baseAddress, $0.count / 3) }
+    guard img.channels == 3 else { return }
+    let (n, wide) = (img.width * img.height, img.wide)
+    img.pixels.withUnsafeMutableBufferPointer { ci_grayscale($0.baseAddress, n, wide) }
     item.images[image] = img
   }
 }
 
-/// Solarize with probability `p`: every sample at or above `threshold` inverted (PIL's ImageOps.solarize).
+/// Solarize with probability `p`: every sample at or above `threshold` inverted (PIL's ImageOps.solarize; for
+/// 16-bit samples the threshold × 257).
 public struct Solarize: ItemTransform {
   public var p: Double, threshold: UInt8, image: String
   public init(p: Double = 1, threshold: UInt8 = 128, image: String = "image") { (self.p, self.threshold, self.image) = (p, threshold, image) }
   public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
     guard Double.random(in: 0..<1, using: &rng) < p else { return }
     var img = try item.image(image)
-    let t = threshold
-    img.pixels.withUnsafeMutableBufferPointer { ci_solarize($0.baseAddress, $0.count, t) }
+    let (t, n, wide) = (threshold, img.width * img.height * img.channels, img.wide)
+    img.pixels.withUnsafeMutableBufferPointer { ci_solarize($0.baseAddress, n, wide, t) }
     item.images[image] = img
   }
 }
 
 /// torchvision's ColorJitter with probability `p`: brightness, contrast and saturation factors drawn from
 /// [max(0, 1 − v), 1 + v], a hue shift from [−hue, hue] (of a turn), applied in a random order (SimCLR: p 0.8,
-/// 0.4 / 0.4 / 0.4 / 0.1). In C (`ci_color_jitter`).
+/// 0.4 / 0.4 / 0.4 / 0.1). On a gray image saturation and hue change nothing (the draws are made all the same,
+/// so the stream does not depend on the image). In C (`ci_color_jitter`).
 public struct ColorJitter: ItemTransform {
   public var brightness, contrast, saturation, hue, p: Double
   public var image: String
@@ -195,8 +200,10 @@ public struct ColorJitter: ItemTransform {
     let h = Float(Double.random(in: -hue...hue, using: &rng))
     let order = [Int32(0), 1, 2, 3].shuffled(using: &rng)
     var img = try item.image(image)
-    let n = img.width * img.height
-    img.pixels.withUnsafeMutableBufferPointer { px in order.withUnsafeBufferPointer { ci_color_jitter(px.baseAddress, n, b, c, s, h, $0.baseAddress) } }
+    let (n, ch, wide) = (img.width * img.height, Int32(img.channels), img.wide)
+    img.pixels.withUnsafeMutableBufferPointer { px in
+      order.withUnsafeBufferPointer { ci_color_jitter(px.baseAddress, n, ch, wide, b, c, s, h, $0.baseAddress) }
+    }
     item.images[image] = img
   }
 }
@@ -214,8 +221,8 @@ public struct GaussianBlur: ItemTransform {
     let s = Float(Double.random(in: sigma, using: &rng))
     var img = try item.image(image)
     let radius = Swift.max(1, Int(Double(Swift.min(img.width, img.height)) * kernelFraction) / 2)
-    let (w, h) = (Int32(img.width), Int32(img.height))
-    img.pixels.withUnsafeMutableBufferPointer { ci_gaussian_blur($0.baseAddress, w, h, s, Int32(radius)) }
+    let (w, h, ch, wide) = (Int32(img.width), Int32(img.height), Int32(img.channels), img.wide)
+    img.pixels.withUnsafeMutableBufferPointer { ci_gaussian_blur($0.baseAddress, w, h, ch, wide, s, Int32(radius)) }
     item.images[image] = img
   }
 }
@@ -257,17 +264,17 @@ public struct Namespaced: ItemTransform {
   }
 }
 
-extension RGBImage {
+extension Image {
   /// Rotated by `times` × 90° counter-clockwise.
-  public func rotated90(times: Int) -> RGBImage {
+  public func rotated90(times: Int) -> Image {
     let k = ((times % 4) + 4) % 4
     guard k != 0 else { return self }
-    let (w, h) = (width, height)
+    let (w, h, pb) = (width, height, Int32(pixelBytes))
     let (ow, oh) = k == 2 ? (w, h) : (h, w)
     var out = [UInt8](repeating: 0, count: pixels.count)
     pixels.withUnsafeBufferPointer { src in
-      out.withUnsafeMutableBufferPointer { ci_rotate90(src.baseAddress, $0.baseAddress, Int32(w), Int32(h), Int32(k)) }  // in C: fast in debug too
+      out.withUnsafeMutableBufferPointer { ci_rotate90(src.baseAddress, $0.baseAddress, Int32(w), Int32(h), pb, Int32(k)) }  // in C: fast in debug too
     }
-    return RGBImage(width: ow, height: oh, pixels: out)
+    return Image(width: ow, height: oh, channels: channels, bitDepth: bitDepth, pixels: out)
   }
 }

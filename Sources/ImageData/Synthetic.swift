@@ -62,7 +62,7 @@ public struct SyntheticImageWang: Sendable {
   }
 
   /// One image of class `cls`.
-  public func draw(cls: Int, seed: UInt64) -> RGBImage {
+  public func draw(cls: Int, seed: UInt64) -> Image {
     var rng = SplitMix64(seed: seed)
     let shape = Self.classes[cls].shape, palette = Self.palettes[Self.classes[cls].palette].1
     let s = Double(size)
@@ -91,7 +91,7 @@ public struct SyntheticImageWang: Sendable {
       let noisy = px[i] + Double.random(in: -0.06...0.06, using: &rng)
       out[i] = UInt8(max(0, min(255, (noisy * 255).rounded())))
     }
-    return RGBImage(width: size, height: size, pixels: out)
+    return Image(width: size, height: size, pixels: out)
   }
 
   func paint(_ px: inout [Double], _ shape: Int, _ c: (Double, Double, Double), scale: Double, rng: inout SplitMix64) {

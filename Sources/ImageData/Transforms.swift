@@ -1,35 +1,54 @@
+import CImage
 import Foundation
 import Torch
 
-extension RGBImage {
+extension Image {
   /// Resamples the region (x, y, w, h) to outW × outH with libtorch's antialiased bilinear filter (the
   /// filter widens when shrinking, as PIL's BILINEAR resize, which it was made to match). `mirror` flips the
-  /// result horizontally.
+  /// result horizontally. 8-bit samples go through libtorch's uint8 kernel; 16-bit ones through the float one,
+  /// rounded back.
   public func resized(crop: (x: Int, y: Int, w: Int, h: Int)? = nil, to outW: Int, _ outH: Int, mirror: Bool = false)
-    throws -> RGBImage
+    throws -> Image
   {
     let c = crop ?? (0, 0, width, height)
-    return try pixels.withUnsafeBytes { raw in
-      // HWC bytes viewed (no copy) as a channels-last 1×3×H×W tensor, which the uint8 kernel takes as is;
-      // only read (every op below makes a new tensor), and the view does not outlive this closure.
-      let base = UnsafeMutableRawPointer(mutating: raw.baseAddress!)
-      var t = try Tensor(bytesNoCopy: base, shape: [1, height, width, 3], dtype: .uint8) {}
-        .narrow(dim: 1, start: c.y, length: c.h).narrow(dim: 2, start: c.x, length: c.w).permute([0, 3, 1, 2])
+    func resample(_ t: Tensor) throws -> Tensor {
+      var t = try t.narrow(dim: 1, start: c.y, length: c.h).narrow(dim: 2, start: c.x, length: c.w).permute([0, 3, 1, 2])
       if c.w != outW || c.h != outH { t = try interpolate(t, size: (outH, outW), mode: .bilinearAntialiased) }
       if mirror { t = try t.flip([3]) }
-      return RGBImage(width: outW, height: outH, pixels: try t.permute([0, 2, 3, 1]).toArray(of: UInt8.self))
+      return try t.permute([0, 2, 3, 1]).contiguous()
     }
-  }
-
-  public func flippedHorizontally() -> RGBImage {
-    var out = pixels
-    for y in 0..<height {
-      for x in 0..<width {
-        let s = 3 * (y * width + x), d = 3 * (y * width + width - 1 - x)
-        out[d] = pixels[s]; out[d + 1] = pixels[s + 1]; out[d + 2] = pixels[s + 2]
+    guard bitDepth == 16 else {
+      return try pixels.withUnsafeBytes { raw in
+        // HWC bytes viewed (no copy) as a channels-last 1×C×H×W tensor, which the uint8 kernel takes as is;
+        // only read (every op makes a new tensor), and the view does not outlive this closure.
+        let base = UnsafeMutableRawPointer(mutating: raw.baseAddress!)
+        let t = try Tensor(bytesNoCopy: base, shape: [1, height, width, channels], dtype: .uint8) {}
+        return Image(width: outW, height: outH, channels: channels, pixels: try resample(t).toArray(of: UInt8.self))
       }
     }
-    return RGBImage(width: width, height: height, pixels: out)
+    var floats = [Float](repeating: 0, count: width * height * channels)
+    pixels.withUnsafeBytes { raw in
+      floats.withUnsafeMutableBufferPointer { ci_u16_to_floats(raw.bindMemory(to: UInt16.self).baseAddress, $0.baseAddress, $0.count) }
+    }
+    let out = try floats.withUnsafeMutableBytes { raw in
+      let t = try Tensor(bytesNoCopy: raw.baseAddress!, shape: [1, height, width, channels], dtype: .float32) {}
+      return try resample(t).toArray(of: Float.self)
+    }
+    var samples = [UInt16](repeating: 0, count: out.count)
+    out.withUnsafeBufferPointer { src in samples.withUnsafeMutableBufferPointer { ci_floats_to_u16(src.baseAddress, $0.baseAddress, src.count) } }
+    return Image(width: outW, height: outH, channels: channels, samples16: samples)
+  }
+
+  public func flippedHorizontally() -> Image {
+    var out = pixels
+    let pb = pixelBytes
+    for y in 0..<height {
+      for x in 0..<width {
+        let s = pb * (y * width + x), d = pb * (y * width + width - 1 - x)
+        for k in 0..<pb { out[d + k] = pixels[s + k] }
+      }
+    }
+    return Image(width: width, height: height, channels: channels, bitDepth: bitDepth, pixels: out)
   }
 }
 
@@ -47,7 +66,7 @@ public struct RandomResizedCrop: Sendable {
 
   /// The crop, then (in training, when `flip` draws true: fastai's flip with p 0.5 right after the crop)
   /// a horizontal mirror fused into the same resampling pass.
-  public func callAsFunction(_ img: RGBImage, training: Bool, flip: Bool = false, rng: inout SplitMix64) throws -> RGBImage {
+  public func callAsFunction(_ img: Image, training: Bool, flip: Bool = false, rng: inout SplitMix64) throws -> Image {
     let (w, h) = (img.width, img.height)
     if !training {
       let extra = Int((Double(size) * validExtra / 8).rounded(.up)) * 8
@@ -84,7 +103,8 @@ public struct Hole: Sendable, Equatable {
 }
 
 /// RandomCutout as the study used it: `count` holes (uniform in 5…9), each of height and width drawn
-/// independently (uniform in 5…49 px), centred uniformly over the image, clipped to it, filled with 0.
+/// independently (uniform in 5…49 px), centred uniformly over the image, clipped to it, filled with 0 (or
+/// noise: one uniform byte per 8-bit sample, one uniform 16-bit value per 16-bit sample).
 /// `relativeTo`: sizes given for that image side and scaled to the actual one (the size-scaled variant).
 public struct RandomCutout: Sendable {
   /// What a hole holds: black (the study's), uniform noise, or either at even odds per hole (fastai's
@@ -111,15 +131,23 @@ public struct RandomCutout: Sendable {
   }
 
   /// The damaged copy and the holes cut (the original is left untouched).
-  public func callAsFunction(_ img: RGBImage, rng: inout SplitMix64) -> (RGBImage, [Hole]) {
+  public func callAsFunction(_ img: Image, rng: inout SplitMix64) -> (Image, [Hole]) {
     let hs = holes(width: img.width, height: img.height, rng: &rng)
     var out = img
+    let (ch, wide) = (img.channels, img.bitDepth == 16)
     for h in hs {
       // Black holes draw nothing more, so the study's default stays what it was.
       let noise = fill == .noise || (fill == .mixed && Bool.random(using: &rng))
       for y in h.y0..<h.y1 {
-        let row = 3 * (y * img.width)
-        for i in (row + 3 * h.x0)..<(row + 3 * h.x1) { out.pixels[i] = noise ? UInt8.random(in: 0...255, using: &rng) : 0 }
+        let row = ch * (y * img.width)
+        for i in (row + ch * h.x0)..<(row + ch * h.x1) {
+          if wide {
+            let v = noise ? UInt16.random(in: 0...UInt16.max, using: &rng) : 0
+            (out.pixels[2 * i], out.pixels[2 * i + 1]) = withUnsafeBytes(of: v) { ($0[0], $0[1]) }
+          } else {
+            out.pixels[i] = noise ? UInt8.random(in: 0...255, using: &rng) : 0
+          }
+        }
       }
     }
     return (out, hs)

@@ -13,7 +13,7 @@ public final class InpaintingTask: RegisteredTask {
 
   public init(_ settings: TaskSettings, backbone: Sequential?) throws {
     self.settings = settings
-    unet = try studyUnet(settings, backbone, outChannels: 3)
+    unet = try studyUnet(settings, backbone, outChannels: settings.channels)
   }
 
   public var model: any ParameterGroups { unet }

@@ -198,5 +198,5 @@ func twoViewPicture(_ batch: [String: Tensor], rows: Int) throws -> [[[UInt8]]] 
 
 /// A new pooled encoder on `backbone`, or on a new xresnet34 body of the settings' width.
 func pooledEncoder(_ settings: TaskSettings, _ backbone: Sequential?) throws -> PooledEncoder {
-  try PooledEncoder(body: backbone ?? XResNet(.resnet34, widen: settings.widen).body)
+  try PooledEncoder(body: backbone ?? settings.newBackbone())
 }

@@ -21,7 +21,7 @@ public final class MaskedInpaintingTask: RegisteredTask {
       throw ImageError(path: nil, "masked inpainting cuts the image into \(Self.grid) × \(Self.grid) patches: --pretext-size must be a multiple of \(Self.grid) (got \(settings.size))")
     }
     self.settings = settings
-    unet = try studyUnet(settings, backbone, outChannels: 3)
+    unet = try studyUnet(settings, backbone, outChannels: settings.channels)
   }
 
   public var model: any ParameterGroups { unet }

@@ -22,7 +22,7 @@ public final class MultiTask: PretextTask {
 
   public init(_ spec: [(name: String, weight: Double)], _ settings: TaskSettings) throws {
     self.settings = settings
-    backbone = try XResNet(.resnet34, widen: settings.widen).body
+    backbone = try settings.newBackbone()
     var parts: [Part] = []
     for (name, weight) in spec where weight > 0 {
       guard let type = PretextTasks.named(name) else { throw PretextTasks.SpecError(description: "'\(name)' is not a pretext task") }

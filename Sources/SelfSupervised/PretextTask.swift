@@ -10,13 +10,18 @@ public struct TaskSettings: Sendable {
   public var size: Int
   /// xresnet34 width multiplier of the backbone.
   public var widen: Double
+  /// Image channels (1 gray, 3 RGB): what the backbone's stem takes and what image-making heads output.
+  public var channels: Int
   /// Inpainting's holes (count and side ranges, already scaled to `size` where the study asks it).
   public var cutout: RandomCutout
   /// SwAV's queue: projections kept per global crop (0: none).
   public var swavQueue: Int
-  public init(size: Int, widen: Double, cutout: RandomCutout = RandomCutout(), swavQueue: Int = 0) {
-    (self.size, self.widen, self.cutout, self.swavQueue) = (size, widen, cutout, swavQueue)
+  public init(size: Int, widen: Double, channels: Int = 3, cutout: RandomCutout = RandomCutout(), swavQueue: Int = 0) {
+    (self.size, self.widen, self.channels, self.cutout, self.swavQueue) = (size, widen, channels, cutout, swavQueue)
   }
+
+  /// A new xresnet34 body of these settings' width and channels.
+  public func newBackbone() throws -> Sequential { try XResNet(.resnet34, inChannels: channels, widen: widen).body }
 }
 
 /// A self-supervised pretext task, one file per task (lightly/solo-learn style): the network it trains (a
@@ -49,6 +54,8 @@ public protocol RegisteredTask: PretextTask {
   /// The registry name and one line about it (`pretext tasks`).
   static var name: String { get }
   static var summary: String { get }
+  /// Whether the task is about colour (colorization): it cannot train on 1-channel images.
+  static var needsColour: Bool { get }
   /// The task on `backbone` when given (an xresnet34 body of the settings' width; a multi-task run passes
   /// every task the same one), else on a new one.
   init(_ settings: TaskSettings, backbone: Sequential?) throws
@@ -56,6 +63,7 @@ public protocol RegisteredTask: PretextTask {
 
 extension RegisteredTask {
   public init(_ settings: TaskSettings) throws { try self.init(settings, backbone: nil) }
+  public static var needsColour: Bool { false }
 }
 
 extension PretextTask {
@@ -149,7 +157,7 @@ func writeTileGrid(_ rows: [[[UInt8]]], to path: String) throws {
       }
     }
   }
-  try ImageCodec.write(RGBImage(width: width, height: rows.count * (s + gap), pixels: grid), to: path)
+  try ImageCodec.write(Image(width: width, height: rows.count * (s + gap), pixels: grid), to: path)
 }
 
 /// `tile` (square, HWC bytes) with a 2-px frame, green when the task's prediction on it was right, red when wrong.
@@ -166,11 +174,13 @@ func framed(_ tile: [UInt8], right: Bool) -> [UInt8] {
 
 /// The study's U-Net over `backbone`, or over a new xresnet34 body of the settings' width.
 func studyUnet(_ settings: TaskSettings, _ backbone: Sequential?, outChannels: Int) throws -> DynamicUnet {
-  try DynamicUnet(encoder: backbone ?? XResNet(.resnet34, widen: settings.widen).body, outChannels: outChannels,
+  try DynamicUnet(encoder: backbone ?? settings.newBackbone(), outChannels: outChannels,
                   imageSize: (settings.size, settings.size))
 }
 
-/// Image `i` of an N×3×H×W float batch in [0, 1] as HWC bytes.
+/// Image `i` of an N×C×H×W float batch in [0, 1] as RGB HWC bytes (a gray image's one channel copied into
+/// three).
 func tileBytes(_ t: Tensor, _ i: Int) throws -> [UInt8] {
-  try (t[i].permute([1, 2, 0]) * 255.0).round().clamp(min: 0, max: 255).to(dtype: .uint8).contiguous().toArray(of: UInt8.self)
+  let image = t.shape[1] == 1 ? try t[i].expand([3, t.shape[2], t.shape[3]]) : try t[i]
+  return try (image.permute([1, 2, 0]) * 255.0).round().clamp(min: 0, max: 255).to(dtype: .uint8).contiguous().toArray(of: UInt8.self)
 }

@@ -15,7 +15,7 @@ public final class RotationTask: RegisteredTask {
 
   public init(_ settings: TaskSettings, backbone: Sequential?) throws {
     self.settings = settings
-    net = try EncoderClassifier(PooledEncoder(body: backbone ?? XResNet(.resnet34, widen: settings.widen).body), classes: 4)
+    net = try EncoderClassifier(PooledEncoder(body: backbone ?? settings.newBackbone()), classes: 4)
   }
 
   public var model: any ParameterGroups { net }
@@ -44,7 +44,7 @@ public final class RotationTask: RegisteredTask {
     var grid: [[[UInt8]]] = []
     for i in 0..<n {
       let input = try tileBytes(x, i)
-      let back = RGBImage(width: s, height: s, pixels: input).rotated90(times: 4 - Int(predicted[i]))
+      let back = Image(width: s, height: s, pixels: input).rotated90(times: 4 - Int(predicted[i]))
       grid.append([input, back.pixels].map { framed($0, right: predicted[i] == truth[i]) })
     }
     return grid

@@ -39,7 +39,7 @@ public func trainScenario(
   Runtime.manualSeed(seed)
   let head = scenario == .linear ? .linear : XResNet.Head(rawValue: config.head) ?? .linear  // a probe is linear
   let model = try Init.withGenerator(Generator(seed: seed)) {
-    try XResNet(.resnet34, classes: data.train.classes.count, widen: config.widen, head: head)
+    try XResNet(.resnet34, inChannels: config.channels, classes: data.train.classes.count, widen: config.widen, head: head)
   }
   let weights = stage.file("model.safetensors")
   if resume, let done = try RunFolder.read(ScenarioResult.self, from: stage.result) {
@@ -63,10 +63,12 @@ public func trainScenario(
     plan = evaluation.fit(config.epochs, .value(config.lr))
   } else {
     let train = ImageLoader(paths: data.train.paths, labels: data.train.labels, pipeline: .crop(size: config.size, training: true),
-                            batchSize: config.batch, shuffle: true, seed: seed, workers: config.workers, shard: Parallel.shard)
+                            batchSize: config.batch, shuffle: true, seed: seed, workers: config.workers, shard: Parallel.shard,
+                            channels: config.channels)
     let part = Parallel.part(Array(zip(data.valid.paths, data.valid.labels)))  // this rank's part of val/
     let valid = ImageLoader(paths: part.items.map(\.0), labels: part.items.map(\.1), pipeline: .crop(size: config.size, training: false),
-                            batchSize: config.batch, shuffle: false, seed: seed, workers: config.workers, itemOffset: part.offset)
+                            batchSize: config.batch, shuffle: false, seed: seed, workers: config.workers, itemOffset: part.offset,
+                            channels: config.channels)
     learner = Learner(
       model: model, train: OnDevice(train, config), valid: OnDevice(valid, config),
       step: evaluation.step(model, loss: Losses.labelSmoothingCrossEntropy()), optimizer: recipe.makeOptimizer(for: model, batch: config.batch),
@@ -85,7 +87,7 @@ public func trainScenario(
   if Parallel.isWriter {
     // The class names, input size and architecture ride along, so `pretext predict` needs only this file.
     try model.save(to: weights, metadata: ClassifierInfo(classes: data.train.classes, size: config.size, widen: config.widen,
-                                                         head: head.rawValue, dicomWindow: config.dicomWindow).metadata)
+                                                         head: head.rawValue, dicomWindow: config.dicomWindow, channels: config.channels).metadata)
     try RunFolder.write(result, to: stage.result)
     try RunFolder.dropCheckpoints([stage.checkpoint], config)
   }

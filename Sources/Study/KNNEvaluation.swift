@@ -26,7 +26,7 @@ public func evaluateKNN(_ data: ImageWangLayout, encoder: String?, _ config: Stu
   let start = Date()
   let data = config.downstreamData(data)
   let model = try Init.withGenerator(Generator(seed: config.seed)) {
-    try XResNet(.resnet34, classes: data.train.classes.count, widen: config.widen)
+    try XResNet(.resnet34, inChannels: config.channels, classes: data.train.classes.count, widen: config.widen)
   }
   if let encoder { try EncoderTransfer.loadBody(try SafeTensors.File(path: encoder).tensors(), into: model, source: encoder) }
   let (accuracy, among) = try knnAccuracy(PooledEncoder(body: model.body), data, config, k: k, temperature: temperature)
@@ -56,7 +56,8 @@ func pooledFeatures(_ folder: ImageFolder, _ config: StudyConfig, model: Module,
   -> (features: Tensor, labels: Tensor)
 {
   let loader = ImageLoader(paths: folder.paths, labels: folder.labels, pipeline: .crop(size: config.size, training: false),
-                           batchSize: config.batch, shuffle: false, dropLast: false, seed: config.seed, workers: config.workers)
+                           batchSize: config.batch, shuffle: false, dropLast: false, seed: config.seed, workers: config.workers,
+                           channels: config.channels)
   var f: [Tensor] = [], y: [Tensor] = []
   let pass = loader.pass(epoch: 0)
   try inferring(model) {
@@ -87,7 +88,7 @@ public final class KNNMonitor: Callback {
     let epoch = learner.epoch + 1, last = learner.totalIterations / Swift.max(learner.train.batchCount, 1)
     guard epoch == 1 || epoch % every == 0 || epoch == last else { return }  // the first: the log's columns
     let model = try Init.withGenerator(Generator(seed: config.seed)) {
-      try XResNet(.resnet34, classes: data.train.classes.count, widen: config.widen)
+      try XResNet(.resnet34, inChannels: config.channels, classes: data.train.classes.count, widen: config.widen)
     }
     let state = try withNoGrad { try task.encoderState().map { (name: $0.name, tensor: try $0.tensor.to(.cpu).contiguous().clone()) } }
     try EncoderTransfer.loadBody(state, into: model)

@@ -16,10 +16,16 @@ public struct ClassifierInfo: Codable, Equatable, Sendable {
   public var head: String
   /// The run's `--dicom-window`, so DICOM inputs are shown to the classifier as they were in training.
   public var dicomWindow: [Double]?
+  /// The image channels the stem takes (absent in files from before `--channels`: 3).
+  public var channels: Int?
 
-  public init(classes: [String], size: Int, widen: Double, head: String, dicomWindow: [Double]? = nil) {
+  public init(classes: [String], size: Int, widen: Double, head: String, dicomWindow: [Double]? = nil, channels: Int = 3) {
     (self.classes, self.size, self.widen, self.head, self.dicomWindow) = (classes, size, widen, head, dicomWindow)
+    self.channels = channels
   }
+
+  /// The stem's channels, 3 when the file does not say.
+  public var inChannels: Int { channels ?? 3 }
 
   public var metadata: [String: String] {
     ["format": "pt", Self.metadataKey: String(decoding: try! JSONEncoder().encode(self), as: UTF8.self)]  // plain fields: cannot fail
@@ -34,7 +40,7 @@ public struct ClassifierInfo: Codable, Equatable, Sendable {
     do {
       let info = try JSONDecoder().decode(ClassifierInfo.self, from: Data(text.utf8))
       guard info.arch == "xresnet34", !info.classes.isEmpty, (16...4096).contains(info.size), XResNet.Head(rawValue: info.head) != nil,
-            info.widen > 0, info.widen <= 16 else { throw FileError(path: path, "its '\(metadataKey)' metadata is out of range: \(text)") }
+            info.widen > 0, info.widen <= 16, [1, 3].contains(info.inChannels) else { throw FileError(path: path, "its '\(metadataKey)' metadata is out of range: \(text)") }
       return info
     } catch let e as FileError { throw e } catch {
       throw FileError(path: path, "its '\(metadataKey)' metadata does not parse: \(error)")
@@ -75,13 +81,14 @@ public func resolveClassifier(_ model: String) throws -> (path: String, chosen: 
 public func predict(weights: String, images: [(path: String, id: String)], topK: Int, batch: Int = 32, workers: Int = 2,
                     device: Device = .cpu) throws -> (info: ClassifierInfo, predictions: [Prediction]) {
   let info = try ClassifierInfo.read(weights)
-  let model = try XResNet(.resnet34, classes: info.classes.count, widen: info.widen, head: XResNet.Head(rawValue: info.head)!)
+  let model = try XResNet(.resnet34, inChannels: info.inChannels, classes: info.classes.count, widen: info.widen,
+                          head: XResNet.Head(rawValue: info.head)!)
   try model.load(from: weights)
   try model.to(device: device)
   let k = Swift.min(Swift.max(1, topK), info.classes.count)
   DicomImage.windowSetting = info.dicomWindow.map { (center: $0[0], width: $0[1]) }
   let loader = ImageLoader(paths: images.map(\.path), pipeline: .crop(size: info.size, training: false), batchSize: batch,
-                           shuffle: false, dropLast: false, workers: workers)
+                           shuffle: false, dropLast: false, workers: workers, channels: info.inChannels)
   var out: [Prediction] = []
   let pass = loader.pass(epoch: 0)
   try inferring(model) {

@@ -103,12 +103,13 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
   let paths = data.train.paths + (data.unsup?.paths ?? [])
   // Data-parallel: each rank its part of every global batch (`Parallel`), in one process's order.
   let train = ImageLoader(paths: paths, pipeline: task.pipeline(training: true), batchSize: config.pretextBatch, shuffle: true,
-                          seed: config.seed, workers: config.workers, shard: Parallel.shard)
+                          seed: config.seed, workers: config.workers, shard: Parallel.shard, channels: config.channels)
   // The loss is monitored on val/'s images, or with a tuning split on its held-out train/ images (val/ unread).
   let monitored = config.tuningSplit > 0 ? config.downstreamData(data).valid.paths : data.valid.paths
   let part = Parallel.part(monitored)
   let valid = ImageLoader(paths: part.items, pipeline: task.pipeline(training: false), batchSize: config.pretextBatch,
-                          shuffle: false, seed: config.seed, workers: config.workers, itemOffset: part.offset)
+                          shuffle: false, seed: config.seed, workers: config.workers, itemOffset: part.offset,
+                          channels: config.channels)
   let recipe = try pretextRecipe(task, config)
   let learner = Learner(
     model: task.model, train: OnDevice(train, config), valid: OnDevice(valid, config), step: task.step,
@@ -165,7 +166,7 @@ public func showPicture(runDir: String, config: StudyConfig, data: ImageWangLayo
   let task = try makeTask(config)
   try task.model.load(from: Stage.pretext(runDir, task: config.taskFolder).file(task.weightsFile))
   let valid = ImageLoader(paths: data.valid.paths, pipeline: task.pipeline(training: false), batchSize: rows, shuffle: false,
-                          seed: config.seed, workers: config.workers)
+                          seed: config.seed, workers: config.workers, channels: config.channels)
   try writePicture(task, valid, rows: rows, to: path, device: .cpu)
 }
 

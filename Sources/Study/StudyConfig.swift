@@ -77,6 +77,9 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   public var layout = LayoutOptions()
   /// DICOM images: the window (centre, width) every image is shown through, instead of each file's own.
   public var dicomWindow: [Double]?
+  /// Image channels the models take: 3 (gray images copied into RGB) or 1 (RGB images turned to gray; the
+  /// xresnet stem's first convolution takes 1 channel). 16-bit samples keep their precision either way.
+  public var channels = 3
   /// Keep each stage's checkpoints after its result file is written (default: deleted then; they are only
   /// needed to resume an unfinished stage, and weigh hundreds of MB at full width).
   public var keepCheckpoints = false
@@ -107,6 +110,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     maxUnsup = try c.decodeIfPresent(Int.self, forKey: .maxUnsup)
     try take(.keepCheckpoints, &keepCheckpoints); try take(.layout, &layout); try take(.syncBatchNorm, &syncBatchNorm)
     dicomWindow = try c.decodeIfPresent([Double].self, forKey: .dicomWindow)
+    try take(.channels, &channels)
   }
 
   /// Every setting in its range, checked before anything is created or trained; errors name the
@@ -140,6 +144,10 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     // The narrowest stage must keep at least 2 channels (64 × widen), the widest a sane size.
     try real(widen, "widen", above: 1.0 / 32 - 1e-12, atMost: 16, orEqual: true)
     do { _ = try PretextTasks.parse(task) } catch let e as PretextTasks.SpecError { throw ConfigError(e.description) }
+    guard channels == 1 || channels == 3 else { throw ConfigError("--channels must be 1 or 3 (got \(channels))") }
+    if channels == 1, let colour = try PretextTasks.parse(task).first(where: { PretextTasks.named($0.name)?.needsColour == true }) {
+      throw ConfigError("--task \(colour.name) needs colour images: it cannot train with --channels 1")
+    }
     for (v, flag, lo) in [(cutoutHoles, "cutout-holes", 0), (cutoutHoleSize, "cutout-size", 1)] {
       guard v.count == 2, v[0] >= lo, v[0] <= v[1], v[1] <= 4096 else {
         throw ConfigError("--\(flag) must be LO-HI with \(lo) ≤ LO ≤ HI ≤ 4096 (got \(v.map(String.init).joined(separator: "-")))")
@@ -241,7 +249,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   }
 
   public var taskSettings: TaskSettings {
-    TaskSettings(size: pretextSize, widen: widen, cutout: RandomCutout(
+    TaskSettings(size: pretextSize, widen: widen, channels: channels, cutout: RandomCutout(
       count: cutoutHoles[0]...cutoutHoles[1], holeSize: cutoutHoleSize[0]...cutoutHoleSize[1],
       relativeTo: pretextSize == cutoutReferenceSize ? nil : cutoutReferenceSize, fill: RandomCutout.Fill(rawValue: cutoutFill) ?? .zero),
       swavQueue: swavQueue)

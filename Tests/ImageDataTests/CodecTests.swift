@@ -15,10 +15,10 @@ func write(_ bytes: [UInt8], _ name: String) -> String {
 }
 
 /// A 16×8 gradient: R = 16x, G = 32y, B = 255 − 16x.
-func gradient() -> RGBImage {
+func gradient() -> Image {
   var p: [UInt8] = []
   for y in 0..<8 { for x in 0..<16 { p += [UInt8(16 * x), UInt8(32 * y), UInt8(255 - 16 * x)] } }
-  return RGBImage(width: 16, height: 8, pixels: p)
+  return Image(width: 16, height: 8, pixels: p)
 }
 
 @Suite struct CodecTests {
@@ -38,16 +38,23 @@ func gradient() -> RGBImage {
     #expect(ga[2, 0] == (100, 100, 100))
     let rgba = try ImageCodec.decode(ImageCodec.encodePNG(gray.flatMap { [$0, 1, 2, 128] }, width: w, height: h, channels: 4))
     #expect(rgba[1, 0] == (50, 1, 2))
-    // 16-bit: the high byte of each big-endian sample.
-    let g16 = try ImageCodec.decode(ImageCodec.encodePNG(gray.flatMap { [$0, 0xAB] }, width: w, height: h, channels: 1, bitDepth: 16))
-    #expect(g16[1, 0] == (50, 50, 50))
+    // 16-bit: every big-endian sample kept whole (host order in memory), gray as one channel unless asked.
+    let g16 = try ImageCodec.decode(ImageCodec.encodePNG(gray.flatMap { [$0, 0xAB] }, width: w, height: h, channels: 1, bitDepth: 16),
+                                    channels: nil)
+    #expect(g16.channels == 1 && g16.bitDepth == 16 && g16.samples16[1] == 50 * 256 + 0xAB)
     let rgb16 = try ImageCodec.decode(ImageCodec.encodePNG(gray.flatMap { [$0, 0xFF, 7, 0, 9, 0] }, width: w, height: h, channels: 3, bitDepth: 16))
-    #expect(rgb16[3, 1] == (20, 7, 9))
+    #expect(rgb16.bitDepth == 16 && Array(rgb16.samples16[(3 * 7)..<(3 * 8)]) == [20 * 256 + 0xFF, 7 * 256, 9 * 256])
+    #expect(rgb16.eightBit()[3, 1] == (21, 7, 9))  // rounded, not truncated: 0x14FF is nearer 21 × 257
     let palette = try ImageCodec.decode(ImageCodec.encodePalettePNG([0, 1, 2, 1, 0, 0, 2, 2], width: w, height: h,
                                                                    palette: [255, 0, 0, 0, 128, 0, 10, 20, 30]))
     #expect(palette[1, 0] == (0, 128, 0) && palette[2, 0] == (10, 20, 30) && palette[0, 1] == (255, 0, 0))
     let rgba16 = try ImageCodec.decode(ImageCodec.encodePNG(gray.flatMap { [$0, 0, 1, 0, 2, 0, 0, 0] }, width: w, height: h, channels: 4, bitDepth: 16))
-    #expect(rgba16[0, 1] == (200, 1, 2))
+    #expect(rgba16.channels == 3 && Array(rgba16.samples16[(3 * 4)..<(3 * 5)]) == [200 * 256, 256, 512])
+    // Gray as stored, and RGB turned to gray (PIL's convert("L") luma) when one channel is asked for.
+    #expect(try ImageCodec.decode(ImageCodec.encodePNG(gray, width: w, height: h, channels: 1), channels: nil).pixels == gray)
+    let luma = try ImageCodec.decode(ImageCodec.encodePNG(rgba.pixels, width: w, height: h, channels: 3), channels: 1)
+    let want: Int = (50 * 299 + 1 * 587 + 2 * 114 + 500) / 1000
+    #expect(luma.channels == 1 && Int(luma.pixels[1]) == want)
   }
 
   @Test func jpegRGBGrayAndCMYK() throws {
@@ -88,7 +95,7 @@ func gradient() -> RGBImage {
     let png = try ImageCodec.encodePNG(gradient())
     let cases: [(String, [UInt8], String)] = [
       ("empty.jpg", [], "empty file"),
-      ("garbage.jpg", Array("this is not an image".utf8), "not a JPEG, PNG or DICOM"),
+      ("garbage.jpg", Array("this is not an image".utf8), "not a JPEG, PNG, TIFF or DICOM"),
       ("truncated.jpg", Array(jpeg.prefix(jpeg.count / 2)), "JPEG"),
       ("truncated.png", Array(png.prefix(png.count / 2)), "PNG"),
       ("header-only.png", Array(png.prefix(8)), ""),

@@ -19,9 +19,19 @@ import Testing
       #expect(image.values == want.values, "\(name): modality values")  // rescale applied, nothing rounded to 8 bits
       let (gray, rgb) = image.picture()
       #expect(gray.map(Int.init) == want.picture, "\(name): picture")
-      // Through the codec every loader uses: the same picture, as RGB.
-      let decoded = try ImageCodec.decode(contentsOf: try Self.fixture(name))
-      #expect(decoded.pixels == rgb.pixels && decoded.width == want.width, "\(name)")
+      // Through the codec every loader uses: one channel, the same picture at 8 bits stored; beyond 8 bits the
+      // same window onto 0…65535 (so within half an 8-bit step of the picture, and finer).
+      let decoded = try ImageCodec.decode(contentsOf: try Self.fixture(name), channels: nil)
+      #expect(decoded.channels == 1 && decoded.width == want.width, "\(name)")
+      if image.bitsStored > 8 {
+        #expect(decoded.bitDepth == 16, "\(name)")
+        let close = zip(decoded.samples16, gray).allSatisfy { abs(Double($0) / 257 - Double($1)) <= 0.5 + 1e-9 }
+        #expect(close, "\(name): 16-bit picture against the 8-bit one")
+        #expect(Set(decoded.samples16).count >= Set(gray).count, "\(name): at least as many levels")
+      } else {
+        #expect(decoded.bitDepth == 8 && decoded.pixels == gray, "\(name)")
+      }
+      #expect(try ImageCodec.decode(contentsOf: try Self.fixture(name)).eightBit().pixels.count == rgb.pixels.count, "\(name): as RGB")
     }
     let ct = try DicomImage(contentsOf: try Self.fixture("ct_u12_rescale.dcm"))
     #expect(ct.window?.center == 40 && ct.window?.width == 400 && ct.values.contains { $0 < 0 })  // Hounsfield units

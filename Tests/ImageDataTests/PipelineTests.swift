@@ -18,7 +18,7 @@ import Testing
   @Test func grayscaleSolarizeAndTurnsMatchTheirDefinitions() throws {
     var rng = SplitMix64(seed: 9)
     for (w, h) in [(1, 1), (7, 3), (16, 9), (33, 34)] {
-      let img = RGBImage(width: w, height: h, pixels: (0..<(3 * w * h)).map { _ in UInt8.random(in: 0...255, using: &rng) })
+      let img = Image(width: w, height: h, pixels: (0..<(3 * w * h)).map { _ in UInt8.random(in: 0...255, using: &rng) })
       var item = Item(source: img)
       item.images["image"] = img
       var gray = item, sol = item, r = rng

@@ -4,13 +4,13 @@ import Testing
 
 @Suite struct TransformTests {
   @Test func resizeAveragesWhenShrinkingAndKeepsFlatImagesFlat() throws {
-    let flat = RGBImage(width: 37, height: 23, fill: (10, 200, 99))
-    #expect(try flat.resized(to: 16, 16) == RGBImage(width: 16, height: 16, fill: (10, 200, 99)))
-    #expect(try flat.resized(to: 80, 50) == RGBImage(width: 80, height: 50, fill: (10, 200, 99)))
+    let flat = Image(width: 37, height: 23, fill: (10, 200, 99))
+    #expect(try flat.resized(to: 16, 16) == Image(width: 16, height: 16, fill: (10, 200, 99)))
+    #expect(try flat.resized(to: 80, 50) == Image(width: 80, height: 50, fill: (10, 200, 99)))
     // A 1-px checkerboard shrunk by 2 averages to mid grey, not to one of its colours (no aliasing).
     var p: [UInt8] = []
     for y in 0..<8 { for x in 0..<8 { let v: UInt8 = (x + y) % 2 == 0 ? 0 : 200; p += [v, v, v] } }
-    let small = try RGBImage(width: 8, height: 8, pixels: p).resized(to: 4, 4)
+    let small = try Image(width: 8, height: 8, pixels: p).resized(to: 4, 4)
     #expect(small.pixels.allSatisfy { abs(Int($0) - 100) <= 2 })
     // A crop region is resampled, not the whole image.
     let g = try gradient().resized(crop: (x: 4, y: 0, w: 4, h: 8), to: 4, 8)
@@ -27,7 +27,7 @@ import Testing
   @Test func randomResizedCropIsSeededAndSized() throws {
     var big: [UInt8] = []
     for y in 0..<120 { for x in 0..<200 { big += [UInt8(x % 256), UInt8(y), 7] } }
-    let img = RGBImage(width: 200, height: 120, pixels: big)
+    let img = Image(width: 200, height: 120, pixels: big)
     let rrc = RandomResizedCrop(size: 64)
     var a = SplitMix64(seed: 1), b = SplitMix64(seed: 1), c = SplitMix64(seed: 2)
     let x = try rrc(img, training: true, rng: &a)
@@ -43,7 +43,7 @@ import Testing
   }
 
   @Test func cutoutStatistics() {
-    let img = RGBImage(width: 160, height: 160, fill: (200, 150, 100))
+    let img = Image(width: 160, height: 160, fill: (200, 150, 100))
     let cut = RandomCutout()
     var counts: [Int: Int] = [:], widths = Set<Int>(), heights = Set<Int>()
     var rng = SplitMix64(seed: 5)
@@ -61,7 +61,7 @@ import Testing
     // Input damaged inside the holes only; the original untouched.
     var r = SplitMix64(seed: 3)
     let (damaged, holes) = cut(img, rng: &r)
-    #expect(img == RGBImage(width: 160, height: 160, fill: (200, 150, 100)))
+    #expect(img == Image(width: 160, height: 160, fill: (200, 150, 100)))
     for y in 0..<160 {
       for x in 0..<160 {
         let inHole = holes.contains { x >= $0.x0 && x < $0.x1 && y >= $0.y0 && y < $0.y1 }

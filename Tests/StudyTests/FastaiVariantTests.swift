@@ -14,8 +14,8 @@ import Training
   /// Noise-filled holes are the same holes (the same draws come first), hold non-black pixels, and leave the
   /// rest of the image untouched; black fill (the default) is unchanged by the option's existence.
   @Test func noiseFillKeepsTheHolesAndTheRest() throws {
-    let img = RGBImage(width: 40, height: 30, pixels: (0..<(40 * 30 * 3)).map { UInt8(truncatingIfNeeded: 7 * $0 + 1) })
-    func cut(_ fill: RandomCutout.Fill) -> (RGBImage, [Hole]) {
+    let img = Image(width: 40, height: 30, pixels: (0..<(40 * 30 * 3)).map { UInt8(truncatingIfNeeded: 7 * $0 + 1) })
+    func cut(_ fill: RandomCutout.Fill) -> (Image, [Hole]) {
       var rng = SplitMix64(seed: 11)
       return RandomCutout(count: 3...3, holeSize: 6...12, fill: fill)(img, rng: &rng)
     }

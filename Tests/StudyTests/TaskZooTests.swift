@@ -239,7 +239,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     var rng = SplitMix64(seed: 1)
     var label = -1
     for _ in 0..<20 where label != 1 {
-      var item = Item(source: RGBImage(width: 30, height: 30, pixels: pixels))
+      var item = Item(source: Image(width: 30, height: 30, pixels: pixels))
       item.images["image"] = item.images["source"]
       try t.apply(&item, rng: &rng)
       label = try #require(item.integers["permutation"])
@@ -267,7 +267,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
         for y in 0..<32 { for x in 0..<32 { for c in [Double(x) / 31, Double(y) / 31, blue] {
           px.append(UInt8(Swift.max(0, Swift.min(255, 20 + 200 * c + Double.random(in: -12...12, using: &rng)))))
         } } }
-        try ImageCodec.write(RGBImage(width: 32, height: 32, pixels: px), to: "\(root)/\(split)/\(i).png")
+        try ImageCodec.write(Image(width: 32, height: 32, pixels: px), to: "\(root)/\(split)/\(i).png")
       }
     }
   }

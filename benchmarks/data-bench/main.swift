@@ -43,7 +43,7 @@ if args[1] == "--simclr", args.count > 4, let size = Int(args[3]), let passes = 
     func us(_ body: () throws -> Void) rethrows -> Double {
       let t = Date(); try body(); return Date().timeIntervalSince(t) / Double(paths.count) * 1e6
     }
-    var decoded: [RGBImage] = []
+    var decoded: [Image] = []
     let decodeUS = try us { for p in paths { decoded.append(try ImageCodec.decode(contentsOf: p, minSide: size)) } }
     var items = decoded.map { Item(source: $0) }
     let crop = Crop(size: size, training: true, minScale: 0.08)
@@ -129,7 +129,7 @@ do {
   }
   let single = Double(paths.count * passes) / Date().timeIntervalSince(start)
   // Where the time goes, per stage (one pass).
-  var t = Date(), decoded: [RGBImage] = []
+  var t = Date(), decoded: [Image] = []
   for p in paths { decoded.append(try ImageCodec.decode(contentsOf: p, minSide: 128)) }
   let decodeUS = Date().timeIntervalSince(t) / Double(paths.count) * 1e6
   t = Date()
