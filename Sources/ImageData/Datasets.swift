@@ -2,7 +2,7 @@ import Foundation
 
 /// File extensions taken as images when listing folders (case-insensitive; the content decides the
 /// format). Other files are not part of a dataset.
-public let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "jpe", "jfif", "dcm", "dicom"]
+public let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "jpe", "jfif", "tif", "tiff", "dcm", "dicom"]
 
 /// A dataset problem found before training: names the folder or file and what is wrong.
 public struct DatasetError: Error, CustomStringConvertible, Sendable {

@@ -297,14 +297,15 @@ public enum ImageCodec {
     return Array(UnsafeBufferPointer(start: out, count: size))
   }
 
-  /// Writes `image` atomically as PNG or JPEG, chosen by the file extension.
+  /// Writes `image` atomically as PNG, JPEG or TIFF (deflate), chosen by the file extension.
   public static func write(_ image: Image, to path: String, quality: Int = 90) throws {
     let ext = (path as NSString).pathExtension.lowercased()
     let bytes: [UInt8]
     switch ext {
     case "png": bytes = try encodePNG(image)
     case "jpg", "jpeg": bytes = try encodeJPEG(image, quality: quality)
-    default: throw ImageError(path: path, "unknown image extension '.\(ext)' (use .png, .jpg or .jpeg)")
+    case "tif", "tiff": bytes = try encodeTIFF(image, compression: .deflate)
+    default: throw ImageError(path: path, "unknown image extension '.\(ext)' (use .png, .jpg, .jpeg, .tif or .tiff)")
     }
     try AtomicFileWriter.write(bytes, to: path)
   }
