@@ -273,6 +273,15 @@ public struct ImageWangLayout: Sendable {
 public struct ScanReport: Sendable {
   public let kept: [Int]
   public let bad: [(path: String, problem: String)]
+  /// How many kept images are of each kind as stored ("8-bit RGB", "16-bit gray", …).
+  public let kinds: [String: Int]
+  /// One line: the kinds counted, and a hint when every image is gray.
+  public var kindsLine: String {
+    let parts = kinds.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+    let allGray = !kinds.isEmpty && kinds.keys.allSatisfy { $0.hasSuffix("gray") }
+    return "images as stored: " + parts.joined(separator: ", ")
+      + (allGray ? " (all gray: --channels 1 trains single-channel models instead of copying gray into RGB)" : "")
+  }
   /// One warning naming and counting the skipped files (nil when none).
   public var warning: String? {
     guard !bad.isEmpty else { return nil }
@@ -292,12 +301,14 @@ public let maximumAspectRatio = 25
 /// `strict`: any bad file is an error listing them all instead.
 public func scanImages(_ paths: [String], strict: Bool = false) throws -> ScanReport {
   var problems = [String?](repeating: nil, count: paths.count)
-  problems.withUnsafeMutableBufferPointer { out in
-    nonisolated(unsafe) let base = out.baseAddress!  // each iteration writes its own slot only
+  var kinds = [String](repeating: "", count: paths.count)
+  problems.withUnsafeMutableBufferPointer { out in kinds.withUnsafeMutableBufferPointer { kindsOut in
+    nonisolated(unsafe) let base = out.baseAddress!, kind = kindsOut.baseAddress!  // each iteration writes its own slots only
     DispatchQueue.concurrentPerform(iterations: paths.count) { i in
       do {
         // At a DCT scale whose shorter side is still ≥ the minimum: smaller means the file itself is.
-        let image = try ImageCodec.decode(contentsOf: paths[i], minSide: minimumImageSide)
+        let image = try ImageCodec.decode(contentsOf: paths[i], minSide: minimumImageSide, channels: nil)
+        kind[i] = "\(image.bitDepth)-bit \(image.channels == 1 ? "gray" : "RGB")"
         let (short, long) = (Swift.min(image.width, image.height), Swift.max(image.width, image.height))
         if short < minimumImageSide {
           base[i] = "\(image.width)x\(image.height) px: shorter side under \(minimumImageSide) px, too small to train on"
@@ -308,9 +319,10 @@ public func scanImages(_ paths: [String], strict: Bool = false) throws -> ScanRe
         base[i] = (error as? ImageError)?.message ?? "\(error)"
       }
     }
-  }
+  } }
   let bad = problems.enumerated().compactMap { i, p in p.map { (paths[i], $0) } }
-  let report = ScanReport(kept: problems.indices.filter { problems[$0] == nil }, bad: bad)
+  let kept = problems.indices.filter { problems[$0] == nil }
+  let report = ScanReport(kept: kept, bad: bad, kinds: Dictionary(kept.map { (kinds[$0], 1) }, uniquingKeysWith: +))
   if strict, !bad.isEmpty {
     throw DatasetError(path: bad[0].0, "\(bad.count) file(s) cannot be decoded:\n" + bad.map { "  \($0.0): \($0.1)" }.joined(separator: "\n"))
   }

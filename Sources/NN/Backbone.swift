@@ -41,7 +41,9 @@ public final class PooledEncoder: Module, Backbone {
     // The width of the last stage, from a tiny forward in eval mode (no statistics touched, no grad).
     body.eval()
     defer { body.train() }
-    let probe = try Tensor.zeros([1, 3, 32, 32])
+    // As many channels as the stem's first convolution takes (3, or 1 for gray models).
+    let channels = body.parameters().first { $0.value.shape.count == 4 }?.value.shape[1] ?? 3
+    let probe = try Tensor.zeros([1, channels, 32, 32])
     featureCount = try withNoGrad { [body] in try body(probe).shape[1] }
     super.init()
   }

@@ -575,6 +575,7 @@ struct DataCommand: ParsableCommand {
       if !noScan {
         let report = try scanImages(found.layout.allPaths, strict: strict)
         print(report.warning ?? "all \(report.kept.count) images decode")
+        print(report.kindsLine)
       }
     }
   }

@@ -3,6 +3,8 @@ import Testing
 import TestSupport
 @testable import ImageData
 @testable import Study
+import NN
+import SelfSupervised
 import Torch
 
 /// `--channels 1` on 16-bit gray images: the models take one channel (fastai's key names unchanged), the
@@ -62,5 +64,22 @@ import Torch
     // A task about colour cannot train on one channel: refused before anything runs.
     let c = try runTool(tool, ["pretrain", "--data", data, "--out", root + "/c", "--channels", "1", "--task", "colorization"], environment: env)
     #expect(c.status != 0 && c.output.contains("colorization needs colour images"), "\(c.output)")
+  }
+
+  /// Every task that does not need colour trains on one channel: a finite loss, a picture, and an encoder
+  /// whose stem takes one channel and which loads into a 1-channel classifier.
+  @Test(arguments: PretextTasks.all.filter { !$0.needsColour }.map { $0.name })
+  func everyGrayTaskTrainsOnOneChannel(_ name: String) throws {
+    let root = NSTemporaryDirectory() + "pretext-gray-\(name)-\(UUID().uuidString)"
+    try SyntheticImageWang(size: 32, trainPerClass: 1, validPerClass: 1, unsupCount: 24, seed: 4).write(to: root + "/data")
+    var config = tinyPretext(name, epochs: 1)
+    (config.channels, config.pretextBatch) = (1, 8)
+    let (result, stage) = try runPretext(try ImageWangLayout(root: root + "/data"), config, runDir: root + "/run")
+    #expect(result.history.allSatisfy { $0.trainLoss.isFinite }, "\(name)")
+    let encoder = try SafeTensors.File(path: stage.file(result.encoderFile)).tensors()
+    #expect(encoder.first { $0.name == "0.0.weight" }?.tensor.shape == [32, 1, 3, 3], "\(name)")
+    let classifier = try XResNet(.resnet34, inChannels: 1, classes: 20, widen: 0.125)
+    try EncoderTransfer.loadBody(encoder, into: classifier)
+    #expect(FileManager.default.fileExists(atPath: stage.file(result.pictureFile)), "\(name)")
   }
 }
