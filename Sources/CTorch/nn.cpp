@@ -1,7 +1,36 @@
 // Neural-network operators: convolution, normalisation, pooling, resampling, activations and losses.
+#include <ATen/autocast_mode.h>
+
 #include "shim.h"
 
 using namespace ctorch;
+
+namespace {
+// libtorch 2.13's CPU bfloat16 convolution returns a weight gradient of garbage (inf, NaN, 1e37: memory it did
+// not write) when a stride exceeds the input's side and there is padding — e.g. a stride-2 3×3 convolution on
+// a 1×1 map, which small crops reach in xresnet's last stage. Measured with PyTorch itself on the pinned wheel
+// (NOTES.md, "bfloat16"); fine in float32. Such a convolution (tiny by construction) runs in float32.
+bool bf16_conv_is_broken(const at::Tensor &x, const at::Tensor &w, at::IntArrayRef stride,
+                         at::IntArrayRef padding) {
+  if (!x.device().is_cpu() || x.dim() != (int64_t)stride.size() + 2) return false;
+  bool bf16 = x.scalar_type() == at::kBFloat16 || w.scalar_type() == at::kBFloat16 ||
+              (at::autocast::is_autocast_enabled(at::kCPU) && at::autocast::get_autocast_dtype(at::kCPU) == at::kBFloat16);
+  if (!bf16) return false;
+  bool padded = false, strided_past = false;
+  for (size_t i = 0; i < stride.size(); i++) {
+    padded = padded || padding[i] > 0;
+    strided_past = strided_past || stride[i] > x.size(2 + (int64_t)i);
+  }
+  return padded && strided_past;
+}
+
+// CPU autocast off for a scope (restored after).
+struct CPUAutocastOff {
+  bool was = at::autocast::is_autocast_enabled(at::kCPU);
+  CPUAutocastOff() { at::autocast::set_autocast_enabled(at::kCPU, false); }
+  ~CPUAutocastOff() { at::autocast::set_autocast_enabled(at::kCPU, was); }
+};
+}  // namespace
 
 extern "C" {
 
@@ -9,6 +38,17 @@ pt_tensor pt_conv(pt_tensor x, pt_tensor w, pt_tensor b, const intptr_t *stride,
                   const intptr_t *dilation, intptr_t nsp, intptr_t groups) {
   return tensor_op([&] {
     auto s = ints(stride, nsp), p = ints(padding, nsp), d = ints(dilation, nsp);
+    if (bf16_conv_is_broken(T(x), T(w), s, p)) {
+      // Under autocast the float32 result is what an op on autocast's float32 list gives; an explicit bfloat16
+      // input gets its dtype back.
+      bool autocast = at::autocast::is_autocast_enabled(at::kCPU);
+      CPUAutocastOff off;
+      auto b32 = b ? std::optional<at::Tensor>(T(b).to(at::kFloat)) : std::nullopt;
+      at::Tensor y = nsp == 1 ? at::conv1d(T(x).to(at::kFloat), T(w).to(at::kFloat), b32, s, p, d, groups)
+                   : nsp == 2 ? at::conv2d(T(x).to(at::kFloat), T(w).to(at::kFloat), b32, s, p, d, groups)
+                              : at::conv3d(T(x).to(at::kFloat), T(w).to(at::kFloat), b32, s, p, d, groups);
+      return autocast ? y : y.to(T(x).scalar_type());
+    }
     switch (nsp) {
       case 1: return at::conv1d(T(x), T(w), opt(b), s, p, d, groups);
       case 2: return at::conv2d(T(x), T(w), opt(b), s, p, d, groups);
