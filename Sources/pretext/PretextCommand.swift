@@ -94,7 +94,7 @@ struct StudyOptions: ParsableArguments {
   @Flag(inversion: .prefixedNo, help: "Channels-last (NHWC) models and batches (default: on; faster convolutions).")
   var channelsLast: Bool?
   @Option(help: "Image channels the models take: 3 (gray images copied into RGB; default) or 1 (single-channel models: the xresnet stem takes 1 channel, colour images are turned to gray). 16-bit PNG, TIFF and DICOM samples keep their precision either way.") var channels: Int?
-  @Option(help: "Arithmetic: fp32, bf16 (bfloat16 autocast; weights and optimizer state stay float32), fp16 (GPU, with loss scaling) or auto (bf16 where the CPU has AVX512-BF16/AMX or the GPU compute capability 8.0+, else fp32; the run prints which). Default fp32.") var precision: String?
+  @Option(help: "Arithmetic: fp32, bf16 (bfloat16 autocast; weights and optimizer state stay float32), fp16 (GPU, with loss scaling) or auto (bf16 where the CPU has AVX512-BF16/AMX or the GPU compute capability 8.0+, else fp32; the run prints which). Default auto.") var precision: String?
   @Option(help: "Random seed.") var seed: UInt64?
   @Flag(help: "Keep each stage's checkpoints after it finishes (default: deleted once its result is written).")
   var keepCheckpoints = false

@@ -11,7 +11,7 @@ import Training
 @Suite(.serialized) struct DataParallelTests {
   static func pretrainArguments(_ data: String, out: String, epochs: Int) -> [String] {
     ["pretrain", "--data", data, "--out", out, "--pretext-size", "32", "--pretext-batch", "16", "--pretext-epochs", "\(epochs)",
-     "--widen", "0.125", "--workers", "1", "--seed", "3", "--sync-batchnorm"]
+     "--widen", "0.125", "--workers", "1", "--seed", "3", "--sync-batchnorm", "--precision", "fp32"]
   }
 
   static func runFolder(_ out: String, kind: String = "pretrain") throws -> String {
@@ -103,7 +103,7 @@ import Training
     func evaluate(_ out: String, _ extra: [String]) throws -> String {
       let run = try runTool(tool, ["evaluate", "--protocol", "discriminative", "--encoder", encoder, "--data", root + "/data", "--out", root + "/" + out,
                                    "--size", "32", "--batch", "16", "--epochs", "3", "--head-epochs", "1", "--widen", "0.125", "--workers", "1",
-                                   "--seed", "3", "--sync-batchnorm"] + extra, environment: ["OMP_NUM_THREADS": "2"])
+                                   "--seed", "3", "--sync-batchnorm", "--precision", "fp32"] + extra, environment: ["OMP_NUM_THREADS": "2"])
       try #require(run.status == 0, "\(run.output)")
       return try Self.runFolder(root + "/" + out, kind: "finetune") + "/eval/discriminative/0"
     }

@@ -513,6 +513,10 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     let data = try tinyPretextData(root + "/data")
     var config = tinyPretext("simclr", epochs: 4)
     (config.size, config.batch) = (32, 8)
+    // Bit-identity of two runs in one process is asked in float32: in bfloat16 (the default here) the two runs
+    // agree alone, but not beside other suites running bf16 in the same process (the first epoch's loss moves in
+    // the third decimal; cause not isolated, NOTES.md "bfloat16"); alone, the monitor changes nothing in bf16 too.
+    config.precision = .fp32
     let plain = try runPretext(data, config, runDir: root + "/a")
     config.knnEvery = 3
     let watched = try runPretext(data, config, runDir: root + "/b")
@@ -543,7 +547,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     #expect(try runPretext(data, config, runDir: root + "/fp32").result.precision == .fp32)
     config.precision = .auto
     #expect(try runPretext(data, config, runDir: root + "/auto").result.precision == (Runtime.cpuHasNativeBFloat16 ? .bf16 : .fp32))
-    #expect(StudyConfig().precision == .fp32)
+    #expect(StudyConfig().precision == .auto)  // the default since 2026-12-06 (NOTES.md, "bfloat16")
     let old = try JSONDecoder().decode(StudyConfig.self, from: Data(#"{"task": "rotation"}"#.utf8))
     #expect(old.precision == .fp32 && old.task == "rotation")
   }
