@@ -63,10 +63,31 @@ public enum Runtime {
     Set(String(cString: pt_cpu_capabilities()).split(separator: " ").map(String.init))
   }
 
-  /// Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX; Arm's BF16 extension), where bfloat16 GEMMs and
-  /// convolutions run about twice float32's rate; elsewhere libtorch emulates them, slower than float32.
+  /// Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX; Arm's BF16 extension); without them libtorch
+  /// emulates bfloat16, slower than float32. Having them is not enough to be faster: see `cpuBFloat16Speedup`.
   public static var cpuHasNativeBFloat16: Bool {
     !cpuCapabilities.isDisjoint(with: ["avx512_bf16", "amx_bf16", "amx_tile", "bf16", "sve_bf16"])
+  }
+
+  /// bfloat16's GEMM rate over float32's on this CPU, through libtorch (the best of 3 1024³ products each, after
+  /// a warm-up; measured once per process, on the calling thread's libtorch threads, ~0.1 s). The instructions
+  /// alone do not decide it: with AMX oneDNN ran bfloat16 2.1× float32 here, with AVX512-BF16 but AMX hidden by
+  /// the hypervisor 0.6× (NOTES.md, "bfloat16").
+  public static func cpuBFloat16Speedup() throws -> Double { try measuredBFloat16Speedup.get() }
+
+  private static let measuredBFloat16Speedup = Result<Double, Error> {
+    let n = 1024
+    func best(_ dtype: DType) throws -> Double {
+      let x = try Tensor.rand([n, n]).to(dtype: dtype), y = try Tensor.rand([n, n]).to(dtype: dtype)
+      _ = try x.matmul(y)
+      return try (0..<3).map { _ in
+        let start = DispatchTime.now().uptimeNanoseconds
+        _ = try x.matmul(y)
+        return Double(DispatchTime.now().uptimeNanoseconds - start)
+      }.min()!
+    }
+    let (fp32, bf16) = (try best(.float32), try best(.bfloat16))
+    return fp32 / Swift.max(bf16, 1)
   }
 
   /// The libtorch version this binary runs on ("2.13.0").

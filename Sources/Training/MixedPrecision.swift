@@ -50,9 +50,18 @@ public enum Precision: String, Codable, Sendable, CaseIterable {
       }
       return .float16
     case .auto:
-      let native = device == .cpu ? Runtime.cpuHasNativeBFloat16 : Runtime.cudaSupportsBFloat16
-      return native ? .bfloat16 : nil
+      guard device == .cpu else { return Runtime.cudaSupportsBFloat16 ? .bfloat16 : nil }
+      return try Self.cpuPrefersBFloat16() ? .bfloat16 : nil
     }
+  }
+
+  /// bfloat16 must run GEMMs at least this many times float32's rate for `auto` to pick it on a CPU: with AMX it
+  /// measured 2.1×, with AVX512-BF16 alone 0.6× (NOTES.md, "bfloat16"); the convolutions gain less than GEMMs.
+  public static let cpuBFloat16MinimumSpeedup = 1.2
+
+  /// Whether `auto` picks bfloat16 on this CPU: it has the instructions, and they are measurably faster.
+  public static func cpuPrefersBFloat16() throws -> Bool {
+    try Runtime.cpuHasNativeBFloat16 && Runtime.cpuBFloat16Speedup() >= cpuBFloat16MinimumSpeedup
   }
 
   /// What `self` resolves to on `device`, as a precision name (`auto` becomes bf16 or fp32).

@@ -546,7 +546,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     config.precision = .fp32
     #expect(try runPretext(data, config, runDir: root + "/fp32").result.precision == .fp32)
     config.precision = .auto
-    #expect(try runPretext(data, config, runDir: root + "/auto").result.precision == (Runtime.cpuHasNativeBFloat16 ? .bf16 : .fp32))
+    #expect(try runPretext(data, config, runDir: root + "/auto").result.precision == (try Precision.cpuPrefersBFloat16() ? .bf16 : .fp32))
     #expect(StudyConfig().precision == .auto)  // the default since 2026-12-06 (NOTES.md, "bfloat16")
     let old = try JSONDecoder().decode(StudyConfig.self, from: Data(#"{"task": "rotation"}"#.utf8))
     #expect(old.precision == .fp32 && old.task == "rotation")

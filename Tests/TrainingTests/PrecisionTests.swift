@@ -64,10 +64,15 @@ import Testing
     #expect(try Precision.bf16.autocastDType(on: .cpu) == .bfloat16)
     #expect(throws: FitError.self) { try Precision.fp16.autocastDType(on: .cpu) }  // a GPU format
     #expect(try Precision.fp16.autocastDType(on: .cuda) == .float16)
-    // auto follows what libtorch detects on this CPU (cpuinfo), whichever it is.
+    // auto follows what libtorch detects on this CPU (cpuinfo) and how fast bf16 GEMMs measure, whichever they are.
     let native = !Runtime.cpuCapabilities.isDisjoint(with: ["avx512_bf16", "amx_bf16", "amx_tile", "bf16", "sve_bf16"])
     #expect(Runtime.cpuHasNativeBFloat16 == native)
-    #expect(try Precision.auto.resolved(on: .cpu) == (native ? .bf16 : .fp32))
+    let speedup = try Runtime.cpuBFloat16Speedup()
+    #expect(speedup.isFinite && speedup > 0.01 && speedup < 100)
+    #expect(try Runtime.cpuBFloat16Speedup() == speedup)  // measured once per process
+    let prefers = native && speedup >= Precision.cpuBFloat16MinimumSpeedup
+    #expect(try Precision.cpuPrefersBFloat16() == prefers)
+    #expect(try Precision.auto.resolved(on: .cpu) == (prefers ? .bf16 : .fp32))
     #expect(!Runtime.cpuCapabilities.isEmpty)  // cpuinfo answered
   }
 }
