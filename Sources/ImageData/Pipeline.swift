@@ -88,7 +88,9 @@ public struct Cutout: ItemTransform {
     item.images[image] = damaged
     if let mask {
       var m = Mask(width: img.width, height: img.height)
-      for h in holes { for y in h.y0..<h.y1 { for x in h.x0..<h.x1 { m.values[y * img.width + x] = 255 } } }
+      m.values.withUnsafeMutableBufferPointer { v in
+        for h in holes { for y in h.y0..<h.y1 { memset(v.baseAddress! + y * img.width + h.x0, 255, h.x1 - h.x0) } }
+      }
       item.masks[mask] = m
     }
   }

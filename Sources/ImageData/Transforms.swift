@@ -134,18 +134,24 @@ public struct RandomCutout: Sendable {
   public func callAsFunction(_ img: Image, rng: inout SplitMix64) -> (Image, [Hole]) {
     let hs = holes(width: img.width, height: img.height, rng: &rng)
     var out = img
-    let (ch, wide) = (img.channels, img.bitDepth == 16)
-    for h in hs {
-      // Black holes draw nothing more, so the study's default stays what it was.
-      let noise = fill == .noise || (fill == .mixed && Bool.random(using: &rng))
-      for y in h.y0..<h.y1 {
-        let row = ch * (y * img.width)
-        for i in (row + ch * h.x0)..<(row + ch * h.x1) {
-          if wide {
-            let v = noise ? UInt16.random(in: 0...UInt16.max, using: &rng) : 0
-            (out.pixels[2 * i], out.pixels[2 * i + 1]) = withUnsafeBytes(of: v) { ($0[0], $0[1]) }
-          } else {
-            out.pixels[i] = noise ? UInt8.random(in: 0...255, using: &rng) : 0
+    let (ch, sb) = (img.channels, img.sampleBytes)
+    out.pixels.withUnsafeMutableBufferPointer { px in
+      for h in hs {
+        // Black holes draw nothing more, so the study's default stays what it was.
+        let noise = fill == .noise || (fill == .mixed && Bool.random(using: &rng))
+        for y in h.y0..<h.y1 {
+          let first = ch * (y * img.width + h.x0), count = ch * (h.x1 - h.x0)  // samples of this row in the hole
+          guard noise else {
+            memset(px.baseAddress! + first * sb, 0, count * sb)  // a row at a time: the fill costs nothing per sample
+            continue
+          }
+          for i in first..<(first + count) {
+            if sb == 2 {
+              let v = UInt16.random(in: 0...UInt16.max, using: &rng)
+              (px[2 * i], px[2 * i + 1]) = withUnsafeBytes(of: v) { ($0[0], $0[1]) }
+            } else {
+              px[i] = UInt8.random(in: 0...255, using: &rng)
+            }
           }
         }
       }
