@@ -87,4 +87,33 @@ import Testing
       expectClose(try values(p), ref, tol: 1e-12)
     }
   }
+
+  /// Channels-last parameters with state of the same layout (convolution weights in a channels-last model) are
+  /// stepped in place as 1-D views, not cloned to contiguous and copied back: the same values as the contiguous
+  /// tensors (within float rounding: an element may fall in the kernel's scalar tail in one order and a vector
+  /// lane in the other), and the parameters keep their layout.
+  @Test func fusedStepsOnChannelsLastEqualContiguous() throws {
+    Runtime.manualSeed(3)
+    let p0 = try Tensor.randn([4, 3, 3, 3]), g0 = try Tensor.randn([4, 3, 3, 3])
+    func run(_ layout: MemoryFormat) throws -> (sgd: Tensor, adam: Tensor) {
+      let p = try p0.clone().contiguous(layout), g = try g0.clone().contiguous(layout)
+      let buf = try p.zerosLike()
+      for t in 0..<3 {
+        try Foreach.fusedSGD_(params: [p], grads: [g], momentumBuffers: [buf], lr: 0.1, momentum: 0.9, weightDecay: 0.01,
+                              isFirstStep: t == 0)
+      }
+      let q = try p0.clone().contiguous(layout), m = try q.zerosLike(), v = try q.zerosLike()
+      let step = try Tensor.zeros([], dtype: .float32)
+      for _ in 0..<3 {
+        try Foreach.fusedAdam_(params: [q], grads: [g], expAvgs: [m], expAvgSqs: [v], steps: [step], lr: 0.01, beta1: 0.9,
+                               beta2: 0.99, weightDecay: 0.01, eps: 1e-8, decoupled: true)
+      }
+      return (p, q)
+    }
+    let (flat, cl) = (try run(.contiguous), try run(.channelsLast))
+    #expect(cl.sgd.isContiguous(.channelsLast) && cl.adam.isContiguous(.channelsLast) && !cl.sgd.isContiguous())
+    #expect(try (cl.sgd - flat.sgd).abs().max().item().doubleValue < 1e-6)
+    #expect(try (cl.adam - flat.adam).abs().max().item().doubleValue < 1e-6)
+    #expect(try !cl.sgd.equal(p0) && !cl.adam.equal(p0))  // they moved
+  }
 }
