@@ -23,7 +23,7 @@ test: setup
 	@start=$$(date +%s); $(SWIFT) build --build-tests; echo "[make test] build took $$(( $$(date +%s) - start )) s"
 	@# One libtorch thread per test: the tests run concurrently, and a team of all cores in each one
 	@# oversubscribes the machine (measured: bfloat16 suites 5-10x slower so, as fast as float32 with one thread
-	@# each; the whole suite 377 s -> 160 s). Tests that need more threads give their tools OMP_NUM_THREADS.
+	@# each; the whole suite 377 s -> 135-160 s). Tests that need more threads give their tools OMP_NUM_THREADS.
 	OMP_NUM_THREADS=1 $(SWIFT) test --skip-build
 	@scripts/fresh-clone-check.sh
 
