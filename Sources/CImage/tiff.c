@@ -90,9 +90,9 @@ static uint8_t *fail(TIFF *tif, uint8_t *buf, struct failure *f, const char *msg
   return NULL;
 }
 
-// Samples `first`…`first + n` of pixel row segments: copies `count` pixels from a decoded tile/strip row
-// (`spp` samples per pixel when contiguous, 1 when planar) into the output (channels `ch`), keeping the first
-// `ch` samples of each pixel (extra samples such as alpha dropped).
+// Copies `count` pixels of a decoded tile or strip row (`src_step` samples per pixel: all of them when contiguous,
+// 1 when planar) to row `y`, column `x0` of the output (`ch` channels): the first `ch` samples of each pixel
+// (extra samples such as alpha dropped), or, for plane `plane` ≥ 0, that one channel.
 static void place(uint8_t *out, size_t out_w, int ch, int bytes, uint32_t x0, uint32_t y, const uint8_t *src,
                   uint32_t count, int src_step, int plane) {
   for (uint32_t i = 0; i < count; i++) {

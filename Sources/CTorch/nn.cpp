@@ -38,23 +38,22 @@ pt_tensor pt_conv(pt_tensor x, pt_tensor w, pt_tensor b, const intptr_t *stride,
                   const intptr_t *dilation, intptr_t nsp, intptr_t groups) {
   return tensor_op([&] {
     auto s = ints(stride, nsp), p = ints(padding, nsp), d = ints(dilation, nsp);
-    if (bf16_conv_is_broken(T(x), T(w), s, p)) {
-      // Under autocast the float32 result is what an op on autocast's float32 list gives; an explicit bfloat16
-      // input gets its dtype back.
-      bool autocast = at::autocast::is_autocast_enabled(at::kCPU);
-      CPUAutocastOff off;
-      auto b32 = b ? std::optional<at::Tensor>(T(b).to(at::kFloat)) : std::nullopt;
-      at::Tensor y = nsp == 1 ? at::conv1d(T(x).to(at::kFloat), T(w).to(at::kFloat), b32, s, p, d, groups)
-                   : nsp == 2 ? at::conv2d(T(x).to(at::kFloat), T(w).to(at::kFloat), b32, s, p, d, groups)
-                              : at::conv3d(T(x).to(at::kFloat), T(w).to(at::kFloat), b32, s, p, d, groups);
-      return autocast ? y : y.to(T(x).scalar_type());
-    }
-    switch (nsp) {
-      case 1: return at::conv1d(T(x), T(w), opt(b), s, p, d, groups);
-      case 2: return at::conv2d(T(x), T(w), opt(b), s, p, d, groups);
-      case 3: return at::conv3d(T(x), T(w), opt(b), s, p, d, groups);
-    }
-    throw std::invalid_argument("convolution over " + std::to_string(nsp) + " spatial dims is not supported");
+    auto conv = [&](const at::Tensor &xx, const at::Tensor &ww, const std::optional<at::Tensor> &bb) {
+      switch (nsp) {
+        case 1: return at::conv1d(xx, ww, bb, s, p, d, groups);
+        case 2: return at::conv2d(xx, ww, bb, s, p, d, groups);
+        case 3: return at::conv3d(xx, ww, bb, s, p, d, groups);
+      }
+      throw std::invalid_argument("convolution over " + std::to_string(nsp) + " spatial dims is not supported");
+    };
+    if (!bf16_conv_is_broken(T(x), T(w), s, p)) return conv(T(x), T(w), opt(b));
+    // Under autocast the float32 result is what an op on autocast's float32 list gives; an explicit bfloat16
+    // input gets its dtype back.
+    bool autocast = at::autocast::is_autocast_enabled(at::kCPU);
+    CPUAutocastOff off;
+    auto b32 = b ? std::optional<at::Tensor>(T(b).to(at::kFloat)) : std::nullopt;
+    auto y = conv(T(x).to(at::kFloat), T(w).to(at::kFloat), b32);
+    return autocast ? y : y.to(T(x).scalar_type());
   });
 }
 pt_tensor pt_conv_transpose2d(pt_tensor x, pt_tensor w, pt_tensor b, const intptr_t *stride,

@@ -63,9 +63,9 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   /// Models and batches in channels-last (NHWC) layout: libtorch's convolutions run faster so on CPUs
   /// (benchmarks/bench.py measures both layouts) and on GPUs with tensor cores.
   public var channelsLast = true
-  /// fp32, bf16, fp16 (GPU) or auto (bf16 where the device computes it natively, else fp32): the forward and the
-  /// loss of every training and feature pass under autocast in that dtype; weights and optimizer state float32.
-  /// Default auto: measured at accuracy parity and 1.4–2× faster where bf16 is native (NOTES.md, "bfloat16").
+  /// fp32, bf16, fp16 (GPU) or auto (bf16 where it pays: `Precision.cpuPrefersBFloat16`, or a GPU of compute
+  /// capability 8.0+; else fp32): the forward and the loss of every training and feature pass under autocast in
+  /// that dtype; weights and optimizer state float32. Default auto (NOTES.md, "bfloat16").
   public var precision = Precision.auto
   /// Caps on the images used (nil: all): per train/ class, per val/ class, and of unsup/. The `demo` preset
   /// sets them so that it takes minutes on full ImageWang too.

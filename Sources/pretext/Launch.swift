@@ -1,5 +1,6 @@
 // Data-parallel launch: joining the group a launcher (torchrun, srun, `--nproc`) describes in the environment,
 // and `--nproc N`, which starts the N local ranks itself as torchrun --standalone would.
+import ArgumentParser
 import Foundation
 import Study
 import Torch
@@ -19,6 +20,19 @@ func joinGroupIfLaunched(_ command: String) throws -> Bool {
     print("data-parallel: \(group.worldSize) ranks (rendezvous \(env.masterAddress):\(env.masterPort), Gloo, collective timeout \(Int(timeout)) s)")
   }
   return true
+}
+
+/// `--nproc N` of the commands that train data-parallel.
+struct LaunchFlags: ParsableArguments {
+  @Option(help: "Data-parallel on this machine: start N ranks (processes) of this command, each with its part of every batch (also: run under torchrun --no-python or srun).") var nproc: Int?
+
+  /// With `--nproc` above 1, becomes the launcher of that many ranks (never returns).
+  func startLocalRanksIfAsked() throws { try launchLocalRanksIfAsked(nproc) }
+}
+
+/// Launches `n` local ranks when `n` is above 1 (never returns then); else does nothing.
+func launchLocalRanksIfAsked(_ n: Int?) throws {
+  if let n, n > 1 { try launchLocalRanks(n) }
 }
 
 /// `--nproc N`: runs this same command line (without `--nproc`) as N ranks on this machine, on loopback with a

@@ -94,7 +94,7 @@ struct StudyOptions: ParsableArguments {
   @Flag(inversion: .prefixedNo, help: "Channels-last (NHWC) models and batches (default: on; faster convolutions).")
   var channelsLast: Bool?
   @Option(help: "Image channels the models take: 3 (gray images copied into RGB; default) or 1 (single-channel models: the xresnet stem takes 1 channel, colour images are turned to gray). 16-bit PNG, TIFF and DICOM samples keep their precision either way.") var channels: Int?
-  @Option(help: "Arithmetic: fp32, bf16 (bfloat16 autocast; weights and optimizer state stay float32), fp16 (GPU, with loss scaling) or auto (bf16 where the CPU has AVX512-BF16/AMX or the GPU compute capability 8.0+, else fp32; the run prints which). Default auto.") var precision: String?
+  @Option(help: "Arithmetic: fp32, bf16 (bfloat16 autocast; weights and optimizer state stay float32), fp16 (GPU, with loss scaling) or auto (bf16 where the CPU has bfloat16 instructions whose GEMMs measure at least 1.2× float32's, or the GPU compute capability 8.0+; else fp32; the run prints which and why). Default auto.") var precision: String?
   @Option(help: "Random seed.") var seed: UInt64?
   @Flag(help: "Keep each stage's checkpoints after it finishes (default: deleted once its result is written).")
   var keepCheckpoints = false
@@ -255,7 +255,7 @@ struct PretrainCommand: ParsableCommand {
     commandName: "pretrain", abstract: "Train a pretext task (--task, default inpainting) and save its encoder.")
   @Argument(help: "The pretext task (same as --task; kept for `pretrain inpainting`).") var taskName: String?
   @OptionGroup var options: StudyOptions
-  @Option(help: "Data-parallel on this machine: start N ranks (processes) of this command, each with its part of every batch (also: run under torchrun --no-python or srun).") var nproc: Int?
+  @OptionGroup var launch: LaunchFlags
 
   func validate() throws {
     if let taskName, let flag = options.task, flag != taskName { throw ValidationError("two tasks given: '\(taskName)' and --task \(flag)") }
@@ -265,7 +265,7 @@ struct PretrainCommand: ParsableCommand {
   }
 
   func run() throws {
-    if let nproc, nproc > 1 { try launchLocalRanks(nproc) }
+    try launch.startLocalRanksIfAsked()
     try joinGroupIfLaunched("pretrain")
     var config = try options.config()
     if let taskName { config.task = taskName }
@@ -294,7 +294,7 @@ struct EvaluateCommand: ParsableCommand {
   @Option(help: "random (no encoder), head, discriminative or full.") var `protocol`: String
   @Option(help: "The encoder file (e.g. a run's pretext/<task>/encoder.safetensors); not for --protocol random.") var encoder: String?
   @OptionGroup var options: StudyOptions
-  @Option(help: "Data-parallel on this machine: start N ranks (processes) of this command, each with its part of every batch (also: run under torchrun --no-python or srun).") var nproc: Int?
+  @OptionGroup var launch: LaunchFlags
 
   func validate() throws {
     guard let s = Scenario(rawValue: `protocol`) else {
@@ -305,7 +305,7 @@ struct EvaluateCommand: ParsableCommand {
   }
 
   func run() throws {
-    if let nproc, nproc > 1 { try launchLocalRanks(nproc) }
+    try launch.startLocalRanksIfAsked()
     try joinGroupIfLaunched("evaluate")
     try runEvaluation(Scenario(rawValue: `protocol`)!, encoder: encoder, options)
   }
@@ -371,7 +371,7 @@ struct FinetuneCommand: ParsableCommand {
   @Option(help: "full (every layer trained at one lr), head (body frozen) or discriminative (head first, then lr/100…lr).")
   var mode = "full"
   @OptionGroup var options: StudyOptions
-  @Option(help: "Data-parallel on this machine: start N ranks (processes) of this command, each with its part of every batch (also: run under torchrun --no-python or srun).") var nproc: Int?
+  @OptionGroup var launch: LaunchFlags
 
   /// What `--init` and `--mode` name.
   func scenario() throws -> Scenario {
@@ -391,7 +391,7 @@ struct FinetuneCommand: ParsableCommand {
   }
 
   func run() throws {
-    if let nproc, nproc > 1 { try launchLocalRanks(nproc) }
+    try launch.startLocalRanksIfAsked()
     try joinGroupIfLaunched("finetune")
     let scenario = try scenario()
     try runEvaluation(scenario, encoder: scenario == .random ? nil : initFrom, options)
@@ -432,10 +432,10 @@ struct ExperimentCommand: ParsableCommand {
     abstract: "A pretext task (--task, default inpainting) once, then the three downstream scenarios `runs` times each; writes a report.")
 
   @OptionGroup var options: StudyOptions
-  @Option(help: "Data-parallel on this machine: start N ranks (processes) of this command, each with its part of every batch (also: run under torchrun --no-python or srun).") var nproc: Int?
+  @OptionGroup var launch: LaunchFlags
 
   func run() throws {
-    if let nproc, nproc > 1 { try launchLocalRanks(nproc) }
+    try launch.startLocalRanksIfAsked()
     try joinGroupIfLaunched("experiment")
     let config = try options.config()
     let layout = try options.dataset(config)
@@ -515,7 +515,7 @@ struct ResumeCommand: ParsableCommand {
   @Option(help: "Resume data-parallel as N local ranks (any number: the global batch is the run's; not a comparison).") var nproc: Int?
 
   func run() throws {
-    if let nproc, nproc > 1 { try launchLocalRanks(nproc) }
+    try launchLocalRanksIfAsked(nproc)
     try joinGroupIfLaunched("resume")
     let start = Date()
     try resumeRun(folder, log: { print($0) }, callbacks: Parallel.writers([ProgressCallback()]))

@@ -35,10 +35,7 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
 do {
   if a.count >= 4, a[1] == "--gemm", let n = Int(a[2]), let repeats = Int(a[3]) {
     // The best of `repeats` N×N×N products: the rate the convolutions' GEMMs could at most reach here.
-    let dtype: DType = a.contains("bf16") ? .bfloat16 : .float32
-    let x = try Tensor.rand([n, n]).to(dtype: dtype), y = try Tensor.rand([n, n]).to(dtype: dtype)
-    _ = try x.matmul(y)
-    let best = try (0..<repeats).map { _ in try seconds { _ = try x.matmul(y) } }.min()!
+    let best = try Runtime.bestMatmulSeconds(n, dtype: a.contains("bf16") ? .bfloat16 : .float32, repeats: repeats)
     print(String(format: "%.2f", 2 * Double(n * n * n) / best / 1e9))
     exit(0)
   }
