@@ -4,8 +4,9 @@ import SelfSupervised
 import Torch
 import Training
 
-/// What `pretext compare` runs: every task pretrained once to the longest length (the encoder saved at each
-/// shorter one), then each (task, length) through each protocol `runs` times; random init is always a row.
+/// What `pretext compare` runs: every task pretrained `pretextRuns` times (seeds seed + 1000 · k) to the longest
+/// length (the encoder saved at each shorter one), then each (task, length) through each protocol `runs` times,
+/// run r fine-tuning pretext r mod `pretextRuns`; random init is always a row.
 public struct ComparePlan: Codable, Sendable, Equatable {
   /// Pretext task specs (one task, or several at once: `inpainting:1,rotation:0.5`).
   public var tasks: [String]
@@ -13,11 +14,25 @@ public struct ComparePlan: Codable, Sendable, Equatable {
   public var pretextEpochs: [Int]
   /// Evaluation protocols: fine-tune scenarios (`linear`, `head`, `discriminative`, `full`) and `knn`.
   public var protocols: [String]
-  /// Seeds per (task, length, protocol); kNN of a pretext encoder is deterministic and runs once.
+  /// Seeds per (task, length, protocol); kNN of a pretext encoder is deterministic and runs once per pretext.
   public var runs: Int
+  /// Pretexts per task, each its own seed: with 1 a row's spread is the downstream seeds' only, while the
+  /// pretext's own seed moves results about as much (NOTES.md, issue 18); with `runs` every run is a whole pipeline.
+  public var pretextRuns: Int
 
-  public init(tasks: [String], pretextEpochs: [Int], protocols: [String], runs: Int) {
+  public init(tasks: [String], pretextEpochs: [Int], protocols: [String], runs: Int, pretextRuns: Int = 1) {
     (self.tasks, self.pretextEpochs, self.protocols, self.runs) = (tasks, Array(Set(pretextEpochs)).sorted(), protocols, runs)
+    self.pretextRuns = pretextRuns
+  }
+
+  enum CodingKeys: String, CodingKey { case tasks, pretextEpochs, protocols, runs, pretextRuns }
+
+  /// Folders compared before `pretextRuns` existed ran one pretext per task.
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(tasks: try c.decode([String].self, forKey: .tasks), pretextEpochs: try c.decode([Int].self, forKey: .pretextEpochs),
+              protocols: try c.decode([String].self, forKey: .protocols), runs: try c.decode(Int.self, forKey: .runs),
+              pretextRuns: try c.decodeIfPresent(Int.self, forKey: .pretextRuns) ?? 1)
   }
 
   public static let protocolNames = ["linear", "head", "discriminative", "full", "knn"]
@@ -42,6 +57,9 @@ public struct ComparePlan: Codable, Sendable, Equatable {
       throw StudyConfig.ConfigError("--protocols: '\(p)' is not a protocol (\(Self.protocolNames.joined(separator: ", ")); random init is always a row)")
     }
     guard (1...1000).contains(runs) else { throw StudyConfig.ConfigError("--runs must be between 1 and 1000 (got \(runs))") }
+    guard (1...runs).contains(pretextRuns) else {
+      throw StudyConfig.ConfigError("--pretext-runs must be between 1 and --runs (\(runs)): run r fine-tunes pretext r mod N (got \(pretextRuns))")
+    }
   }
 }
 
@@ -95,8 +113,8 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
   let longest = plan.pretextEpochs.last!
   var rows: [ResultRow] = [], pretexts: [PretextSummary] = [], pretextSeconds: [String: Double] = [:], imagesSeen: [String: Int] = [:]
   func stageNote(_ stage: Stage) -> String { FileManager.default.fileExists(atPath: stage.result) ? "reused" : "running" }
-  func fineTune(_ scenario: Scenario, task: String, epochs: Int, encoder: String?, source: String) throws {
-    for run in 0..<plan.runs {
+  func fineTune(_ scenario: Scenario, task: String, epochs: Int, encoder: String?, source: String, runs: [Int]) throws {
+    for run in runs {
       let stage = Stage(runDir + "/eval/\(source)/\(scenario.rawValue)/\(run)")
       log("\(source) \(scenario.rawValue) run \(run + 1): \(stageNote(stage))")
       let r = try trainScenario(scenario, run: run, data: data, encoder: encoder, configFor(base, task: task, epochs: epochs),
@@ -106,8 +124,8 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
                             epochs: r.result.history.count, seconds: r.result.seconds))
     }
   }
-  func knn(task: String, epochs: Int, encoder: String?, source: String, runs: Int) throws {
-    for run in 0..<runs {
+  func knn(task: String, epochs: Int, encoder: String?, source: String, runs: [Int]) throws {
+    for run in runs {
       let stage = Stage(runDir + "/eval/\(source)/knn/\(run)")
       log("\(source) knn run \(run + 1): \(stageNote(stage))")
       var c = configFor(base, task: task, epochs: epochs)
@@ -125,15 +143,18 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
   }
 
   // Random init: the whole network trained, the baseline of every delta; kNN on random weights when kNN is asked.
-  try fineTune(.random, task: "random", epochs: 0, encoder: nil, source: "random")
-  if plan.protocols.contains("knn") { try knn(task: "random", epochs: 0, encoder: nil, source: "random", runs: plan.runs) }
+  let allRuns = Array(0..<plan.runs)
+  try fineTune(.random, task: "random", epochs: 0, encoder: nil, source: "random", runs: allRuns)
+  if plan.protocols.contains("knn") { try knn(task: "random", epochs: 0, encoder: nil, source: "random", runs: allRuns) }
 
-  for task in plan.tasks {
-    let config = configFor(base, task: task, epochs: longest)
-    let stage = Stage(runDir + "/pretext/\(config.taskFolder)-\(longest)ep")
-    log("pretext \(task), \(longest) epochs (encoder kept after \(plan.pretextEpochs.map(String.init).joined(separator: ", "))): \(stageNote(stage))")
+  for task in plan.tasks { for k in 0..<plan.pretextRuns {
+    let config = configFor(base, task: task, epochs: longest), seed = base.seed &+ UInt64(k) &* 1000
+    // Pretext 0 keeps the folder names of one-pretext comparisons, so such a folder extends to more pretexts.
+    let suffix = k == 0 ? "" : "-p\(k)", runs = allRuns.filter { $0 % plan.pretextRuns == k }
+    let stage = Stage(runDir + "/pretext/\(config.taskFolder)-\(longest)ep\(suffix)")
+    log("pretext \(task)\(plan.pretextRuns > 1 ? " \(k + 1) of \(plan.pretextRuns) (seed \(seed))" : ""), \(longest) epochs (encoder kept after \(plan.pretextEpochs.map(String.init).joined(separator: ", "))): \(stageNote(stage))")
     let (pretext, _) = try runPretext(data, config, runDir: runDir, resume: true, callbacks: callbacks, stage: stage,
-                                      snapshots: plan.pretextEpochs)
+                                      snapshots: plan.pretextEpochs, pretextSeed: seed)
     let folder = String(stage.dir.dropFirst(runDir.count + 1))
     pretexts.append(PretextSummary(task: task, folder: folder, pictureFile: folder + "/" + pretext.pictureFile, history: pretext.history,
                                    trainingItems: pretext.trainingItems))
@@ -141,15 +162,16 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
       guard let file = pretext.encoder(afterEpochs: epochs) else {
         throw FileError(path: stage.dir, "this pretext was trained without an encoder snapshot after \(epochs) epochs: compare into a new run folder to have one")
       }
-      let encoder = stage.file(file), source = "\(config.taskFolder)-\(epochs)ep"
-      pretextSeconds["\(task)/\(epochs)"] = pretext.seconds(upTo: epochs)
+      let encoder = stage.file(file), source = "\(config.taskFolder)-\(epochs)ep\(suffix)"
+      // The cost of one pretext: the mean over the task's pretexts.
+      pretextSeconds["\(task)/\(epochs)", default: 0] += pretext.seconds(upTo: epochs) / Double(plan.pretextRuns)
       imagesSeen["\(task)/\(epochs)"] = pretext.trainingItems / base.pretextBatch * base.pretextBatch * epochs
       for p in plan.protocols {
-        if p == "knn" { try knn(task: task, epochs: epochs, encoder: encoder, source: source, runs: 1); continue }
-        try fineTune(Scenario(rawValue: p)!, task: task, epochs: epochs, encoder: encoder, source: source)
+        if p == "knn" { try knn(task: task, epochs: epochs, encoder: encoder, source: source, runs: [k]); continue }
+        try fineTune(Scenario(rawValue: p)!, task: task, epochs: epochs, encoder: encoder, source: source, runs: runs)
       }
     }
-  }
+  } }
 
   let downstream = base.downstreamData(data)
   let board = Leaderboard.rows(rows, pretextSeconds: { pretextSeconds["\($0)/\($1)"] ?? 0 }, imagesSeen: { imagesSeen["\($0)/\($1)"] ?? 0 },

@@ -12,7 +12,9 @@ public enum CompareReport {
     let c = r.config
     return [
       "Dataset: \(r.dataset). Downstream: \(r.labelledImages) labelled train/ images\(c.labelFraction < 1 ? " (label fraction \(c.labelFraction))" : ""), validated on \(r.validation); \(c.epochs) epochs at \(c.size) px, batch \(c.batch), lr \(c.lr), xresnet34 × \(c.widen), seeds \(c.seed) + 1000 · run.",
-      "Pretext: \(r.pretexts.map(\.trainingItems).first.map(String.init) ?? "0") images of train/ and unsup/ without labels, \(c.pretextSize) px, batch \(c.pretextBatch), recipe \(c.pretextRecipe)\(c.pretextRecipe == "study" ? " (lr \(c.pretextLR))" : ""). "
+      "Pretext: \(r.pretexts.map(\.trainingItems).first.map(String.init) ?? "0") images of train/ and unsup/ without labels, \(c.pretextSize) px, batch \(c.pretextBatch), recipe \(c.pretextRecipe)\(c.pretextRecipe == "study" ? " (lr \(c.pretextLR))" : ""); "
+        + (r.plan.pretextRuns == 1 ? "one pretext per task (a row's ± is the downstream seeds' spread only). "
+          : "\(r.plan.pretextRuns) pretexts per task, seeds \(c.seed) + 1000 · k; run r fine-tunes pretext r mod \(r.plan.pretextRuns), so a row's ± includes the pretext's seed. ")
         + (r.pretextSawValid ? "It read val/'s images (never their labels) for its validation loss and picture only; it never trained on them."
           : "It never read val/ (its validation loss is on the tuning split's held-out train/ images)."),
       "Accuracy is the final epoch's over train/'s 20 classes (\"20-way\"); \"val classes\" restricts the prediction to val/'s classes and counts only images of them. Δ is against random init trained end to end on the same labelled images for the same epochs; its ± is the 95 % interval of the difference (Welch's t over the runs).",
@@ -74,7 +76,7 @@ public enum CompareReport {
     out += ["## Pretexts", ""]
     for p in r.pretexts {
       let last = p.history.last
-      out.append("- \(p.task): \(p.history.count) epochs, \(String(format: "%.0f", p.history.map(\.seconds).reduce(0, +))) s, final train loss \(String(format: "%.4f", last?.trainLoss ?? .nan)), valid loss \(String(format: "%.4f", last?.validLoss ?? .nan)); picture `\(p.pictureFile)`, log `\(p.folder)/log.csv`")
+      out.append("- \(p.task)\(r.plan.pretextRuns > 1 ? " (`\(p.folder)`)" : ""): \(p.history.count) epochs, \(String(format: "%.0f", p.history.map(\.seconds).reduce(0, +))) s, final train loss \(String(format: "%.4f", last?.trainLoss ?? .nan)), valid loss \(String(format: "%.4f", last?.validLoss ?? .nan)); picture `\(p.pictureFile)`, log `\(p.folder)/log.csv`")
     }
     return out.joined(separator: "\n") + "\n"
   }
@@ -107,7 +109,7 @@ public enum CompareReport {
     for p in r.pretexts {
       let loss = [(1, p.history.map(\.trainLoss)), (2, p.history.map { $0.validLoss ?? .nan })]
       let monitors = Set(p.history.flatMap { $0.metrics.keys }).sorted()
-      body += "<h3>\(esc(p.task))</h3>" + Report.svg("loss per epoch (blue train, red valid)", loss)
+      body += "<h3>\(esc(p.task))\(r.plan.pretextRuns > 1 ? " (" + esc(p.folder) + ")" : "")</h3>" + Report.svg("loss per epoch (blue train, red valid)", loss)
       for m in monitors { body += Report.svg(esc(m), [(3, p.history.map { $0.metrics[m] ?? .nan })]) }
       body += "<br><img src='\(esc(p.pictureFile))' style='image-rendering:pixelated;width:480px'>"
     }

@@ -86,8 +86,11 @@ public func makeTask(_ config: StudyConfig) throws -> any PretextTask {
 /// returned as it is and an unfinished one continues from its checkpoint. `stage` overrides the folder;
 /// `snapshots`: also save the encoder after these epochs (below `pretextEpochs`).
 public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: String, resume: Bool = false,
-                       callbacks: [Callback] = [], stage: Stage? = nil, snapshots: [Int] = []) throws -> (result: PretextResult, stage: Stage)
+                       callbacks: [Callback] = [], stage: Stage? = nil, snapshots: [Int] = [],
+                       pretextSeed: UInt64? = nil) throws -> (result: PretextResult, stage: Stage)
 {
+  // The pretext's own draws (weights, order, augmentations); what data is held out stays `config.seed`'s.
+  let seed = pretextSeed ?? config.seed
   let data = config.select(data)
   let stage = stage ?? Stage.pretext(runDir, task: config.taskFolder)
   let snapshots = Set(snapshots.filter { $0 < config.pretextEpochs })
@@ -95,20 +98,20 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
   try Parallel.requireEvenShares(config.pretextBatch, flag: "--pretext-batch")
   if Parallel.isWriter { try RunFolder.makeFolders(stage.dir) }
   let start = Date()
-  Runtime.manualSeed(config.seed)
+  Runtime.manualSeed(seed)
   // Its own generator, seeded alike: the same weights, whatever other threads of the process draw meanwhile.
-  let task = try Init.withGenerator(Generator(seed: config.seed)) { try makeTask(config) }
+  let task = try Init.withGenerator(Generator(seed: seed)) { try makeTask(config) }
   try task.model.to(device: config.torchDevice, memoryFormat: config.memoryFormat)
   // Paths only: the pretext loader is never given a label.
   let paths = data.train.paths + (data.unsup?.paths ?? [])
   // Data-parallel: each rank its part of every global batch (`Parallel`), in one process's order.
   let train = ImageLoader(paths: paths, pipeline: task.pipeline(training: true), batchSize: config.pretextBatch, shuffle: true,
-                          seed: config.seed, workers: config.workers, shard: Parallel.shard, channels: config.channels)
+                          seed: seed, workers: config.workers, shard: Parallel.shard, channels: config.channels)
   // The loss is monitored on val/'s images, or with a tuning split on its held-out train/ images (val/ unread).
   let monitored = config.tuningSplit > 0 ? config.downstreamData(data).valid.paths : data.valid.paths
   let part = Parallel.part(monitored)
   let valid = ImageLoader(paths: part.items, pipeline: task.pipeline(training: false), batchSize: config.pretextBatch,
-                          shuffle: false, seed: config.seed, workers: config.workers, itemOffset: part.offset,
+                          shuffle: false, seed: seed, workers: config.workers, itemOffset: part.offset,
                           channels: config.channels)
   let recipe = try pretextRecipe(task, config)
   let learner = Learner(
@@ -121,7 +124,7 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
   Parallel.attach(learner, model: task.model, config)
   learner.mixedPrecision = try config.autocastDType
   learner.checkpointPath = stage.checkpoint
-  learner.checkpointFingerprint = try config.fingerprint(stage: "pretext \(config.task)")
+  learner.checkpointFingerprint = try config.fingerprint(stage: "pretext \(config.task)" + (seed == config.seed ? "" : " seed \(seed)"))
   let done = try resumeIfAsked(learner, resume)
   for e in snapshots where e <= done && !FileManager.default.fileExists(atPath: stage.file(EncoderSnapshot.fileName(e))) {
     throw FileError(path: stage.file(EncoderSnapshot.fileName(e)), "the checkpoint is past epoch \(e) but its encoder snapshot is missing: delete \(stage.dir) to retrain this pretext")

@@ -457,13 +457,15 @@ struct CompareCommand: ParsableCommand {
     abstract: "Compare pretext tasks, lengths and protocols against random init: leaderboard.csv, report.md and report.html.",
     discussion: """
       Each task is pretrained once to the longest --pretext-epochs, its encoder saved at each length; each (task, length) is \
-      evaluated by each protocol --runs times (seeds seed + 1000 · run, the same for random init). Every stage is kept: \
+      evaluated by each protocol --runs times (seeds seed + 1000 · run, the same for random init); --pretext-runs N \
+      pretrains each task N times. Every stage is kept: \
       `--run DIR` again (with more tasks, protocols or runs) runs only what that folder lacks, and `pretext resume DIR` \
       finishes an interrupted one.
       """)
   @Option(parsing: .upToNextOption, help: "Pretext tasks (specs as --task; several at once: inpainting:1,rotation:0.5).") var tasks: [String] = []
   @Option(parsing: .upToNextOption, help: "Protocols: linear, head, discriminative, full, knn (random init is always a row).") var protocols: [String] = []
   @Option(name: .customLong("run"), help: "The comparison folder to start or extend (default: a new one under --out).") var runFolder: String?
+  @Option(help: "Pretexts per task, each its own seed (seed + 1000 · k); downstream run r fine-tunes pretext r mod N, so with N = --runs every run is a whole pipeline and a row's spread includes the pretext's (default 1).") var pretextRuns: Int?
   @OptionGroup var options: StudyOptions
 
   /// The plan: the flags, else the demo's plan (the demo preset) or all tasks' defaults.
@@ -474,7 +476,7 @@ struct CompareCommand: ParsableCommand {
       tasks: tasks.isEmpty ? preset?.tasks ?? [config.task] : tasks,
       pretextEpochs: try options.pretextLengths() ?? preset?.pretextEpochs ?? [config.pretextEpochs],
       protocols: protocols.isEmpty ? preset?.protocols ?? ["knn", "linear", "discriminative"] : protocols,
-      runs: options.runs ?? preset?.runs ?? config.runs)
+      runs: options.runs ?? preset?.runs ?? config.runs, pretextRuns: pretextRuns ?? preset?.pretextRuns ?? 1)
   }
 
   func validate() throws {

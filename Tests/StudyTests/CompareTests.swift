@@ -58,7 +58,7 @@ import TestSupport
 @Suite struct CompareHarnessTests {
   /// `pretext compare` killed in its pretext, run again: the finished random-init stages are read back untouched
   /// and the pretext continues; run once more with one more task: only that task's stages run; with other base
-  /// settings the folder is refused, naming them.
+  /// settings the folder is refused, naming them; with `--pretext-runs 2` only the second pretext and its runs train.
   @Test func finishedStagesAreReusedAfterAKillAndWhenATaskIsAdded() throws {
     let tool = try builtTool("pretext")
     let root = NSTemporaryDirectory() + "pretext-compare-\(UUID().uuidString)"
@@ -97,6 +97,22 @@ import TestSupport
     #expect(board.contains("\ninpainting,2,linear,2,") && board.contains("\nrotation,2,linear,2,"))
     #expect(FileManager.default.fileExists(atPath: root + "/cmp/pretext/inpainting-2ep/encoder-1ep.safetensors"))
     #expect(FileManager.default.fileExists(atPath: root + "/cmp/report.html"))
+
+    // A second pretext per task (its own seed): only it and the runs it serves (run 1 of 2) are trained; pretext 0
+    // and its run 0 are read back; the kNN row now has one run per pretext encoder.
+    let twoPretexts = try runTool(tool, ["compare", "--tasks", "rotation", "--pretext-runs", "2"] + tiny)
+    #expect(twoPretexts.status == 0, "\(twoPretexts.output)")
+    let ranNow = twoPretexts.output.split(separator: "\n").filter { $0.hasSuffix(": running") }
+    #expect(ranNow.count == 5 && ranNow.allSatisfy { $0.contains("-p1 ") || $0.contains("2 of 2") }, "\(ranNow)")
+    #expect(twoPretexts.output.contains("rotation-1ep linear run 1: reused") && twoPretexts.output.contains("rotation-1ep-p1 linear run 2: running"))
+    #expect(try stamp(rotationResult) == rotationBefore)
+    let encoders = try ["rotation-2ep", "rotation-2ep-p1"].map { try Data(contentsOf: URL(fileURLWithPath: root + "/cmp/pretext/\($0)/encoder.safetensors")) }
+    #expect(encoders[0] != encoders[1])
+    let twoBoard = try String(contentsOfFile: root + "/cmp/leaderboard.csv", encoding: .utf8)
+    #expect(twoBoard.contains("\nrotation,1,linear,2,") && twoBoard.contains("\nrotation,2,knn,2,"), "\(twoBoard)")
+    #expect(try String(contentsOfFile: root + "/cmp/report.md", encoding: .utf8).contains("2 pretexts per task"))
+    let tooMany = try runTool(tool, ["compare", "--tasks", "rotation", "--pretext-runs", "3"] + tiny)
+    #expect(tooMany.status != 0 && tooMany.output.contains("--pretext-runs must be between 1 and --runs"), "\(tooMany.output)")
 
     let other = try runTool(tool, ["compare", "--tasks", "rotation"] + tiny + ["--lr", "0.001"])
     #expect(other.status != 0 && other.output.contains("lr: 0.008 → 0.001"), "\(other.output)")
