@@ -104,11 +104,14 @@ func configFor(_ base: StudyConfig, task: String, epochs: Int) -> StudyConfig {
 
 /// Runs the plan in `runDir` (started or opened by the caller, holding its lock). Every stage whose result file
 /// exists is read back, not rerun; an unfinished one continues from its checkpoint. Writes `compare.json`,
-/// `results.json`, `leaderboard.csv`, `report.md` and `report.html`.
+/// `results.json`, `leaderboard.csv`, `report.md` and `report.html`. Data-parallel (`Parallel.group`), every rank
+/// runs the same stages in the same order (each stage's pretext or fine-tune on its part of every batch, kNN on
+/// its part of the images) and rank 0 alone writes; all ranks read the same folder (a shared file system), and a
+/// stage's result file appears only after the barrier that ends it, so every rank decides alike what to reuse.
 public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: ComparePlan, runDir: String,
                        log: (String) -> Void = { print($0) }, callbacks: [Callback] = []) throws -> CompareResult {
   try plan.validate()
-  try RunFolder.write(plan, to: runDir + "/compare.json")
+  if Parallel.isWriter { try RunFolder.write(plan, to: runDir + "/compare.json") }
   let data = base.select(data)
   let longest = plan.pretextEpochs.last!
   var rows: [ResultRow] = [], pretexts: [PretextSummary] = [], pretextSeconds: [String: Double] = [:], imagesSeen: [String: Int] = [:]
@@ -132,9 +135,12 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
       c.seed = base.seed &+ UInt64(run) &* 1000  // random weights: each run its own draw, as the fine-tunes' seeds
       let r: KNNResult
       if let done = try RunFolder.read(KNNResult.self, from: stage.result) { r = done } else {
-        try RunFolder.makeFolders(stage.dir)
         r = try evaluateKNN(data, encoder: encoder, c)
-        try RunFolder.write(r, to: stage.result)
+        if Parallel.isWriter {
+          try RunFolder.makeFolders(stage.dir)
+          try RunFolder.write(r, to: stage.result)
+        }
+        try Parallel.barrier()
       }
       rows.append(ResultRow(task: task, pretextEpochs: epochs, protocol: "knn", run: run, finalAccuracy: r.accuracy,
                             bestAccuracy: r.accuracy, finalAccuracyAmongValidClasses: r.accuracyAmongValidClasses, epochs: 0,
@@ -180,10 +186,12 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
     config: base, plan: plan, dataset: data.root, rows: rows, pretexts: pretexts, leaderboard: board,
     validation: base.tuningSplit > 0 ? "a tuning split: \(downstream.valid.count) images held out of train/ (val/ not read)" : "val/ (\(downstream.valid.count) images)",
     pretextSawValid: base.tuningSplit == 0, labelledImages: downstream.train.count, validImages: downstream.valid.count)
-  try RunFolder.write(result, to: runDir + "/results.json")
-  try RunFolder.write(text: Leaderboard.csv(board), to: runDir + "/leaderboard.csv")
-  try RunFolder.write(text: CompareReport.markdown(result), to: runDir + "/report.md")
-  try RunFolder.write(text: CompareReport.html(result), to: runDir + "/report.html")
+  if Parallel.isWriter {
+    try RunFolder.write(result, to: runDir + "/results.json")
+    try RunFolder.write(text: Leaderboard.csv(board), to: runDir + "/leaderboard.csv")
+    try RunFolder.write(text: CompareReport.markdown(result), to: runDir + "/report.md")
+    try RunFolder.write(text: CompareReport.html(result), to: runDir + "/report.html")
+  }
   return result
 }
 

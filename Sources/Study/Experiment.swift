@@ -76,9 +76,6 @@ public func runExperiment(
 public func resumeRun(_ runDir: String, log: (String) -> Void = { print($0) }, callbacks: [Callback] = []) throws {
   let (config, manifest, lock) = try RunFolder.open(runDir)
   defer { withExtendedLifetime(lock) {} }
-  guard Parallel.group == nil || manifest.kind != .compare else {
-    throw FileError(path: runDir, "holds a comparison: it resumes in one process (compare does not run data-parallel yet)")
-  }
   let data = try loadStudyData(root: manifest.dataset, config: config, log: log)
   switch manifest.kind {
   case .experiment:

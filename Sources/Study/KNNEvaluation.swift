@@ -51,13 +51,18 @@ func knnAccuracy(_ features: PooledEncoder, _ data: ImageWangLayout, _ config: S
 }
 
 /// The features `encode` gives `folder`'s images (validation crop at the downstream size, `model` in eval mode and
-/// put back, no gradient), on the CPU in float32, with their labels.
+/// put back, no gradient), on the CPU in float32, with their labels. Data-parallel, each rank encodes its contiguous
+/// part of the folder and the parts are gathered in rank order, so every rank holds the whole set, in one
+/// process's order (a folder with fewer images than ranks is encoded whole on every rank).
 func pooledFeatures(_ folder: ImageFolder, _ config: StudyConfig, model: Module, _ encode: (Tensor) throws -> Tensor) throws
   -> (features: Tensor, labels: Tensor)
 {
-  let loader = ImageLoader(paths: folder.paths, labels: folder.labels, pipeline: .crop(size: config.size, training: false),
+  let split = Parallel.group.map { folder.count >= $0.worldSize } ?? false
+  let all = Array(zip(folder.paths, folder.labels))
+  let part: (items: [(String, Int)], offset: Int) = split ? Parallel.part(all) : (all, 0)
+  let loader = ImageLoader(paths: part.items.map(\.0), labels: part.items.map(\.1), pipeline: .crop(size: config.size, training: false),
                            batchSize: config.batch, shuffle: false, dropLast: false, seed: config.seed, workers: config.workers,
-                           channels: config.channels)
+                           itemOffset: part.offset, channels: config.channels)
   var f: [Tensor] = [], y: [Tensor] = []
   let pass = loader.pass(epoch: 0)
   try inferring(model) {
@@ -69,7 +74,10 @@ func pooledFeatures(_ folder: ImageFolder, _ config: StudyConfig, model: Module,
       y.append(labels)
     }
   }
-  return (try Tensor.cat(f), try Tensor.cat(y))
+  let (features, labels) = (try Tensor.cat(f), try Tensor.cat(y))
+  guard split, let group = Parallel.group else { return (features, labels) }
+  let rows = try group.rowCounts(part.items.count)
+  return (try withNoGrad { try group.allGatherDifferentiable(features, rows: rows) }, try Tensor(folder.labels.map(Int64.init)))
 }
 
 /// The online kNN monitor of a pretext run (`--knn-every N`): after the validation of the first epoch, every
@@ -91,6 +99,9 @@ public final class KNNMonitor: Callback {
       try XResNet(.resnet34, inChannels: config.channels, classes: data.train.classes.count, widen: config.widen)
     }
     let state = try withNoGrad { try task.encoderState().map { (name: $0.name, tensor: try $0.tensor.to(.cpu).contiguous().clone()) } }
+    // Data-parallel, the ranks encode parts of the sample: all with rank 0's weights (without SyncBatchNorm the
+    // ranks' BatchNorm running statistics differ).
+    try Parallel.group?.broadcast(state.map(\.tensor), root: 0)
     try EncoderTransfer.loadBody(state, into: model)
     let (accuracy, among) = try knnAccuracy(PooledEncoder(body: model.body), data, config, k: 20, temperature: 0.07)
     learner.epochMetrics["knn_accuracy"] = accuracy

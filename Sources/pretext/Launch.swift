@@ -10,8 +10,8 @@ import Torch
 @discardableResult
 func joinGroupIfLaunched(_ command: String) throws -> Bool {
   guard let env = try DistributedEnvironment.fromEnvironment() else { return false }
-  guard ["pretrain", "evaluate", "finetune", "experiment", "resume"].contains(command) else {
-    throw CLIError("`pretext \(command)` does not run data-parallel yet (the environment names rank \(env.rank) of \(env.worldSize)): run `pretext pretrain` and `pretext evaluate` under the launcher, the rest in one process")
+  guard ["pretrain", "evaluate", "finetune", "experiment", "compare", "knn", "resume"].contains(command) else {
+    throw CLIError("`pretext \(command)` does not run data-parallel (the environment names rank \(env.rank) of \(env.worldSize)): run it in one process")
   }
   let timeout = Double(ProcessInfo.processInfo.environment["PRETEXT_DIST_TIMEOUT"] ?? "") ?? 300
   let group = try ProcessGroup(env, timeout: timeout)

@@ -320,6 +320,7 @@ struct KNNCommand: ParsableCommand {
   @Option(help: "Vote weight exp(similarity / T).") var temperature = 0.07
   @Option(help: "Also write the result as JSON to this file.") var output: String?
   @OptionGroup var options: StudyOptions
+  @OptionGroup var launch: LaunchFlags
 
   func validate() throws {
     guard k >= 1 else { throw ValidationError("--k must be at least 1 (got \(k))") }
@@ -328,13 +329,14 @@ struct KNNCommand: ParsableCommand {
   }
 
   func run() throws {
+    try launch.startLocalRanksIfAsked()
     try joinGroupIfLaunched("knn")
     let config = try options.config()
     let data = try options.dataset(config)
     let r = try evaluateKNN(data, encoder: encoder == "random" ? nil : encoder, config, k: k, temperature: temperature)
     print(String(format: "kNN (k %d, T %.3g) of %@ on %d val/ images, %d train/ images: accuracy %.4f, among val/ classes %.4f (%.1f s)",
                  r.k, r.temperature, encoder, r.validImages, r.trainImages, r.accuracy, r.accuracyAmongValidClasses, r.seconds))
-    if let output { try RunFolder.write(r, to: output) }
+    if let output, Parallel.isWriter { try RunFolder.write(r, to: output) }
   }
 }
 
@@ -467,6 +469,7 @@ struct CompareCommand: ParsableCommand {
   @Option(name: .customLong("run"), help: "The comparison folder to start or extend (default: a new one under --out).") var runFolder: String?
   @Option(help: "Pretexts per task, each its own seed (seed + 1000 · k); downstream run r fine-tunes pretext r mod N, so with N = --runs every run is a whole pipeline and a row's spread includes the pretext's (default 1).") var pretextRuns: Int?
   @OptionGroup var options: StudyOptions
+  @OptionGroup var launch: LaunchFlags
 
   /// The plan: the flags, else the demo's plan (the demo preset) or all tasks' defaults.
   func plan() throws -> ComparePlan {
@@ -484,6 +487,7 @@ struct CompareCommand: ParsableCommand {
   }
 
   func run() throws {
+    try launch.startLocalRanksIfAsked()
     try joinGroupIfLaunched("compare")
     let plan = try plan()
     var config = try options.config(severalLengths: true)
@@ -491,16 +495,19 @@ struct CompareCommand: ParsableCommand {
     let layout = try options.dataset(config)
     print(layout.summary().split(separator: "\n").prefix(4).joined(separator: "\n"))
     let start = Date()
-    let (dir, lock): (String, RunLock?)
+    var (dir, lock): (String, RunLock?) = ("", nil)
     if let runFolder {
+      // Data-parallel, rank 0 opens (and locks) the folder; the others start once it has (the broadcast below).
       try validateOutputFolder(runFolder, flag: "--run")
       dir = URL(fileURLWithPath: runFolder).standardizedFileURL.path
-      lock = try openCompareFolder(dir, config: config, dataset: layout.root)
+      if Parallel.isWriter { lock = try openCompareFolder(dir, config: config, dataset: layout.root) }
+      dir = try Parallel.shareFromRankZero(dir)
     } else {
-      (dir, lock) = try options.startRun("compare", config, RunManifest(kind: .compare, dataset: layout.root))
+      (dir, lock) = try options.startSharedRun("compare", config, RunManifest(kind: .compare, dataset: layout.root))
     }
     let result = try withExtendedLifetime(lock) {
-      try runCompare(data: layout, config: config, plan: plan, runDir: dir, log: { print($0) }, callbacks: [ProgressCallback()])
+      try runCompare(data: layout, config: config, plan: plan, runDir: dir, log: { if Parallel.isWriter { print($0) } },
+                     callbacks: Parallel.writers([ProgressCallback()]))
     }
     print("\n" + CompareReport.markdown(result))
     print(String(format: "comparison took %.0f s; %@/leaderboard.csv, report.md and report.html", Date().timeIntervalSince(start), dir))
@@ -514,7 +521,7 @@ struct ResumeCommand: ParsableCommand {
     abstract: "Continue an interrupted experiment, pretrain or finetune run from where it stopped.",
     discussion: "Finished stages are kept; the unfinished one continues from its last epoch checkpoint (bit-identical to a run never stopped); the rest run. The run's own config.json and dataset are used.")
   @Argument(help: "The run folder (holding config.json and run.json).") var folder: String
-  @Option(help: "Resume data-parallel as N local ranks (any number: the global batch is the run's; not a comparison).") var nproc: Int?
+  @Option(help: "Resume data-parallel as N local ranks (any number that divides the run's global batches).") var nproc: Int?
 
   func run() throws {
     try launchLocalRanksIfAsked(nproc)

@@ -142,3 +142,51 @@ import Training
     #expect(try FileManager.default.contentsOfDirectory(atPath: two + "/tensorboard").count == 1)
   }
 }
+
+/// `pretext compare` data-parallel: every stage (the pretext with its kNN monitor, the fine-tunes, the cached
+/// probe, kNN) on 2 ranks against one process, one leaderboard written by rank 0, and a rerun on 2 ranks that
+/// finds every stage finished and trains nothing.
+@Suite(.serialized) struct DataParallelCompareTests {
+  @Test func aComparisonOnTwoRanksIsOneProcesssAndReusesItsStages() throws {
+    let root = NSTemporaryDirectory() + "pretext-dpcmp-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    try SyntheticImageWang(size: 32, trainPerClass: 4, validPerClass: 3, unsupCount: 20, seed: 4).write(to: root + "/data")
+    let tool = try builtTool("pretext")
+    let args = ["compare", "--data", root + "/data", "--size", "32", "--pretext-size", "32", "--batch", "16", "--pretext-batch", "16",
+                "--epochs", "2", "--pretext-epochs", "1", "--widen", "0.125", "--workers", "1", "--seed", "3", "--sync-batchnorm",
+                "--precision", "fp32", "--tasks", "rotation", "--protocols", "full", "knn", "linear", "--runs", "2", "--cache-features",
+                "--knn-every", "1"]
+    let one = try runTool(tool, args + ["--run", root + "/one"], environment: ["OMP_NUM_THREADS": "2"])
+    try #require(one.status == 0, "\(one.output)")
+    let two = try runTool(tool, args + ["--run", root + "/two", "--nproc", "2"])
+    try #require(two.status == 0, "\(two.output)")
+    #expect(two.output.contains("data-parallel: 2 ranks"), "\(two.output)")
+    let a = try #require(try RunFolder.read(CompareResult.self, from: root + "/one/results.json"))
+    let b = try #require(try RunFolder.read(CompareResult.self, from: root + "/two/results.json"))
+    #expect(a.rows.count == b.rows.count && a.rows.count == 9)  // random init and random-weights kNN 2 each; rotation: full 2, linear 2, kNN 1
+    for (x, y) in zip(a.rows, b.rows) {
+      #expect(x.task == y.task && x.protocol == y.protocol && x.run == y.run)
+      // kNN and the probe on cached features see the same features; a fine-tune may flip one of val/'s 30 images.
+      let tolerance = ["knn", "linear"].contains(x.protocol) ? 1e-9 : 1.0 / 30 + 1e-9
+      #expect(Swift.abs(x.finalAccuracy - y.finalAccuracy) <= tolerance, "\(x) vs \(y)")
+    }
+    // The pretext (with its kNN monitor on each rank's part of the sample) and one fine-tune, epoch by epoch.
+    let (pa, pb) = (a.pretexts[0].history, b.pretexts[0].history)
+    #expect(DataParallelTests.lossGap(pa, pb) < 1e-4, "pretext \(pa.map(\.trainLoss)) vs \(pb.map(\.trainLoss))")
+    #expect(pa.map { $0.metrics["knn_accuracy"] } == pb.map { $0.metrics["knn_accuracy"] } && pa[0].metrics["knn_accuracy"] != nil)
+    let stage = "/eval/rotation-1ep/full/1/result.json"
+    let fa = try #require(try RunFolder.read(ScenarioResult.self, from: root + "/one" + stage)).history
+    let fb = try #require(try RunFolder.read(ScenarioResult.self, from: root + "/two" + stage)).history
+    #expect(DataParallelTests.lossGap(fa, fb) < 1e-3, "fine-tune \(fa.map(\.trainLoss)) vs \(fb.map(\.trainLoss))")
+    // Rank 1 wrote nothing of its own: one TensorBoard event file per stage folder.
+    let boards = try FileManager.default.subpathsOfDirectory(atPath: root + "/two").filter { $0.hasSuffix("/tensorboard") }
+    #expect(boards.count == 7)
+    for board in boards { #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/two/" + board).count == 1, "\(board)") }
+    // Both ranks find every stage finished and agree: nothing runs, the same leaderboard.
+    let again = try runTool(tool, args + ["--run", root + "/two", "--nproc", "2"])
+    try #require(again.status == 0, "\(again.output)")
+    #expect(!again.output.contains(": running"), "\(again.output)")
+    #expect(try String(contentsOfFile: root + "/two/leaderboard.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").prefix(9) }
+            == (try String(contentsOfFile: root + "/one/leaderboard.csv", encoding: .utf8)).split(separator: "\n").map { $0.split(separator: ",").prefix(9) })
+  }
+}
