@@ -119,12 +119,14 @@ public final class ImageLoader: @unchecked Sendable {
     let chunks = Swift.min(workers, n - 1)
     let firstError = FirstError()
     if chunks > 0 {
-      DispatchQueue.concurrentPerform(iterations: chunks) { c in
+      // Each worker takes the next item not yet taken: items cost unequal times (image sizes, cutout), and a fixed
+      // share per worker would leave the others waiting at the batch's end. Which worker makes an item changes
+      // nothing in it (its randomness is its own, it is written to its own rows).
+      let next = ItemCounter(start: 1)
+      DispatchQueue.concurrentPerform(iterations: chunks) { _ in
         Runtime.withThreadCountForThisThread(1) {  // one core per worker (the resize is a libtorch op)
-          var i = 1 + c
-          while i < n {  // worker c takes items 1 + c, 1 + c + chunks, …: a fixed assignment, no races on slots
+          while let i = next.take(below: n) {
             do { try layout.store(try made(i), at: i, path: paths[order[lo + i]]) } catch { firstError.record(i, error) }
-            i += chunks
           }
         }
       }
@@ -251,6 +253,20 @@ final class FirstError: @unchecked Sendable {
     lock.withLock { if found == nil || position < found!.0 { found = (position, error) } }
   }
   var error: Error? { lock.withLock { found?.1 } }
+}
+
+/// The next index to take, shared by a batch's workers.
+final class ItemCounter: @unchecked Sendable {
+  private var value: Int
+  private let lock = NSLock()
+  init(start: Int) { value = start }
+  func take(below end: Int) -> Int? {
+    lock.withLock {
+      guard value < end else { return nil }
+      defer { value += 1 }
+      return value
+    }
+  }
 }
 
 /// Decoded images kept in memory by index.
