@@ -2,10 +2,12 @@
 # Does more unlabelled data buy more (issue 18)? One task (default colorization, 6 pretext epochs at the demo's
 # settings, protocol full) with every run its own pretext (--pretext-runs 3), first on imagewang-mini's own
 # unsup/ (all 1,200: --max-unsup all), then on a folder whose unsup/ adds imagewang-unsup-extra's 2,940
-# (symlinks; train/ and val/ are imagewang-mini's). Tuning split 0.25 of train/; val/ is not read.
-#   usage: more-unlabelled.sh PRETEXT_BINARY MINI EXTRA OUT_DIR [TASK]
+# (symlinks; train/ and val/ are imagewang-mini's). Tuning split 0.25 of train/; val/ is not read. Several tasks:
+# name them all (a rerun on the same OUT_DIR reuses the stages it has; the leaderboard lists the tasks named).
+#   usage: more-unlabelled.sh PRETEXT_BINARY MINI EXTRA OUT_DIR [TASK…]
 set -euo pipefail
-P="$1"; MINI="$(realpath "$2")"; EXTRA="$(realpath "$3")"; OUT="$4"; TASK="${5:-colorization}"
+P="$1"; MINI="$(realpath "$2")"; EXTRA="$(realpath "$3")"; OUT="$4"; shift 4
+TASKS=("$@"); [ ${#TASKS[@]} -gt 0 ] || TASKS=(colorization)
 mkdir -p "$OUT"
 BOTH="$OUT/mini-plus-extra"
 if [ ! -d "$BOTH" ]; then
@@ -16,6 +18,6 @@ fi
 set -x
 for D in "$MINI" "$BOTH"; do
   name=$([ "$D" = "$MINI" ] && echo mini || echo mini-plus-extra)
-  "$P" compare --preset demo --data "$D" --run "$OUT/$name" --max-unsup all --tuning-split 0.25 --tasks "$TASK" \
+  "$P" compare --preset demo --data "$D" --run "$OUT/$name" --max-unsup all --tuning-split 0.25 --tasks "${TASKS[@]}" \
     --pretext-epochs 6 --protocols full --runs 3 --pretext-runs 3
 done
