@@ -63,21 +63,21 @@ func pooledFeatures(_ folder: ImageFolder, _ config: StudyConfig, model: Module,
   let loader = ImageLoader(paths: part.items.map(\.0), labels: part.items.map(\.1), pipeline: .crop(size: config.size, training: false),
                            batchSize: config.batch, shuffle: false, dropLast: false, seed: config.seed, workers: config.workers,
                            itemOffset: part.offset, channels: config.channels)
-  var f: [Tensor] = [], y: [Tensor] = []
+  var f: [Tensor] = []
   let pass = loader.pass(epoch: 0)
   try inferring(model) {
     while let b = try pass.next() {
-      guard let x = b["image"], let labels = b["label"] else { throw DatasetError(path: folder.root, "a feature batch without images or labels") }
+      guard let x = b["image"] else { throw DatasetError(path: folder.root, "a feature batch without images") }
       let input = try x.to(config.torchDevice)
       let encoded = try config.autocastDType.map { dt in try withAutocast(config.torchDevice, dtype: dt) { try encode(input) } } ?? encode(input)
       f.append(try encoded.to(dtype: .float32).to(.cpu))
-      y.append(labels)
     }
   }
-  let (features, labels) = (try Tensor.cat(f), try Tensor.cat(y))
+  let labels = try Tensor(folder.labels.map(Int64.init))  // the loader's order: no shuffle, the folder's
+  let features = try Tensor.cat(f)
   guard split, let group = Parallel.group else { return (features, labels) }
   let rows = try group.rowCounts(part.items.count)
-  return (try withNoGrad { try group.allGatherDifferentiable(features, rows: rows) }, try Tensor(folder.labels.map(Int64.init)))
+  return (try withNoGrad { try group.allGatherDifferentiable(features, rows: rows) }, labels)
 }
 
 /// The online kNN monitor of a pretext run (`--knn-every N`): after the validation of the first epoch, every
