@@ -196,12 +196,14 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
 }
 
 /// Opens (or starts) the comparison folder `runDir` for `config`: a folder made with other base settings is
-/// refused, naming them, since its finished stages would not be comparable with new ones.
-public func openCompareFolder(_ runDir: String, config: StudyConfig, dataset: String) throws -> RunLock? {
+/// refused, naming them, since its finished stages would not be comparable with new ones. With `--precision auto`
+/// the folder's record of what auto resolved to is adopted (`config` is updated): its stages trained in that.
+public func openCompareFolder(_ runDir: String, config: inout StudyConfig, dataset: String) throws -> RunLock? {
   guard FileManager.default.fileExists(atPath: runDir + "/run.json") else {
     return try RunFolder.start(runDir, config: config, manifest: RunManifest(kind: .compare, dataset: dataset))
   }
   let (old, manifest, lock) = try RunFolder.open(runDir)
+  if config.precision == .auto && old.precision == .auto { config.autoPrecision = old.autoPrecision }
   guard manifest.kind == .compare else { throw FileError(path: runDir, "holds a \(manifest.kind.rawValue) run, not a comparison") }
   guard URL(fileURLWithPath: manifest.dataset).standardizedFileURL.path == URL(fileURLWithPath: dataset).standardizedFileURL.path else {
     throw FileError(path: runDir, "compares on \(manifest.dataset), not \(dataset): use a new run folder")

@@ -67,6 +67,11 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   /// capability 8.0+; else fp32): the forward and the loss of every training and feature pass under autocast in
   /// that dtype; weights and optimizer state float32. Default auto (NOTES.md, "bfloat16").
   public var precision = Precision.auto
+  /// What `auto` resolved to when the run started (bf16 or fp32; fp32/bf16/fp16 leave it nil). `auto` is decided by
+  /// timing GEMMs, and a timing can come out the other way in another process: recorded in config.json, it keeps a
+  /// resumed run, and every rank of a data-parallel one (rank 0's measurement), in the arithmetic the run began in.
+  /// nil with `auto`: resolved in each process (a config made in code, or a run folder from before the field).
+  public var autoPrecision: Precision?
   /// Caps on the images used (nil: all): per train/ class, per val/ class, and of unsup/. The `demo` preset
   /// sets them so that it takes minutes on full ImageWang too.
   public var maxTrainPerClass: Int?
@@ -104,6 +109,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     try take(.workers, &workers); try take(.device, &device); try take(.channelsLast, &channelsLast)
     // A config.json without the field is from before it existed: those runs trained in float32.
     precision = try c.decodeIfPresent(Precision.self, forKey: .precision) ?? .fp32
+    autoPrecision = try c.decodeIfPresent(Precision.self, forKey: .autoPrecision)
     maxTrainPerClass = try c.decodeIfPresent(Int.self, forKey: .maxTrainPerClass)
     maxValidPerClass = try c.decodeIfPresent(Int.self, forKey: .maxValidPerClass)
     maxUnsup = try c.decodeIfPresent(Int.self, forKey: .maxUnsup)
@@ -168,6 +174,11 @@ public struct StudyConfig: Codable, Sendable, Equatable {
       throw ConfigError("--cutout-fill must be zero, noise or mixed (got \(cutoutFill))")
     }
     guard Device(device) != nil else { throw ConfigError("--device '\(device)' is not a device (cpu, cuda, cuda:N)") }
+    if let autoPrecision {
+      guard precision == .auto, autoPrecision != .auto else {
+        throw ConfigError("autoPrecision \(autoPrecision.rawValue) records what `--precision auto` resolved to: it needs precision auto and must be fp32, bf16 or fp16")
+      }
+    }
     _ = try autocastDType
     try real(layout.validFraction, "valid-fraction", above: 0, atMost: 0.9)
     if let w = dicomWindow {
@@ -263,13 +274,25 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   /// The autocast dtype of training and feature passes on the config's device (nil: float32).
   public var autocastDType: DType? {
     get throws {
-      do { return try precision.autocastDType(on: torchDevice) } catch let e as FitError { throw ConfigError(e.message) }
+      let p = precision == .auto ? autoPrecision ?? .auto : precision
+      do { return try p.autocastDType(on: torchDevice) } catch let e as FitError { throw ConfigError(e.message) }
     }
   }
 
   /// The precision a run on this machine uses (`auto` resolved), as recorded in its results.
   public var resolvedPrecision: Precision {
     get throws { try autocastDType == .bfloat16 ? .bf16 : autocastDType == .float16 ? .fp16 : .fp32 }
+  }
+
+  /// `auto` resolved once for a run that starts now (rank 0's resolution on every rank) and recorded in
+  /// `autoPrecision`; anything else is returned as it is.
+  public func fixingAutoPrecision() throws -> StudyConfig {
+    guard precision == .auto, autoPrecision == nil else { return self }
+    var c = self
+    let shared = try Parallel.shareFromRankZero(try resolvedPrecision.rawValue)
+    guard let p = Precision(rawValue: shared), p != .auto else { throw ConfigError("rank 0 resolved --precision auto to '\(shared)'") }
+    c.autoPrecision = p
+    return c
   }
 
   public var memoryFormat: MemoryFormat { channelsLast ? .channelsLast : .contiguous }

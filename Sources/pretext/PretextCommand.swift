@@ -189,7 +189,7 @@ struct StudyOptions: ParsableArguments {
       guard parts.count == 2, let centre = parts[0], let width = parts[1] else { throw ValidationError("--dicom-window takes CENTRE,WIDTH, e.g. 40,400 (got \(text))") }
       c.dicomWindow = [centre, width]
     }
-    return c
+    return try c.fixingAutoPrecision()
   }
 
   /// The images the run uses (the dataset's root made absolute, so `resume` finds it from anywhere), bad
@@ -500,8 +500,10 @@ struct CompareCommand: ParsableCommand {
       // Data-parallel, rank 0 opens (and locks) the folder; the others start once it has (the broadcast below).
       try validateOutputFolder(runFolder, flag: "--run")
       dir = URL(fileURLWithPath: runFolder).standardizedFileURL.path
-      if Parallel.isWriter { lock = try openCompareFolder(dir, config: config, dataset: layout.root) }
+      if Parallel.isWriter { lock = try openCompareFolder(dir, config: &config, dataset: layout.root) }
       dir = try Parallel.shareFromRankZero(dir)
+      // The folder's record of what `auto` resolved to (or none, from before the record), on every rank.
+      config.autoPrecision = Precision(rawValue: try Parallel.shareFromRankZero(config.autoPrecision?.rawValue ?? ""))
     } else {
       (dir, lock) = try options.startSharedRun("compare", config, RunManifest(kind: .compare, dataset: layout.root))
     }

@@ -215,6 +215,10 @@ func tensorCRCs(_ path: String) throws -> [String: String] {
     for file in ["pretext/rotation/encoder.safetensors", "pretext/rotation/rotation.safetensors"] {
       #expect(try tensorCRCs(a + "/" + file) == tensorCRCs(b + "/" + file), "\(file) differs after resume")
     }
+    // `auto` was resolved once, when the run started, and the resumed process trained in that arithmetic (a second
+    // timing on a loaded machine could decide otherwise, and bf16 epochs after fp32 ones are other weights).
+    let recorded = try #require(try RunFolder.read(StudyConfig.self, from: b + "/config.json")?.autoPrecision)
+    #expect(try RunFolder.read(PretextResult.self, from: b + "/pretext/rotation/result.json")?.precision == recorded)
   }
 
   @Test func theRegistryNamesEveryTask() throws {

@@ -549,6 +549,29 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     #expect(try runPretext(data, config, runDir: root + "/auto").result.precision == (try Precision.cpuPrefersBFloat16() ? .bf16 : .fp32))
     #expect(StudyConfig().precision == .auto)  // the default since 2026-12-06 (NOTES.md, "bfloat16")
     let old = try JSONDecoder().decode(StudyConfig.self, from: Data(#"{"task": "rotation"}"#.utf8))
-    #expect(old.precision == .fp32 && old.task == "rotation")
+    #expect(old.precision == .fp32 && old.task == "rotation" && old.autoPrecision == nil)
+  }
+
+  /// `auto` is decided by timing GEMMs, so a run records what it resolved to (config.json's autoPrecision) and
+  /// follows the record, whatever this process would measure: a resumed run cannot change arithmetic midway.
+  @Test func autoFollowsWhatTheRunRecorded() throws {
+    var config = StudyConfig()
+    config.precision = .auto
+    let fixed = try config.fixingAutoPrecision()
+    #expect(fixed.autoPrecision == (try Precision.cpuPrefersBFloat16() ? .bf16 : .fp32))
+    for (recorded, dtype) in [(Precision.fp32, DType?.none), (.bf16, DType.bfloat16)] {
+      config.autoPrecision = recorded
+      try config.validate()
+      let (autocast, resolved) = (try config.autocastDType, try config.resolvedPrecision)
+      #expect(autocast == dtype && resolved == recorded)
+      #expect(try config.fixingAutoPrecision().autoPrecision == recorded)  // a recorded resolution is never redone
+      let read = try JSONDecoder().decode(StudyConfig.self, from: try RunFolder.encoder().encode(config))
+      let readAutocast = try read.autocastDType
+      #expect(read.autoPrecision == recorded && readAutocast == dtype)
+    }
+    config.precision = .fp32
+    #expect(throws: StudyConfig.ConfigError.self) { try config.validate() }  // a record of auto without auto
+    config.autoPrecision = nil
+    #expect(try config.fixingAutoPrecision().autoPrecision == nil)
   }
 }
