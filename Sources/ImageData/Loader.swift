@@ -5,7 +5,10 @@ import Torch
 /// Batches of images decoded and transformed by a `Pipeline` on worker threads, `prefetch` batches ahead,
 /// as named tensors: every slot the pipeline fills (images as NCHW float in [0, 1] — each sample ÷ 255, or
 /// ÷ 65535 when 16-bit —, channels-last in memory, C the loader's `channels`;
-/// masks as N×1×H×W float; integers as int64) and, when the loader has labels, `label`. Every random choice
+/// masks as N×1×H×W float; integers as int64) and, when the loader has labels, `label`. With `samples: .bytes`
+/// 8-bit images and masks stay uint8 (0…255), a quarter of the bytes to write and to move to a GPU, and the
+/// consumer makes them floats where the batch is used (`ImageLoader.unitFloats`: bit for bit the same floats), as
+/// fastai's batches are uint8 until its IntToFloatTensor on the device. Every random choice
 /// comes from a generator seeded by (seed, epoch, item), and the order from (seed, epoch), so the batches
 /// are the same whatever the number of workers. The loader knows images and labels, never tasks.
 public final class ImageLoader: @unchecked Sendable {
@@ -24,15 +27,26 @@ public final class ImageLoader: @unchecked Sendable {
   /// The channels every decoded image is converted to before the pipeline: 3 (gray copied into RGB) or 1 (RGB
   /// turned to luma), what the model's stem takes.
   public let channels: Int
+  /// Floats in [0, 1] out of the loader, or 8-bit samples left as bytes for the consumer to convert.
+  public let samples: SampleFormat
   let cache: ImageCache
+
+  /// What a batch's images and masks hold.
+  public enum SampleFormat: Sendable {
+    /// float32, each sample ÷ 255 (÷ 65535 when 16-bit).
+    case unitFloats
+    /// uint8 for 8-bit images and masks; 16-bit images still float32 (a batch whose items mix 8- and 16-bit
+    /// images is made in floats throughout). `ImageLoader.unitFloats` finishes the conversion.
+    case bytes
+  }
 
   public init(
     paths: [String], labels: [Int]? = nil, pipeline: Pipeline, batchSize: Int, shuffle: Bool, dropLast: Bool? = nil,
     seed: UInt64 = 0, workers: Int = ProcessInfo.processInfo.activeProcessorCount, prefetch: Int = 2, cacheSide: Int? = nil,
-    shard: (rank: Int, count: Int)? = nil, itemOffset: Int = 0, channels: Int = 3
+    shard: (rank: Int, count: Int)? = nil, itemOffset: Int = 0, channels: Int = 3, samples: SampleFormat = .unitFloats
   ) {
     precondition(channels == 1 || channels == 3, "a loader makes 1- or 3-channel images, not \(channels)")
-    self.channels = channels
+    (self.channels, self.samples) = (channels, samples)
     (self.shard, self.itemOffset) = (shard, itemOffset)
     precondition(labels == nil || labels!.count == paths.count, "labels and paths differ in length")
     precondition(batchSize > 0 && pipeline.decodeSide > 0, "batch size and decode side must be positive")
@@ -107,6 +121,13 @@ public final class ImageLoader: @unchecked Sendable {
   }
 
   func batchOnOneThreadEach(_ b: Int, order: [Int], epoch: Int) throws -> Tensors {
+    do { return try batchOnOneThreadEach(b, order: order, epoch: epoch, samples: samples) } catch is BatchLayout.NeedsFloats {
+      // A 16-bit item after an 8-bit first one: the batch again in floats (every item's draws are its own: the same items).
+      return try batchOnOneThreadEach(b, order: order, epoch: epoch, samples: .unitFloats)
+    }
+  }
+
+  func batchOnOneThreadEach(_ b: Int, order: [Int], epoch: Int, samples: SampleFormat) throws -> Tensors {
     let (lo, n) = try itemRange(b)
     @Sendable func made(_ i: Int) throws -> Item {
       do { return try item(order[lo + i], epoch: epoch) } catch {
@@ -114,7 +135,7 @@ public final class ImageLoader: @unchecked Sendable {
       }
     }
     let first = try made(0)
-    let layout = try BatchLayout(first, count: n)
+    let layout = try BatchLayout(first, count: n, samples: samples)
     try layout.store(first, at: 0, path: paths[order[lo]])
     let chunks = Swift.min(workers, n - 1)
     let firstError = FirstError()
@@ -132,6 +153,7 @@ public final class ImageLoader: @unchecked Sendable {
       }
     }
     if let error = firstError.error { throw error }
+    if firstError.sawNeedsFloats { throw BatchLayout.NeedsFloats() }
     var out = try layout.tensors()
     if let labels { out["label"] = try Tensor(order[lo..<(lo + n)].map { Int64(labels[$0]) }) }
     return out
@@ -157,6 +179,16 @@ public final class ImageLoader: @unchecked Sendable {
     return Pass(Closer(queue))
   }
 
+  /// A `samples: .bytes` batch's tensor as the floats a `.unitFloats` loader makes: a uint8 tensor (an image or
+  /// mask slot) becomes float32 ÷ 255 on whatever device it is on (a GPU, after a quarter of the bytes crossed),
+  /// keeping its memory layout; bit for bit the loader's own conversion. Any other tensor is returned as it is.
+  public static func unitFloats(_ t: Tensor) throws -> Tensor {
+    guard t.dtype == .uint8 else { return t }
+    // ÷ a one-element tensor on t's device, not a Double: CUDA turns a division by a host scalar into a
+    // multiplication by its reciprocal, which is not bit-identical (126 of the 256 values differ).
+    return try t.to(dtype: .float32) / Tensor([Float(255)]).to(t.device)
+  }
+
   /// One epoch's batches in order. `next()` throws the error that stopped the producer (the first file that
   /// failed, named): a pass never ends early in silence.
   public final class Pass {
@@ -177,28 +209,34 @@ public final class ImageLoader: @unchecked Sendable {
   }
 }
 
-/// The tensors of one batch, shaped by its first item: a float buffer per image and mask slot (written by
-/// many workers, each into its own items' rows) and the integers.
+/// The tensors of one batch, shaped by its first item: a float (or byte) buffer per image and mask slot (written
+/// by many workers, each into its own items' rows) and the integers.
 final class BatchLayout: @unchecked Sendable {
   struct Slot {
     let name: String, width: Int, height: Int, channels: Int
     let tensor: Tensor
-    let base: UnsafeMutablePointer<Float>
+    /// The first sample: float32, or uint8 when `bytes`.
+    let base: UnsafeMutableRawPointer
+    let bytes: Bool
     var plane: Int { width * height * channels }
   }
+  /// A 16-bit item met a byte slot (the first item was 8-bit): the batch is made again in floats.
+  struct NeedsFloats: Error {}
   let images: [Slot], masks: [Slot]
   /// Integer slots: an int64 tensor each, written in place (each worker its own elements).
   let integers: [(name: String, tensor: Tensor, base: UnsafeMutablePointer<Int64>)]
 
-  init(_ first: Item, count n: Int) throws {
-    func slot(_ name: String, _ w: Int, _ h: Int, _ c: Int) throws -> Slot {
-      let t = try Tensor.empty([n, h, w, c], dtype: .float32)
-      return Slot(name: name, width: w, height: h, channels: c, tensor: t, base: t.dataPointer!.assumingMemoryBound(to: Float.self))
+  init(_ first: Item, count n: Int, samples: ImageLoader.SampleFormat = .unitFloats) throws {
+    func slot(_ name: String, _ w: Int, _ h: Int, _ c: Int, bytes: Bool) throws -> Slot {
+      let t = try Tensor.empty([n, h, w, c], dtype: bytes ? .uint8 : .float32)
+      return Slot(name: name, width: w, height: h, channels: c, tensor: t, base: t.dataPointer!, bytes: bytes)
     }
+    let bytes = samples == .bytes
     images = try first.images.keys.sorted().filter { $0 != "source" }.map { k in
-      try slot(k, first.images[k]!.width, first.images[k]!.height, first.images[k]!.channels)
+      let img = first.images[k]!
+      return try slot(k, img.width, img.height, img.channels, bytes: bytes && img.bitDepth == 8)
     }
-    masks = try first.masks.keys.sorted().map { k in try slot(k, first.masks[k]!.width, first.masks[k]!.height, 1) }
+    masks = try first.masks.keys.sorted().map { k in try slot(k, first.masks[k]!.width, first.masks[k]!.height, 1, bytes: bytes) }
     integers = try first.integers.keys.sorted().map { k in
       let t = try Tensor.empty([n], dtype: .int64)
       return (k, t, t.dataPointer!.assumingMemoryBound(to: Int64.self))
@@ -206,14 +244,21 @@ final class BatchLayout: @unchecked Sendable {
   }
 
   /// Writes item `i`'s samples as `float(x) / 255` (bit for bit what a uint8 → float division gives), or
-  /// `/ 65535` for 16-bit samples; an item whose slots differ from the first's is an error naming its file.
+  /// `/ 65535` for 16-bit samples, or as the bytes they are into a byte slot; an item whose slots differ from the
+  /// first's is an error naming its file.
   func store(_ item: Item, at i: Int, path: String) throws {
     func mismatch(_ s: Slot) -> ImageError {
       ImageError(path: path, "pipeline: slot '\(s.name)' is missing or not \(s.width)×\(s.height)×\(s.channels) like the batch's first item")
     }
     for s in images {
       guard let img = item.images[s.name], img.width == s.width, img.height == s.height, img.channels == s.channels else { throw mismatch(s) }
-      let dst = s.base.advanced(by: i * s.plane), plane = s.plane
+      let plane = s.plane
+      if s.bytes {
+        guard img.bitDepth == 8 else { throw NeedsFloats() }
+        img.pixels.withUnsafeBytes { s.base.advanced(by: i * plane).copyMemory(from: $0.baseAddress!, byteCount: plane) }
+        continue
+      }
+      let dst = s.base.assumingMemoryBound(to: Float.self).advanced(by: i * plane)
       img.pixels.withUnsafeBytes { raw in
         if img.bitDepth == 16 { ci_u16_to_unit_floats(raw.bindMemory(to: UInt16.self).baseAddress, dst, plane) }
         else { ci_bytes_to_unit_floats(raw.bindMemory(to: UInt8.self).baseAddress, dst, plane) }
@@ -221,8 +266,11 @@ final class BatchLayout: @unchecked Sendable {
     }
     for s in masks {
       guard let m = item.masks[s.name], m.width == s.width, m.height == s.height else { throw mismatch(s) }
-      let dst = s.base.advanced(by: i * s.plane), plane = s.plane
-      m.values.withUnsafeBufferPointer { ci_bytes_to_unit_floats($0.baseAddress, dst, plane) }
+      let plane = s.plane
+      m.values.withUnsafeBufferPointer { v in
+        if s.bytes { s.base.advanced(by: i * plane).copyMemory(from: v.baseAddress!, byteCount: plane) }
+        else { ci_bytes_to_unit_floats(v.baseAddress, s.base.assumingMemoryBound(to: Float.self).advanced(by: i * plane), plane) }
+      }
     }
     for s in integers {
       guard let v = item.integers[s.name] else { throw ImageError(path: path, "pipeline: no '\(s.name)' like the batch's first item") }
@@ -248,11 +296,17 @@ public struct LoaderError: Error, CustomStringConvertible, Sendable {
 /// The first error (by item position) that parallel workers met.
 final class FirstError: @unchecked Sendable {
   private var found: (Int, Error)?
+  private var needsFloats = false
   private let lock = NSLock()
   func record(_ position: Int, _ error: Error) {
-    lock.withLock { if found == nil || position < found!.0 { found = (position, error) } }
+    lock.withLock {
+      if error is BatchLayout.NeedsFloats { needsFloats = true }
+      else if found == nil || position < found!.0 { found = (position, error) }
+    }
   }
   var error: Error? { lock.withLock { found?.1 } }
+  /// Some item was 16-bit where the batch's slot holds bytes (not an error: the batch is made again in floats).
+  var sawNeedsFloats: Bool { lock.withLock { needsFloats } }
 }
 
 /// The next index to take, shared by a batch's workers.

@@ -64,11 +64,11 @@ public func trainScenario(
   } else {
     let train = ImageLoader(paths: data.train.paths, labels: data.train.labels, pipeline: .crop(size: config.size, training: true),
                             batchSize: config.batch, shuffle: true, seed: seed, workers: config.workers, shard: Parallel.shard,
-                            channels: config.channels)
+                            channels: config.channels, samples: .bytes)
     let part = Parallel.part(Array(zip(data.valid.paths, data.valid.labels)))  // this rank's part of val/
     let valid = ImageLoader(paths: part.items.map(\.0), labels: part.items.map(\.1), pipeline: .crop(size: config.size, training: false),
                             batchSize: config.batch, shuffle: false, seed: seed, workers: config.workers, itemOffset: part.offset,
-                            channels: config.channels)
+                            channels: config.channels, samples: .bytes)
     learner = Learner(
       model: model, train: OnDevice(train, config), valid: OnDevice(valid, config),
       step: evaluation.step(model, loss: Losses.labelSmoothingCrossEntropy()), optimizer: recipe.makeOptimizer(for: model, batch: config.batch),

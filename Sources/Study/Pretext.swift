@@ -106,13 +106,13 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
   let paths = data.train.paths + (data.unsup?.paths ?? [])
   // Data-parallel: each rank its part of every global batch (`Parallel`), in one process's order.
   let train = ImageLoader(paths: paths, pipeline: task.pipeline(training: true), batchSize: config.pretextBatch, shuffle: true,
-                          seed: seed, workers: config.workers, shard: Parallel.shard, channels: config.channels)
+                          seed: seed, workers: config.workers, shard: Parallel.shard, channels: config.channels, samples: .bytes)
   // The loss is monitored on val/'s images, or with a tuning split on its held-out train/ images (val/ unread).
   let monitored = config.tuningSplit > 0 ? config.downstreamData(data).valid.paths : data.valid.paths
   let part = Parallel.part(monitored)
   let valid = ImageLoader(paths: part.items, pipeline: task.pipeline(training: false), batchSize: config.pretextBatch,
                           shuffle: false, seed: seed, workers: config.workers, itemOffset: part.offset,
-                          channels: config.channels)
+                          channels: config.channels, samples: .bytes)
   let recipe = try pretextRecipe(task, config)
   let learner = Learner(
     model: task.model, train: OnDevice(train, config), valid: OnDevice(valid, config), step: task.step,
@@ -160,7 +160,7 @@ public func pretextRecipe(_ task: any PretextTask, _ config: StudyConfig) throws
 /// The task's picture of the first validation batch.
 func writePicture(_ task: any PretextTask, _ loader: ImageLoader, rows: Int, to path: String, device: Device) throws {
   guard let batch = try loader.pass(epoch: 0).next() else { throw DatasetError(path: path, "no validation batch") }
-  try task.writePicture(batch, rows: rows, to: path, device: device)
+  try task.writePicture(try batch.mapValues(ImageLoader.unitFloats), rows: rows, to: path, device: device)
 }
 
 /// Rebuilds a run's pretext network from its config and weights and writes its picture of `data`'s val/ images.
@@ -195,12 +195,12 @@ struct OnDevice: BatchSource {
   var batchCount: Int { source.batchCount }
   func batches(epoch: Int) throws -> BatchStream {
     let stream = try source.batches(epoch: epoch)
-    if device == .cpu && !channelsLast { return stream }
     let (device, channelsLast) = (device, channelsLast)
-    // A failed move ends the epoch with its error.
+    // A failed move ends the epoch with its error. Byte samples (a `.bytes` loader's) cross to the device as
+    // bytes and become floats there.
     return stream.map { batch in
       try batch.map { _, t in
-        let moved = try t.to(device)
+        let moved = try ImageLoader.unitFloats(try t.to(device))
         return channelsLast && moved.shape.count == 4 ? try moved.contiguous(.channelsLast) : moved
       }
     }

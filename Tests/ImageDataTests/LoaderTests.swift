@@ -67,6 +67,44 @@ func collect(_ loader: ImageLoader, epoch: Int) throws -> [(Tensor, Tensor)] {
     #expect(try y.equal(clean))
   }
 
+  /// `samples: .bytes` leaves 8-bit images and masks as uint8, and `ImageLoader.unitFloats` turns them into exactly
+  /// the floats a `.unitFloats` loader writes (on any worker count); a batch with a 16-bit image in it is floats.
+  @Test func byteSamplesBecomeTheSameFloats() throws {
+    var paths = try makeImages(6)
+    let pipeline = Pipeline.crop(size: 32, training: true).then(Cutout(RandomCutout(count: 2...3, holeSize: 4...9)))
+    func batches(_ paths: [String], _ samples: ImageLoader.SampleFormat, workers: Int) throws -> [[String: Tensor]] {
+      let pass = ImageLoader(paths: paths, pipeline: pipeline, batchSize: 3, shuffle: true, seed: 3, workers: workers, samples: samples).pass(epoch: 1)
+      var out: [[String: Tensor]] = []
+      while let b = try pass.next() { out.append(b) }
+      return out
+    }
+    let floats = try batches(paths, .unitFloats, workers: 1)
+    for workers in [1, 2] {
+      let bytes = try batches(paths, .bytes, workers: workers)
+      #expect(bytes.count == 2 && floats.count == 2)
+      for (f, b) in zip(floats, bytes) {
+        #expect(Set(f.keys) == Set(b.keys) && f.keys.contains("mask"))
+        for (k, t) in f {
+          #expect(b[k]!.dtype == (t.dtype == .float32 ? .uint8 : t.dtype), "\(k)")
+          let converted = try ImageLoader.unitFloats(b[k]!)
+          #expect(converted.dtype == t.dtype && converted.shape == t.shape && converted.strides == t.strides, "\(k)")
+          #expect(try converted.equal(t), "\(k) differs after the conversion")
+        }
+      }
+    }
+    // A 16-bit PNG among the JPEGs: the batch holding it comes out in floats, the same as a float loader's.
+    var wide: [UInt8] = []
+    for y in 0..<40 { for x in 0..<48 { for c in 0..<3 { wide += [UInt8((x * 3 + y + c * 50) % 256), UInt8(x * 5 % 256)] } } }
+    let png = paths[0] + ".16.png"
+    FileManager.default.createFile(atPath: png, contents: Data(try ImageCodec.encodePNG(wide, width: 48, height: 40, channels: 3, bitDepth: 16)))
+    paths[4] = png
+    let (f, b) = (try batches(paths, .unitFloats, workers: 2), try batches(paths, .bytes, workers: 2))
+    #expect(b.map { $0["image"]!.dtype }.contains(.float32) && b.map { $0["image"]!.dtype }.contains(.uint8))
+    for (x, y) in zip(f, b) {
+      for (k, t) in x { #expect(try ImageLoader.unitFloats(y[k]!).equal(t), "\(k) differs in the batch with a 16-bit image") }
+    }
+  }
+
   @Test func cacheServesLaterEpochsWithoutTheFiles() throws {
     let paths = try makeImages(4)
     let loader = ImageLoader(paths: paths, pipeline: Pipeline.crop(size: 24, training: true).then(Cutout(RandomCutout())),  batchSize: 2, shuffle: true,

@@ -1,6 +1,7 @@
 // Data pipeline throughput: decode + RandomResizedCrop(128) + flip + RandomCutout, images/s, one thread;
 // then the threaded loader (2 workers, batch 32, tensors out). benchmarks/data.sh runs PIL beside it.
 // Usage: data-bench ROOT [passes]
+//        data-bench --one-thread ROOT PASSES: the one-thread rows only (run two at once for the machine's scaling)
 //        data-bench --simclr ROOT SIZE PASSES: the SimCLR task's two views through the loader (batch 32, float
 //        tensors), 1 worker on one thread, then $BENCH_THREADS workers (default 2), after a per-stage breakdown
 //        on one thread; simclr_data_bench.py runs lightly's beside it.
@@ -105,6 +106,39 @@ if args[1] == "--feed", args.count > 2 {
     print(String(format: "feed\tsteps %d, compute %.2f s, waiting for data %.3f s (%.2f%%), peak RSS %.0f MB",
                  n - 1, computing, waited, 100 * waited / Swift.max(computing, 1e-9), peakRSSMB()))
     exit(0)
+  } catch {
+    print("error: \(error)")
+    exit(1)
+  }
+}
+if args[1] == "--one-thread", args.count > 3, let passes = Int(args[3]) {
+  // Only the one-thread rows: the bare decode + augment loop, then the loader on 1 worker. Run alone and as two
+  // processes at once, they give the machine's own 2-core scaling for this work, with no threads shared.
+  do {
+    Runtime.threadCount = 1
+    let ds = try ImageWangLayout(root: args[2])
+    let paths = ds.train.paths + ds.valid.paths + (ds.unsup?.paths ?? [])
+    let crop = RandomResizedCrop(size: 128), cutout = RandomCutout()
+    var rng = SplitMix64(seed: 0)
+    var checksum = 0
+    var start = Date()
+    for _ in 0..<passes {
+      for p in paths {
+        let (x, _) = cutout(try crop(try ImageCodec.decode(contentsOf: p, minSide: 128), training: true, flip: true, rng: &rng), rng: &rng)
+        checksum &+= Int(x.pixels[0])
+      }
+    }
+    print(String(format: "single_thread\t%.1f", Double(paths.count * passes) / Date().timeIntervalSince(start)))
+    let loader = ImageLoader(paths: paths, pipeline: Pipeline.crop(size: 128, training: true).then(Cutout(cutout)), batchSize: 32,
+                             shuffle: true, workers: 1)
+    (start, checksum) = (Date(), checksum & 1)
+    var seen = 0
+    for e in 0..<passes {
+      let pass = loader.pass(epoch: e)
+      while let b = try pass.next() { seen += b["image"]!.shape[0] }
+    }
+    print(String(format: "loader_1_worker_no_cache\t%.1f", Double(seen) / Date().timeIntervalSince(start)))
+    exit(checksum < 0 ? 1 : 0)
   } catch {
     print("error: \(error)")
     exit(1)
