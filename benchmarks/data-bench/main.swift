@@ -130,7 +130,7 @@ if args[1] == "--one-thread", args.count > 3, let passes = Int(args[3]) {
     }
     print(String(format: "single_thread\t%.1f", Double(paths.count * passes) / Date().timeIntervalSince(start)))
     let loader = ImageLoader(paths: paths, pipeline: Pipeline.crop(size: 128, training: true).then(Cutout(cutout)), batchSize: 32,
-                             shuffle: true, workers: 1)
+                             shuffle: true, workers: 1, samples: .bytes)
     (start, checksum) = (Date(), checksum & 1)
     var seen = 0
     for e in 0..<passes {
@@ -192,14 +192,18 @@ do {
     }
     return Double(seen) / Date().timeIntervalSince(start)
   }
-  let one = try rate(ImageLoader(paths: paths, pipeline: inpainting, batchSize: 32, shuffle: true, workers: 1))
+  // Byte samples, as the study's loaders make them (the training side turns them into floats); then the same
+  // loader writing floats itself (`samples: .unitFloats`, 4× the bytes stored per sample).
+  let one = try rate(ImageLoader(paths: paths, pipeline: inpainting, batchSize: 32, shuffle: true, workers: 1, samples: .bytes))
   print(String(format: "loader_1_worker_no_cache\t%.1f", one))
   Runtime.threadCount = 2
-  let plain = try rate(ImageLoader(paths: paths, pipeline: inpainting, batchSize: 32, shuffle: true, workers: 2))
+  let plain = try rate(ImageLoader(paths: paths, pipeline: inpainting, batchSize: 32, shuffle: true, workers: 2, samples: .bytes))
   print(String(format: "loader_2_workers_no_cache\t%.1f", plain))
+  let floats = try rate(ImageLoader(paths: paths, pipeline: inpainting, batchSize: 32, shuffle: true, workers: 2))
+  print(String(format: "loader_2_workers_no_cache_floats\t%.1f", floats))
   let rssBefore = peakRSSMB()
   let loader = ImageLoader(paths: paths, pipeline: inpainting, batchSize: 32, shuffle: true, workers: 2,
-                           cacheSide: 144)
+                           cacheSide: 144, samples: .bytes)
   let threaded = try rate(loader)
   print(String(format: "single_thread\t%.1f", single))
   print(String(format: "loader_2_workers_cached\t%.1f", threaded))
