@@ -105,7 +105,7 @@ public enum RunFolder {
   /// `start` for callers that name the folder themselves (tests, the study's functions): creates `dir`
   /// (it may exist, but not hold a run), locks it, writes config.json and run.json.
   public static func start(_ dir: String, config: StudyConfig, manifest: RunManifest) throws -> RunLock {
-    try refuseInside(out: parentPath(dir), dataset: manifest.dataset)
+    try refuseInside(out: dir, dataset: manifest.dataset)  // the folder itself: it may be the dataset's root
     try makeFolders(dir)
     let lock = try RunLock(dir)
     guard !FileManager.default.fileExists(atPath: dir + "/run.json") else {
@@ -170,7 +170,7 @@ public enum RunFolder {
     while real(probe) == nil && probe != "/" { probe = parentPath(probe) }
     guard let o = real(probe), let d = real(dataset) else { return }
     if o == d || o.hasPrefix(d.hasSuffix("/") ? d : d + "/") {
-      throw FileError(path: out, "the run folder would be inside the dataset \(dataset): its files would become part of the data; choose --out elsewhere")
+      throw FileError(path: out, "the run folder would be inside the dataset \(dataset): its files would become part of the data; choose a folder outside it")
     }
   }
 

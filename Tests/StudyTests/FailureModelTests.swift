@@ -179,6 +179,13 @@ struct TinyRun {
     let r = try t.experiment(out: t.data + "/train")
     #expect(r.status != 0 && r.output.contains("inside the dataset"), "\(r.output)")
     #expect(try FileManager.default.contentsOfDirectory(atPath: t.data + "/train").count == before)
+    // `compare --run` naming the dataset's own folder (or one in it) is refused the same way, before writing there.
+    let top = try Set(FileManager.default.contentsOfDirectory(atPath: t.data))
+    for run in [t.data, t.data + "/runs"] {
+      let c = try t.pretext(["compare", "--data", t.data, "--run", run, "--tasks", "rotation", "--protocols", "knn", "--widen", "0.125"], timeout: 120)
+      #expect(c.status != 0 && c.output.contains("inside the dataset"), "\(c.output)")
+      #expect(try Set(FileManager.default.contentsOfDirectory(atPath: t.data)) == top)
+    }
   }
 
   /// Item 8: a run folder in use (its lock held, here by this process) is refused by `resume`; its logs are
