@@ -55,6 +55,24 @@ public enum Parallel {
   /// Every rank waits here until rank 0 has written a stage's files (the next stage may read them).
   static func barrier() throws { try group?.barrier() }
 
+  /// `body` on rank 0 alone (alone: just `body`), and its result on every rank. When it throws, rank 0 rethrows and
+  /// every other rank fails at once saying so, instead of waiting out the timeout in a collective rank 0 never
+  /// joins (a refused run folder, say).
+  public static func fromRankZero(_ what: String, _ body: () throws -> String) throws -> String {
+    guard group != nil else { return try body() }
+    var outcome: Result<String, Error> = .success("")
+    if isWriter { outcome = Result { try body() } }
+    let sent: String
+    switch outcome {
+    case .success(let value): sent = "+" + value
+    case .failure: sent = "-"  // the others are told; this rank throws the error below
+    }
+    let shared = try shareFromRankZero(sent)
+    if case .failure(let error) = outcome { throw error }
+    guard shared.hasPrefix("+") else { throw StudyConfig.ConfigError("rank 0 could not \(what): its error says why") }
+    return String(shared.dropFirst())
+  }
+
   /// Rank 0's `text` on every rank (the run folder it created, whose name has the time in it).
   public static func shareFromRankZero(_ text: String) throws -> String {
     guard let group else { return text }

@@ -289,7 +289,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   public func fixingAutoPrecision() throws -> StudyConfig {
     guard precision == .auto, autoPrecision == nil else { return self }
     var c = self
-    let shared = try Parallel.shareFromRankZero(try resolvedPrecision.rawValue)
+    let shared = try Parallel.fromRankZero("resolve --precision auto") { try resolvedPrecision.rawValue }
     guard let p = Precision(rawValue: shared), p != .auto else { throw ConfigError("rank 0 resolved --precision auto to '\(shared)'") }
     c.autoPrecision = p
     return c

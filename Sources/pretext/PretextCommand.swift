@@ -227,9 +227,13 @@ struct StudyOptions: ParsableArguments {
   /// `startRun` for a data-parallel job too: rank 0 makes (and locks) the run folder, the other ranks are told
   /// its name and hold no lock.
   func startSharedRun(_ kind: String, _ config: StudyConfig, _ manifest: RunManifest) throws -> (String, RunLock?) {
-    var dir = "", lock: RunLock?
-    if Parallel.isWriter { (dir, lock) = try startRun(kind, config, manifest) }
-    return (try Parallel.shareFromRankZero(dir), lock)
+    var lock: RunLock?
+    let dir = try Parallel.fromRankZero("start a run folder under \(out)") {
+      let (dir, made) = try startRun(kind, config, manifest)
+      lock = made
+      return dir
+    }
+    return (dir, lock)
   }
 }
 
@@ -500,10 +504,12 @@ struct CompareCommand: ParsableCommand {
       // Data-parallel, rank 0 opens (and locks) the folder; the others start once it has (the broadcast below).
       try validateOutputFolder(runFolder, flag: "--run")
       dir = URL(fileURLWithPath: runFolder).standardizedFileURL.path
-      if Parallel.isWriter { lock = try openCompareFolder(dir, config: &config, dataset: layout.root) }
-      dir = try Parallel.shareFromRankZero(dir)
-      // The folder's record of what `auto` resolved to (or none, from before the record), on every rank.
-      config.autoPrecision = Precision(rawValue: try Parallel.shareFromRankZero(config.autoPrecision?.rawValue ?? ""))
+      // The folder's record of what `auto` resolved to (or none, from before the record) goes to every rank.
+      let recorded = try Parallel.fromRankZero("open --run \(dir)") {
+        lock = try openCompareFolder(dir, config: &config, dataset: layout.root)
+        return config.autoPrecision?.rawValue ?? ""
+      }
+      config.autoPrecision = Precision(rawValue: recorded)
     } else {
       (dir, lock) = try options.startSharedRun("compare", config, RunManifest(kind: .compare, dataset: layout.root))
     }

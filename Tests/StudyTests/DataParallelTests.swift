@@ -191,5 +191,22 @@ import Training
     #expect(!again.output.contains(": running"), "\(again.output)")
     #expect(try String(contentsOfFile: root + "/two/leaderboard.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").prefix(9) }
             == (try String(contentsOfFile: root + "/one/leaderboard.csv", encoding: .utf8)).split(separator: "\n").map { $0.split(separator: ",").prefix(9) })
+    // Launched as torchrun would, with other settings: rank 0 refuses the folder, and rank 1 is told at once
+    // instead of waiting out the group's timeout (60 s here) for a collective rank 0 never joins.
+    var changed = args
+    changed[changed.firstIndex(of: "--seed")! + 1] = "4"
+    let other = changed + ["--run", root + "/two"]
+    let port = try freeLoopbackPort()
+    let start = Date()
+    nonisolated(unsafe) var runs = [ToolRun?](repeating: nil, count: 2)
+    DispatchQueue.concurrentPerform(iterations: 2) { r in
+      let env = ["RANK": "\(r)", "WORLD_SIZE": "2", "LOCAL_RANK": "\(r)", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "\(port)",
+                 "OMP_NUM_THREADS": "1", "PRETEXT_DIST_TIMEOUT": "60"]
+      runs[r] = try? runTool(tool, other, environment: env, timeout: 120)
+    }
+    let (r0, r1) = (try #require(runs[0]), try #require(runs[1]))
+    #expect(r0.status != 0 && r0.output.contains("other settings") && r0.output.contains("seed"), "\(r0.output)")
+    #expect(r1.status != 0 && r1.output.contains("rank 0 could not open --run"), "\(r1.output)")
+    #expect(Date().timeIntervalSince(start) < 40, "the ranks took \(Date().timeIntervalSince(start)) s to give up")
   }
 }
