@@ -38,6 +38,22 @@ import Training
     return gap / scale
   }
 
+  /// `arguments` on two ranks launched as torchrun would (loopback rendezvous, one thread each, the group's timeout
+  /// `timeout` seconds), rank 0 killed when its output satisfies `killRankZeroWhen`; both runs, each within 120 s.
+  static func twoLaunchedRanks(_ tool: URL, _ arguments: [String], timeout: Int, killRankZeroWhen: (@Sendable (String) -> Bool)? = nil) throws
+    -> (ToolRun, ToolRun)
+  {
+    let port = try freeLoopbackPort()
+    let kills: [(@Sendable (String) -> Bool)?] = [killRankZeroWhen, nil]
+    nonisolated(unsafe) var results = [Result<ToolRun, Error>?](repeating: nil, count: 2)
+    DispatchQueue.concurrentPerform(iterations: 2) { r in
+      let env = ["RANK": "\(r)", "WORLD_SIZE": "2", "LOCAL_RANK": "\(r)", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "\(port)",
+                 "OMP_NUM_THREADS": "1", "PRETEXT_DIST_TIMEOUT": "\(timeout)"]
+      results[r] = Result { try runTool(tool, arguments, environment: env, timeout: 120, killWhen: kills[r]) }
+    }
+    return (try results[0]!.get(), try results[1]!.get())
+  }
+
   static func lossGap(_ a: [EpochRecord], _ b: [EpochRecord]) -> Double {
     zip(a, b).flatMap { x, y in [Swift.abs(x.trainLoss - y.trainLoss) / x.trainLoss, Swift.abs(x.validLoss! - y.validLoss!) / x.validLoss!] }.max() ?? .infinity
   }
@@ -87,16 +103,9 @@ import Training
     #expect(losses < 5e-4 && weights < 5e-3, "losses \(losses), weights \(weights)")
 
     // Two ranks launched as torchrun would; rank 0 (the writer, hosting the store) killed once epoch 1 is logged.
-    let port = try freeLoopbackPort()
     let start = Date()
-    nonisolated(unsafe) var runs = [ToolRun?](repeating: nil, count: 2)
-    DispatchQueue.concurrentPerform(iterations: 2) { r in
-      let env = ["RANK": "\(r)", "WORLD_SIZE": "2", "LOCAL_RANK": "\(r)", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "\(port)",
-                 "OMP_NUM_THREADS": "1", "PRETEXT_DIST_TIMEOUT": "30"]
-      runs[r] = try? runTool(tool, Self.pretrainArguments(root + "/data", out: root + "/killed", epochs: 3), environment: env, timeout: 120,
-                             killWhen: r == 0 ? { $0.contains("epoch 1 ") } : nil)
-    }
-    let (r0, r1) = (try #require(runs[0]), try #require(runs[1]))
+    let (r0, r1) = try Self.twoLaunchedRanks(tool, Self.pretrainArguments(root + "/data", out: root + "/killed", epochs: 3), timeout: 30,
+                                             killRankZeroWhen: { $0.contains("epoch 1 ") })
     #expect(r0.killed, "\(r0.output)")
     #expect(r1.status != 0 && !r1.timedOut, "rank 1 after rank 0 died: \(r1.output)")
     #expect(Date().timeIntervalSince(start) < 60)
@@ -196,15 +205,8 @@ import Training
     var changed = args
     changed[changed.firstIndex(of: "--seed")! + 1] = "4"
     let other = changed + ["--run", root + "/two"]
-    let port = try freeLoopbackPort()
     let start = Date()
-    nonisolated(unsafe) var runs = [ToolRun?](repeating: nil, count: 2)
-    DispatchQueue.concurrentPerform(iterations: 2) { r in
-      let env = ["RANK": "\(r)", "WORLD_SIZE": "2", "LOCAL_RANK": "\(r)", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "\(port)",
-                 "OMP_NUM_THREADS": "1", "PRETEXT_DIST_TIMEOUT": "60"]
-      runs[r] = try? runTool(tool, other, environment: env, timeout: 120)
-    }
-    let (r0, r1) = (try #require(runs[0]), try #require(runs[1]))
+    let (r0, r1) = try DataParallelTests.twoLaunchedRanks(tool, other, timeout: 60)
     #expect(r0.status != 0 && r0.output.contains("other settings") && r0.output.contains("seed"), "\(r0.output)")
     #expect(r1.status != 0 && r1.output.contains("rank 0 could not open --run"), "\(r1.output)")
     #expect(Date().timeIntervalSince(start) < 40, "the ranks took \(Date().timeIntervalSince(start)) s to give up")

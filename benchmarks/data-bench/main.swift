@@ -111,6 +111,33 @@ if args[1] == "--feed", args.count > 2 {
     exit(1)
   }
 }
+/// Images per second of the bare decode + RandomResizedCrop(128) + flip + RandomCutout loop on this thread, `passes`
+/// times over `paths` (no batching, no float conversion: what data_bench.py's PIL loop does).
+func bareLoopRate(_ paths: [String], passes: Int, crop: RandomResizedCrop, cutout: RandomCutout) throws -> Double {
+  var rng = SplitMix64(seed: 0)
+  var checksum = 0
+  let start = Date()
+  for _ in 0..<passes {
+    for p in paths {
+      let (x, _) = cutout(try crop(try ImageCodec.decode(contentsOf: p, minSide: 128), training: true, flip: true, rng: &rng), rng: &rng)
+      checksum &+= Int(x.pixels[0])
+    }
+  }
+  let rate = Double(paths.count * passes) / Date().timeIntervalSince(start)
+  return checksum == Int.min ? 0 : rate  // the checksum is read, so the loop is not optimised away
+}
+
+/// Images per second of `passes` epochs through `loader`.
+func loaderRate(_ loader: ImageLoader, passes: Int) throws -> Double {
+  let start = Date()
+  var seen = 0
+  for e in 0..<passes {
+    let pass = loader.pass(epoch: e)
+    while let b = try pass.next() { seen += b["image"]!.shape[0] }
+  }
+  return Double(seen) / Date().timeIntervalSince(start)
+}
+
 if args[1] == "--one-thread", args.count > 3, let passes = Int(args[3]) {
   // Only the one-thread rows: the bare decode + augment loop, then the loader on 1 worker. Run alone and as two
   // processes at once, they give the machine's own 2-core scaling for this work, with no threads shared.
@@ -119,26 +146,11 @@ if args[1] == "--one-thread", args.count > 3, let passes = Int(args[3]) {
     let ds = try ImageWangLayout(root: args[2])
     let paths = ds.train.paths + ds.valid.paths + (ds.unsup?.paths ?? [])
     let crop = RandomResizedCrop(size: 128), cutout = RandomCutout()
-    var rng = SplitMix64(seed: 0)
-    var checksum = 0
-    var start = Date()
-    for _ in 0..<passes {
-      for p in paths {
-        let (x, _) = cutout(try crop(try ImageCodec.decode(contentsOf: p, minSide: 128), training: true, flip: true, rng: &rng), rng: &rng)
-        checksum &+= Int(x.pixels[0])
-      }
-    }
-    print(String(format: "single_thread\t%.1f", Double(paths.count * passes) / Date().timeIntervalSince(start)))
+    print(String(format: "single_thread\t%.1f", try bareLoopRate(paths, passes: passes, crop: crop, cutout: cutout)))
     let loader = ImageLoader(paths: paths, pipeline: Pipeline.crop(size: 128, training: true).then(Cutout(cutout)), batchSize: 32,
                              shuffle: true, workers: 1, samples: .bytes)
-    (start, checksum) = (Date(), checksum & 1)
-    var seen = 0
-    for e in 0..<passes {
-      let pass = loader.pass(epoch: e)
-      while let b = try pass.next() { seen += b["image"]!.shape[0] }
-    }
-    print(String(format: "loader_1_worker_no_cache\t%.1f", Double(seen) / Date().timeIntervalSince(start)))
-    exit(checksum < 0 ? 1 : 0)
+    print(String(format: "loader_1_worker_no_cache\t%.1f", try loaderRate(loader, passes: passes)))
+    exit(0)
   } catch {
     print("error: \(error)")
     exit(1)
@@ -151,17 +163,9 @@ do {
   let paths = ds.train.paths + ds.valid.paths + (ds.unsup?.paths ?? [])
   let crop = RandomResizedCrop(size: 128), cutout = RandomCutout()
   let inpainting = Pipeline.crop(size: 128, training: true).then(Cutout(cutout))
+  let single = try bareLoopRate(paths, passes: passes, crop: crop, cutout: cutout)
   var rng = SplitMix64(seed: 0)
   var checksum = 0
-  let start = Date()
-  for _ in 0..<passes {
-    for p in paths {
-      let img = try crop(try ImageCodec.decode(contentsOf: p, minSide: 128), training: true, flip: true, rng: &rng)
-      let (x, _) = cutout(img, rng: &rng)
-      checksum &+= Int(x.pixels[0])
-    }
-  }
-  let single = Double(paths.count * passes) / Date().timeIntervalSince(start)
   // Where the time goes, per stage (one pass).
   var t = Date(), decoded: [Image] = []
   for p in paths { decoded.append(try ImageCodec.decode(contentsOf: p, minSide: 128)) }
@@ -182,16 +186,7 @@ do {
   let cutUS = Date().timeIntervalSince(t) / Double(paths.count) * 1e6
   // The loader on 1 worker (its own scaling reference: the same work as on 2), then on 2 workers decoding every
   // image every epoch (the row set against PIL in 2 processes).
-  /// Images per second of `passes` epochs through `loader`.
-  func rate(_ loader: ImageLoader) throws -> Double {
-    let start = Date()
-    var seen = 0
-    for e in 0..<passes {
-      let pass = loader.pass(epoch: e)
-      while let b = try pass.next() { seen += b["image"]!.shape[0] }
-    }
-    return Double(seen) / Date().timeIntervalSince(start)
-  }
+  func rate(_ loader: ImageLoader) throws -> Double { try loaderRate(loader, passes: passes) }
   // Byte samples, as the study's loaders make them (the training side turns them into floats); then the same
   // loader writing floats itself (`samples: .unitFloats`, 4× the bytes stored per sample).
   let one = try rate(ImageLoader(paths: paths, pipeline: inpainting, batchSize: 32, shuffle: true, workers: 1, samples: .bytes))
