@@ -110,73 +110,39 @@ public final class ImageLoader: @unchecked Sendable {
     return (r.lowerBound, r.count)
   }
 
-  /// Builds batch `b` of `epoch` with `workers` threads. The first item is made first: its slots fix the
-  /// batch's tensors (libtorch's allocator, so the caching CPU allocator reuses the last batch's pages); then
-  /// the workers make the other items and write each one's samples as floats straight into those tensors
-  /// (N×H×W×C memory seen as NCHW in channels-last layout), one parallel pass per batch.
-  func batch(_ b: Int, order: [Int], epoch: Int) throws -> Tensors {
-    // The producer makes the first item on one thread too: an OpenMP team started for its resize would keep
-    // spinning (libgomp's wait policy) while the workers need the cores.
-    try Runtime.withThreadCountForThisThread(1) { try batchOnOneThreadEach(b, order: order, epoch: epoch) }
-  }
-
-  func batchOnOneThreadEach(_ b: Int, order: [Int], epoch: Int) throws -> Tensors {
-    do { return try batchOnOneThreadEach(b, order: order, epoch: epoch, samples: samples) } catch is BatchLayout.NeedsFloats {
-      // A 16-bit item after an 8-bit first one: the batch again in floats (every item's draws are its own: the same items).
-      return try batchOnOneThreadEach(b, order: order, epoch: epoch, samples: .unitFloats)
+  /// The item at `position` of the epoch's order; an error names its file.
+  func madeItem(_ position: Int, order: [Int], epoch: Int) throws -> Item {
+    do { return try item(order[position], epoch: epoch) } catch {
+      throw error is ImageError ? error : ImageError(path: paths[order[position]], "\(error)")
     }
   }
 
-  func batchOnOneThreadEach(_ b: Int, order: [Int], epoch: Int, samples: SampleFormat) throws -> Tensors {
-    let (lo, n) = try itemRange(b)
-    @Sendable func made(_ i: Int) throws -> Item {
-      do { return try item(order[lo + i], epoch: epoch) } catch {
-        throw error is ImageError ? error : ImageError(path: paths[order[lo + i]], "\(error)")
-      }
-    }
-    let first = try made(0)
-    let layout = try BatchLayout(first, count: n, samples: samples)
-    try layout.store(first, at: 0, path: paths[order[lo]])
-    let chunks = Swift.min(workers, n - 1)
-    let firstError = FirstError()
-    if chunks > 0 {
-      // Each worker takes the next item not yet taken: items cost unequal times (image sizes, cutout), and a fixed
-      // share per worker would leave the others waiting at the batch's end. Which worker makes an item changes
-      // nothing in it (its randomness is its own, it is written to its own rows).
-      let next = ItemCounter(start: 1)
-      DispatchQueue.concurrentPerform(iterations: chunks) { _ in
-        Runtime.withThreadCountForThisThread(1) {  // one core per worker (the resize is a libtorch op)
-          while let i = next.take(below: n) {
-            do { try layout.store(try made(i), at: i, path: paths[order[lo + i]]) } catch { firstError.record(i, error) }
-          }
-        }
-      }
-    }
-    if let error = firstError.error { throw error }
-    if firstError.sawNeedsFloats { throw BatchLayout.NeedsFloats() }
+  /// Batch `b` (items `lo..<lo+n` of the order) once every item is stored: the tensors, and its labels.
+  func finished(_ layout: BatchLayout, lo: Int, n: Int, order: [Int]) throws -> Tensors {
     var out = try layout.tensors()
     if let labels { out["label"] = try Tensor(order[lo..<(lo + n)].map { Int64(labels[$0]) }) }
     return out
   }
 
-  /// The batches of one epoch, produced ahead on a background thread (at most `prefetch` waiting).
-  public func pass(epoch: Int) -> Pass {
-    let order = order(epoch: epoch)
-    let queue = BoundedQueue<Result<Tensors, Error>?>(capacity: prefetch)
-    let count = batchCount
-    let producer = Thread { [self] in
-      for b in 0..<count {
-        do {
-          if !queue.put(.success(try self.batch(b, order: order, epoch: epoch))) { return }  // the consumer went away
-        } catch {
-          _ = queue.put(.failure(LoaderError(batch: b, epoch: epoch, underlying: error)))
-          return
-        }
-      }
-      _ = queue.put(nil)
+  /// Batch `b` made again in floats on this thread: a `.bytes` batch with a 16-bit item after an 8-bit first one
+  /// (16-bit samples have no uint8 form). Every item's draws are its own: the same items.
+  func batchInFloats(_ b: Int, order: [Int], epoch: Int) throws -> Tensors {
+    let (lo, n) = try itemRange(b)
+    var layout: BatchLayout?
+    for i in 0..<n {
+      let item = try madeItem(lo + i, order: order, epoch: epoch)
+      if layout == nil { layout = try BatchLayout(item, count: n, samples: .unitFloats) }
+      try layout!.store(item, at: i, path: paths[order[lo + i]])
     }
-    producer.start()
-    return Pass(Closer(queue))
+    return try finished(layout!, lo: lo, n: n, order: order)
+  }
+
+  /// The batches of one epoch, made ahead by `workers` threads (at most `prefetch` batches waiting; see
+  /// `PassSchedule`).
+  public func pass(epoch: Int) -> Pass {
+    let schedule = PassSchedule(loader: self, order: order(epoch: epoch), epoch: epoch)
+    schedule.start()
+    return Pass(schedule)
   }
 
   /// A `samples: .bytes` batch's tensor as the floats a `.unitFloats` loader makes: a uint8 tensor (an image or
@@ -192,12 +158,13 @@ public final class ImageLoader: @unchecked Sendable {
   /// One epoch's batches in order. `next()` throws the error that stopped the producer (the first file that
   /// failed, named): a pass never ends early in silence.
   public final class Pass {
-    let stop: Closer<Result<Tensors, Error>?>  // released with the pass: frees the producer
+    let schedule: PassSchedule
     var finished = false
-    init(_ stop: Closer<Result<Tensors, Error>?>) { self.stop = stop }
+    init(_ schedule: PassSchedule) { self.schedule = schedule }
+    deinit { schedule.close() }  // the consumer went away: the workers stop
     public func next() throws -> Tensors? {
       guard !finished else { return nil }
-      guard let next = stop.queue.take() else {
+      guard let next = schedule.take() else {
         finished = true
         return nil
       }
@@ -309,20 +276,6 @@ final class FirstError: @unchecked Sendable {
   var sawNeedsFloats: Bool { lock.withLock { needsFloats } }
 }
 
-/// The next index to take, shared by a batch's workers.
-final class ItemCounter: @unchecked Sendable {
-  private var value: Int
-  private let lock = NSLock()
-  init(start: Int) { value = start }
-  func take(below end: Int) -> Int? {
-    lock.withLock {
-      guard value < end else { return nil }
-      defer { value += 1 }
-      return value
-    }
-  }
-}
-
 /// Decoded images kept in memory by index.
 final class ImageCache: @unchecked Sendable {
   private var images: [Image?]
@@ -331,48 +284,4 @@ final class ImageCache: @unchecked Sendable {
   func get(_ i: Int) -> Image? { lock.withLock { images[i] } }
   func set(_ i: Int, _ img: Image) { lock.withLock { images[i] = img } }
   var bytes: Int { lock.withLock { images.reduce(0) { $0 + ($1?.pixels.count ?? 0) } } }
-}
-
-/// A blocking queue holding at most `capacity` elements (the loader's prefetch bound).
-final class BoundedQueue<T>: @unchecked Sendable {
-  private var items: [T] = []
-  private let capacity: Int
-  private let cond = NSCondition()
-  private var closed = false
-
-  init(capacity: Int) { self.capacity = capacity }
-
-  /// Waits for room; false when the queue was closed.
-  func put(_ item: T) -> Bool {
-    cond.lock()
-    defer { cond.unlock() }
-    while items.count >= capacity && !closed { cond.wait() }
-    if closed { return false }
-    items.append(item)
-    cond.broadcast()
-    return true
-  }
-
-  func take() -> T {
-    cond.lock()
-    defer { cond.unlock() }
-    while items.isEmpty { cond.wait() }
-    let item = items.removeFirst()
-    cond.broadcast()
-    return item
-  }
-
-  func close() {
-    cond.lock()
-    closed = true
-    cond.broadcast()
-    cond.unlock()
-  }
-}
-
-/// Closes a queue when released.
-final class Closer<T>: @unchecked Sendable {
-  let queue: BoundedQueue<T>
-  init(_ queue: BoundedQueue<T>) { self.queue = queue }
-  deinit { queue.close() }
 }

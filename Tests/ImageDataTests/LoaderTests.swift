@@ -140,4 +140,47 @@ func collect(_ loader: ImageLoader, epoch: Int) throws -> [(Tensor, Tensor)] {
     #expect { try pass.next() } throws: { "\($0)".contains("broken.jpg") && "\($0)".contains("batch 2 of epoch 1") }
     #expect(try pass.next() == nil)  // and it stays ended
   }
+
+  /// Workers take items across batch boundaries, but never more than `prefetch` batches ahead of the consumer:
+  /// with the consumer holding back, the items made stop at the batches it may have waiting.
+  @Test func workersStayWithinThePrefetchBound() throws {
+    let paths = try makeImages(24)
+    let made = MadeCounter()
+    let loader = ImageLoader(paths: paths, pipeline: Pipeline.crop(size: 16, training: true).then(made), batchSize: 2,
+                             shuffle: true, workers: 3, prefetch: 2)
+    let pass = loader.pass(epoch: 0)
+    _ = try #require(try pass.next())
+    Thread.sleep(forTimeInterval: 0.3)  // long enough for 3 workers to make every item, were they not held back
+    // Taken 1: batches up to 1 + 2 may be made, 4 batches of 2 items (the 12 batches of the pass would be 24).
+    #expect(made.count == 8)
+    var rest = 1
+    while try pass.next() != nil { rest += 1 }
+    #expect(rest == 12 && made.count == 24)
+  }
+
+  /// The first item of a batch failing, with more workers than items: the batches before come through in
+  /// order, the pass ends with the error naming that file, and the workers making later batches stop.
+  @Test func aFirstItemThatFailsEndsThePassInOrder() throws {
+    var paths = try makeImages(9)
+    let bad = paths[0] + ".broken.jpg"
+    FileManager.default.createFile(atPath: bad, contents: Data([0xFF, 0xD8, 0xFF, 0x00]))
+    paths.insert(bad, at: 6)  // the first item of batch 3 (batch 3, not shuffled)
+    let expected = try collect(ImageLoader(paths: Array(paths[0..<6]), labels: Array(repeating: 1, count: 6),
+                                           pipeline: .crop(size: 16, training: false), batchSize: 3, shuffle: false, workers: 1), epoch: 0)
+    for workers in [1, 4] {
+      let pass = ImageLoader(paths: paths, labels: Array(repeating: 1, count: 10), pipeline: .crop(size: 16, training: false),
+                             batchSize: 3, shuffle: false, workers: workers).pass(epoch: 0)
+      for batch in expected { #expect(try pass.next()?["image"]?.equal(batch.0) == true) }
+      #expect { try pass.next() } throws: { "\($0)".contains("broken.jpg") && "\($0)".contains("batch 3 of epoch 1") }
+      #expect(try pass.next() == nil)
+    }
+  }
+}
+
+/// An item transform that changes nothing and counts the items it saw.
+final class MadeCounter: ItemTransform, @unchecked Sendable {
+  private var seen = 0
+  private let lock = NSLock()
+  func apply(_ item: inout Item, rng: inout SplitMix64) throws { lock.withLock { seen += 1 } }
+  var count: Int { lock.withLock { seen } }
 }
