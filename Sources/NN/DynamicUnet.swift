@@ -22,10 +22,11 @@ public final class ReplicationPad2d: Module {
 
 /// fastai's UnetBlock: upsample the lower path to half its channels, batch-normalise the skip
 /// connection, concatenate, ReLU, two ConvLayers (no norm, as current fastai builds them); optional blur
-/// in the upsampling and SelfAttention after the second conv.
+/// in the upsampling and SelfAttention after the second conv. With `skipIn` 0 there is no skip connection
+/// (the skip tensor only gives the size to reach).
 public final class UnetBlock: Module {
   public let shuf: PixelShuffleICNR
-  public let bn: BatchNorm2d
+  public let bn: BatchNorm2d?
   public let conv1: ConvLayer
   public let conv2: ConvLayer
   public let relu: Module
@@ -36,7 +37,7 @@ public final class UnetBlock: Module {
     activation: Activation = .relu
   ) throws {
     shuf = try PixelShuffleICNR(upIn, upIn / 2, blur: blur, activation: activation)
-    bn = try BatchNorm2d(skipIn, biasInit: 1e-3)
+    bn = skipIn > 0 ? try BatchNorm2d(skipIn, biasInit: 1e-3) : nil
     let ni = upIn / 2 + skipIn
     outChannels = finalDiv ? ni : ni / 2
     conv1 = try ConvLayer(ni, outChannels, batchNorm: false, activation: activation)
@@ -51,6 +52,7 @@ public final class UnetBlock: Module {
     var u = try shuf(up)
     let size = (skip.shape[2], skip.shape[3])
     if u.shape[2] != size.0 || u.shape[3] != size.1 { u = try interpolate(u, size: size, mode: .nearest) }
+    guard let bn else { return try conv2(conv1(relu(u))) }
     return try conv2(conv1(relu(Tensor.cat([u, bn(skip)], dim: 1))))
   }
 }
@@ -65,7 +67,8 @@ public final class MergeLayer: Module {}
 /// UnetBlocks, a last PixelShuffle_ICNR to full size, resize to the input size, concatenation of the
 /// input ("last cross"), a ResBlock and a 1×1 conv; options: y_range (sigmoid scaled to lo…hi), blur
 /// (in every UnetBlock's upsampling, fastai's blur_final default), self_attention (in the third block from
-/// the end).
+/// the end); `skipConnections: false` keeps only the path through the encoder's deepest features (and the last
+/// cross with the input), as a context encoder: what the decoder needs must pass through the whole encoder.
 /// Output size = input size for any input size. Keys are fastai's ("layers.0.…" is the encoder).
 public final class DynamicUnet: Module {
   public let layers: [Module]
@@ -86,7 +89,7 @@ public final class DynamicUnet: Module {
 
   public init(
     encoder: Sequential, outChannels: Int, imageSize: (Int, Int), yRange: (Double, Double)? = nil,
-    blur: Bool = false, selfAttention: Bool = false, activation: Activation = .relu
+    blur: Bool = false, selfAttention: Bool = false, activation: Activation = .relu, skipConnections: Bool = true
   ) throws {
     // Output sizes of each encoder child, from a dummy pass in eval mode (as fastai's model_sizes).
     let inChannels = try firstConv(encoder).weight.value.shape[1]
@@ -110,7 +113,7 @@ public final class DynamicUnet: Module {
     var blocks: [UnetBlock] = []
     for (i, idx) in skipIndices.enumerated() {
       let block = try UnetBlock(
-        upIn: ni, skipIn: sizes[idx][1], finalDiv: i != skipIndices.count - 1, blur: blur,
+        upIn: ni, skipIn: skipConnections ? sizes[idx][1] : 0, finalDiv: i != skipIndices.count - 1, blur: blur,
         selfAttention: selfAttention && i == skipIndices.count - 3, activation: activation)
       blocks.append(block)
       ni = block.outChannels

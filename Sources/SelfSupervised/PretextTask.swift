@@ -16,8 +16,13 @@ public struct TaskSettings: Sendable {
   public var cutout: RandomCutout
   /// SwAV's queue: projections kept per global crop (0: none).
   public var swavQueue: Int
-  public init(size: Int, widen: Double, channels: Int = 3, cutout: RandomCutout = RandomCutout(), swavQueue: Int = 0) {
+  /// The U-Net tasks' (inpainting, colorization, masked) skip connections from the encoder to the decoder:
+  /// fastai's unet_learner has them; without, the image is rebuilt from the encoder's deepest features only.
+  public var unetSkips: Bool
+  public init(size: Int, widen: Double, channels: Int = 3, cutout: RandomCutout = RandomCutout(), swavQueue: Int = 0,
+              unetSkips: Bool = true) {
     (self.size, self.widen, self.channels, self.cutout, self.swavQueue) = (size, widen, channels, cutout, swavQueue)
+    self.unetSkips = unetSkips
   }
 
   /// A new xresnet34 body of these settings' width and channels.
@@ -175,7 +180,7 @@ func framed(_ tile: [UInt8], right: Bool) -> [UInt8] {
 /// The study's U-Net over `backbone`, or over a new xresnet34 body of the settings' width.
 func studyUnet(_ settings: TaskSettings, _ backbone: Sequential?, outChannels: Int) throws -> DynamicUnet {
   try DynamicUnet(encoder: backbone ?? settings.newBackbone(), outChannels: outChannels,
-                  imageSize: (settings.size, settings.size))
+                  imageSize: (settings.size, settings.size), skipConnections: settings.unetSkips)
 }
 
 /// Image `i` of an N×C×H×W float batch in [0, 1] as RGB HWC bytes (a gray image's one channel copied into

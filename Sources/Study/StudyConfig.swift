@@ -23,6 +23,9 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   public var cutoutFill = "zero"
   /// SwAV's queue length per global crop (0: no queue; else at least the pretext batch).
   public var swavQueue = 0
+  /// The U-Net tasks' skip connections: all (fastai's unet_learner, the study's) or none (a context encoder: the
+  /// decoder sees only the encoder's deepest features).
+  public var unetSkips = "all"
   /// How the pretext is optimised: `study` (Ranger + flat-cos at `pretextLR`, every task alike) or `paper`
   /// (the task's paper's optimizer, batch-scaled lr, weight decay and schedule).
   public var pretextRecipe = "study"
@@ -100,7 +103,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     func take<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws { value = try c.decodeIfPresent(T.self, forKey: key) ?? value }
     try take(.task, &task); try take(.cutoutHoles, &cutoutHoles); try take(.cutoutHoleSize, &cutoutHoleSize)
     try take(.cutoutFill, &cutoutFill); try take(.head, &head); try take(.downstreamRecipe, &downstreamRecipe); try take(.cacheFeatures, &cacheFeatures)
-    try take(.swavQueue, &swavQueue); try take(.pretextRecipe, &pretextRecipe); try take(.labelFraction, &labelFraction)
+    try take(.swavQueue, &swavQueue); try take(.unetSkips, &unetSkips); try take(.pretextRecipe, &pretextRecipe); try take(.labelFraction, &labelFraction)
     try take(.tuningSplit, &tuningSplit); try take(.knnEvery, &knnEvery); try take(.knnMonitorImages, &knnMonitorImages)
     try take(.pretextSize, &pretextSize); try take(.pretextBatch, &pretextBatch); try take(.pretextEpochs, &pretextEpochs)
     try take(.pretextLR, &pretextLR); try take(.cutoutReferenceSize, &cutoutReferenceSize); try take(.size, &size)
@@ -170,6 +173,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
       throw ConfigError("--downstream-recipe must be study or fastai (got \(downstreamRecipe))")
     }
     guard XResNet.Head(rawValue: head) != nil else { throw ConfigError("--head must be linear or fastai (got \(head))") }
+    guard ["all", "none"].contains(unetSkips) else { throw ConfigError("--unet-skips must be all or none (got \(unetSkips))") }
     guard RandomCutout.Fill(rawValue: cutoutFill) != nil else {
       throw ConfigError("--cutout-fill must be zero, noise or mixed (got \(cutoutFill))")
     }
@@ -262,7 +266,7 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     TaskSettings(size: pretextSize, widen: widen, channels: channels, cutout: RandomCutout(
       count: cutoutHoles[0]...cutoutHoles[1], holeSize: cutoutHoleSize[0]...cutoutHoleSize[1],
       relativeTo: pretextSize == cutoutReferenceSize ? nil : cutoutReferenceSize, fill: RandomCutout.Fill(rawValue: cutoutFill) ?? .zero),
-      swavQueue: swavQueue)
+      swavQueue: swavQueue, unetSkips: unetSkips != "none")
   }
 
   /// A setting out of its range, naming the flag that sets it.

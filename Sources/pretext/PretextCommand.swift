@@ -71,6 +71,7 @@ struct StudyOptions: ParsableArguments {
   @Option(help: "Downstream optimisation: study (Ranger + flat-cos) or fastai (Adam + one-cycle, fastai's defaults).") var downstreamRecipe: String?
   @Flag(help: "Linear probe: train on the frozen body's features computed once (no augmentation; much faster).") var cacheFeatures = false
   @Option(help: "SwAV: projections queued per global crop, used in Sinkhorn once full (default 0: no queue).") var swavQueue: Int?
+  @Option(help: "U-Net tasks (inpainting, colorization, masked): the encoder-to-decoder skip connections, all (fastai's) or none (the decoder sees only the deepest features).") var unetSkips: String?
   @Option(help: "Pretext optimisation: study (Ranger + flat-cos at --lr, every task alike), fastai (Adam + one-cycle at --lr) or paper (the task's paper's optimizer, lr scaled with the batch, weight decay, schedule; --lr is not used).") var pretextRecipe: String?
   @Option(help: "Few-label training: the fraction of train/'s labels the downstream stages use (seeded, class-stratified; default 1).") var labelFraction: Double?
   @Option(help: "Choose settings without val/: hold out this fraction of train/ (seeded, class-stratified) as the downstream validation set; val/ is not read (default 0: validate on val/).") var tuningSplit: Double?
@@ -135,6 +136,7 @@ struct StudyOptions: ParsableArguments {
     if let v = try range(cutoutHoles, "cutout-holes") { c.cutoutHoles = v }
     if let v = try range(cutoutSize, "cutout-size") { c.cutoutHoleSize = v }
     if let swavQueue { c.swavQueue = swavQueue }
+    if let unetSkips { c.unetSkips = unetSkips }
     if let cutoutFill { c.cutoutFill = cutoutFill }
     if let head { c.head = head }
     if let downstreamRecipe { c.downstreamRecipe = downstreamRecipe }
@@ -505,11 +507,15 @@ struct CompareCommand: ParsableCommand {
       try validateOutputFolder(runFolder, flag: "--run")
       dir = URL(fileURLWithPath: runFolder).standardizedFileURL.path
       // The folder's record of what `auto` resolved to (or none, from before the record) goes to every rank.
+      let measured = config.autoPrecision
       let recorded = try Parallel.fromRankZero("open --run \(dir)") {
         lock = try openCompareFolder(dir, config: &config, dataset: layout.root)
         return config.autoPrecision?.rawValue ?? ""
       }
       config.autoPrecision = Precision(rawValue: recorded)
+      if let measured, let adopted = config.autoPrecision, adopted != measured {
+        print("precision: auto → \(adopted.rawValue) after all, as \(dir) recorded when it started (its stages trained so)")
+      }
     } else {
       (dir, lock) = try options.startSharedRun("compare", config, RunManifest(kind: .compare, dataset: layout.root))
     }

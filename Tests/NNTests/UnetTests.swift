@@ -49,6 +49,26 @@ import Testing
     #expect(try values(y.min())[0] >= 0 && values(y.max())[0] <= 1)  // y_range
   }
 
+  /// `skipConnections: false` (a context encoder): the blocks take only the upsampled path (no skip BatchNorm,
+  /// conv1 on half the lower path's channels), every other key as fastai's, and the output is still input-sized.
+  @Test func withoutSkipConnectionsOnlyTheDeepestFeaturesReachTheDecoder() throws {
+    let with = try DynamicUnet(encoder: XResNet(.resnet18, widen: 0.125).body, outChannels: 3, imageSize: (40, 56))
+    let without = try DynamicUnet(encoder: XResNet(.resnet18, widen: 0.125).body, outChannels: 3, imageSize: (40, 56),
+                                  skipConnections: false)
+    let keys = Dictionary(uniqueKeysWithValues: without.stateDict().map { ($0.name, $0.tensor.shape) })
+    let skipBN = with.stateDict().map(\.name).filter { $0.contains(".bn.") && !$0.hasPrefix("layers.1.") }
+    #expect(!skipBN.isEmpty && skipBN.allSatisfy { keys[$0] == nil })
+    for (i, block) in without.parts.blocks.enumerated() {
+      #expect(block.bn == nil && with.parts.blocks[i].bn != nil)
+      let conv1 = try #require(block.conv1[0] as? Conv2d)
+      let shuffleConv = try #require((block.shuf[0] as? ConvLayer)?[0] as? Conv2d)  // to 4× the upsampled channels
+      #expect(conv1.weight.value.shape[1] == shuffleConv.weight.value.shape[0] / 4)
+    }
+    #expect(Set(with.stateDict().map(\.name)).subtracting(skipBN) == Set(keys.keys))
+    without.eval()
+    #expect(try withNoGrad { try without(Tensor.rand([2, 3, 40, 56])) }.shape == [2, 3, 40, 56])
+  }
+
   @Test func icnrSubPixelsStartEqual() throws {
     let w = try Init.icnr([16, 3, 1, 1])  // 4 output channels × 4 sub-pixels
     let shuffled = try pixelShuffle(conv2d(Tensor.randn([1, 3, 2, 2]), weight: w), upscaleFactor: 2)

@@ -314,6 +314,23 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     try loadedClassifier(stage, result)
     #expect(try ImageCodec.decode(contentsOf: stage.file(result.pictureFile)).width == 3 * 32 + 2 * 2)
   }
+
+  /// `--unet-skips none` (a context encoder): the inpainting U-Net has no skip BatchNorms, still learns and
+  /// saves an encoder the classifier loads; other values are refused naming the flag.
+  @Test func inpaintingWithoutSkipConnections() throws {
+    let root = NSTemporaryDirectory() + "pretext-noskip-\(UUID().uuidString)"
+    let data = try tinyPretextData(root + "/data")
+    var config = tinyPretext("inpainting", epochs: 3)
+    config.unetSkips = "none"
+    try config.validate()
+    let (result, stage) = try runPretext(data, config, runDir: root + "/run")
+    #expect(result.history.last!.trainLoss < result.history.first!.trainLoss, "\(result.history.map(\.trainLoss))")
+    try loadedClassifier(stage, result)
+    let unet = try SafeTensors.File(path: stage.file("unet.safetensors"))
+    #expect(unet.names.contains("layers.4.conv1.0.weight") && !unet.names.contains { $0.hasPrefix("layers.4.bn.") })
+    config.unetSkips = "some"
+    #expect { try config.validate() } throws: { "\($0)".contains("--unet-skips") }
+  }
 }
 
 @Suite struct EveryTaskTests {
