@@ -25,6 +25,9 @@ public enum Scenario: String, Codable, Sendable, CaseIterable {
   case discriminative
   /// The pretext encoder, everything trained at one lr from the first epoch.
   case full
+  /// The pretext encoder, head first for `headEpochs` (body frozen, as `head`), then everything at one lr: LP-FT
+  /// (Kumar et al. 2022), so a random head does not pull the pretrained features about in the first steps.
+  case lpft
   /// A linear probe: the pretext encoder frozen and kept in eval mode (its BatchNorm statistics untouched),
   /// only the linear head trained.
   case linear
@@ -54,10 +57,11 @@ public struct FineTune: Evaluation {
       return all.preparing { _ in try model.freeze() }
     case .linear:
       return all.preparing { _ in try model.freeze(trainBatchNorm: false) }
-    case .discriminative:
+    case .discriminative, .lpft:
       let head = Swift.min(headEpochs, epochs)
       let first = head > 0 ? fit(head, .value(lr)).preparing { _ in try model.freeze() } : FitPlan(phases: [])
-      return first.then(fit(epochs - head, .range(lr / 100, lr)).preparing { _ in try model.unfreeze() })
+      let rest: LearningRate = scenario == .lpft ? .value(lr) : .range(lr / 100, lr)
+      return first.then(fit(epochs - head, rest).preparing { _ in try model.unfreeze() })
     }
   }
 }

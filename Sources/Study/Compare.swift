@@ -35,7 +35,8 @@ public struct ComparePlan: Codable, Sendable, Equatable {
               pretextRuns: try c.decodeIfPresent(Int.self, forKey: .pretextRuns) ?? 1)
   }
 
-  public static let protocolNames = ["linear", "head", "discriminative", "full", "knn"]
+  /// Every fine-tune scenario that starts from an encoder, and kNN.
+  public static let protocolNames = ["linear", "head", "discriminative", "full", "lpft", "knn"]
 
   /// The demo: the study's inpainting and the best CPU-budget task found (NOTES.md, "the comparison"), random
   /// init, 3 runs.

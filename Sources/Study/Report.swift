@@ -17,6 +17,7 @@ public enum Report {
     case "head": "\(task) encoder, head only"
     case "discriminative": "\(task) encoder, discriminative fine-tune"
     case "full": "\(task) encoder, all trained at one lr"
+    case "lpft": "\(task) encoder, head first, then all at one lr (LP-FT)"
     default: "\(task) encoder, \(p)"
     }
   }

@@ -297,7 +297,7 @@ struct TasksCommand: ParsableCommand {
 struct EvaluateCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "evaluate", abstract: "Train the classifier under a protocol (random, head, discriminative, full) from an encoder.")
-  @Option(help: "random (no encoder), head, discriminative or full.") var `protocol`: String
+  @Option(help: "random (no encoder), head, discriminative, full, lpft or linear.") var `protocol`: String
   @Option(help: "The encoder file (e.g. a run's pretext/<task>/encoder.safetensors); not for --protocol random.") var encoder: String?
   @OptionGroup var options: StudyOptions
   @OptionGroup var launch: LaunchFlags
@@ -376,7 +376,7 @@ struct FinetuneCommand: ParsableCommand {
   @Option(name: [.customLong("init"), .customLong("init-from")],
           help: "random, or an encoder file (safetensors with classifier keys, e.g. a pretext run's encoder.safetensors).")
   var initFrom = "random"
-  @Option(help: "full (every layer trained at one lr), head (body frozen) or discriminative (head first, then lr/100…lr).")
+  @Option(help: "full (every layer trained at one lr), head (body frozen), discriminative (head first, then lr/100…lr) or lpft (head first, then every layer at one lr).")
   var mode = "full"
   @OptionGroup var options: StudyOptions
   @OptionGroup var launch: LaunchFlags
@@ -385,12 +385,13 @@ struct FinetuneCommand: ParsableCommand {
   func scenario() throws -> Scenario {
     switch (initFrom, mode) {
     case ("random", "full"): return .random
-    case ("random", "head"), ("random", "discriminative"):
+    case ("random", "head"), ("random", "discriminative"), ("random", "lpft"):
       throw ValidationError("--init random trains everything: use --mode full")
     case (_, "full"): return .full
     case (_, "head"): return .head
     case (_, "discriminative"): return .discriminative
-    default: throw ValidationError("unknown --mode '\(mode)' (full, head, discriminative)")
+    case (_, "lpft"): return .lpft
+    default: throw ValidationError("unknown --mode '\(mode)' (full, head, discriminative, lpft)")
     }
   }
 
@@ -471,7 +472,7 @@ struct CompareCommand: ParsableCommand {
       finishes an interrupted one.
       """)
   @Option(parsing: .upToNextOption, help: "Pretext tasks (specs as --task; several at once: inpainting:1,rotation:0.5).") var tasks: [String] = []
-  @Option(parsing: .upToNextOption, help: "Protocols: linear, head, discriminative, full, knn (random init is always a row).") var protocols: [String] = []
+  @Option(parsing: .upToNextOption, help: "Protocols: linear, head, discriminative, full, lpft (head first, then all at one lr), knn (random init is always a row).") var protocols: [String] = []
   @Option(name: .customLong("run"), help: "The comparison folder to start or extend (default: a new one under --out).") var runFolder: String?
   @Option(help: "Pretexts per task, each its own seed (seed + 1000 · k); downstream run r fine-tunes pretext r mod N, so with N = --runs every run is a whole pipeline and a row's spread includes the pretext's (default 1).") var pretextRuns: Int?
   @OptionGroup var options: StudyOptions
