@@ -5,10 +5,12 @@
 # (symlinks; train/ and val/ are imagewang-mini's). Tuning split 0.25 of train/; val/ is not read. Several tasks:
 # name them all (a rerun on the same OUT_DIR reuses the stages it has; the leaderboard lists the tasks named).
 # Environment: EPOCHS (--pretext-epochs, default 6), WHICH ("mini both" by default; "both" runs only the folder with
-# the extra photos), FLAGS (more compare flags, e.g. "--pretext-recipe paper --pretext-batch 128").
+# the extra photos), FLAGS (more compare flags, e.g. "--pretext-recipe paper --pretext-batch 128"), VAL=1 (no tuning
+# split: train on all of train/ and validate on val/, into OUT_DIR/<name>-val; only once a setting is chosen).
 #   usage: more-unlabelled.sh PRETEXT_BINARY MINI EXTRA OUT_DIR [TASK…]
 set -euo pipefail
 EPOCHS="${EPOCHS:-6}"; WHICH="${WHICH:-mini both}"; read -r -a MORE <<< "${FLAGS:-}"
+SPLIT=(--tuning-split 0.25); SUFFIX=""; [ "${VAL:-0}" = 1 ] && SPLIT=() && SUFFIX="-val"
 
 P="$1"; MINI="$(realpath "$2")"; EXTRA="$(realpath "$3")"; OUT="$4"; shift 4
 TASKS=("$@"); [ ${#TASKS[@]} -gt 0 ] || TASKS=(colorization)
@@ -25,6 +27,6 @@ set -x
 for which in $WHICH; do
   D=$([ "$which" = mini ] && echo "$MINI" || echo "$BOTH")
   name=$([ "$which" = mini ] && echo mini || echo mini-plus-extra)
-  "$P" compare --preset demo --data "$D" --run "$OUT/$name" --max-unsup all --tuning-split 0.25 --tasks "${TASKS[@]}" \
+  "$P" compare --preset demo --data "$D" --run "$OUT/$name$SUFFIX" --max-unsup all ${SPLIT[@]+"${SPLIT[@]}"} --tasks "${TASKS[@]}" \
     --pretext-epochs "$EPOCHS" --protocols full --runs 3 --pretext-runs 3 ${MORE[@]+"${MORE[@]}"}
 done
