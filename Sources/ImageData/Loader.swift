@@ -155,7 +155,7 @@ public final class ImageLoader: @unchecked Sendable {
     return try t.to(dtype: .float32) / Tensor([Float(255)]).to(t.device)
   }
 
-  /// One epoch's batches in order. `next()` throws the error that stopped the producer (the first file that
+  /// One epoch's batches in order. `next()` throws the error that stopped the pass (the first file that
   /// failed, named): a pass never ends early in silence.
   public final class Pass {
     let schedule: PassSchedule

@@ -5,7 +5,7 @@ import Torch
 /// boundaries, so no core waits at the end of a batch or while the next batch's first item is made (that item
 /// fixes the batch's tensors; the items of its batch finished before it are held until it is). Batches are handed
 /// over in order, and workers do not start items of a batch more than `prefetch` batches ahead of the consumer.
-/// The batches are those of `ImageLoader.batch`: every item's randomness and row are its own.
+/// Which worker makes an item changes nothing in the batch: every item's randomness and row are its own.
 final class PassSchedule: @unchecked Sendable {
   typealias Tensors = ImageLoader.Tensors
   let loader: ImageLoader, order: [Int], epoch: Int, count: Int
