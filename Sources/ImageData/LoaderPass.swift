@@ -7,30 +7,35 @@ import Torch
 /// over in order, and workers do not start items of a batch more than `prefetch` batches ahead of the consumer.
 /// Which worker makes an item changes nothing in the batch: every item's randomness and row are its own.
 final class PassSchedule: @unchecked Sendable {
-  typealias Tensors = ImageLoader.Tensors
+  typealias Batch = ImageLoader.Tensors
   let loader: ImageLoader, order: [Int], epoch: Int, count: Int
 
   /// One batch being put together.
   final class Assembly {
     let lo: Int, n: Int
-    var layout: BatchLayout?
-    /// Items made before the first one (whose slots fix the tensors).
-    var waiting: [(Int, Item)] = []
+    /// Where the batch's tensors stand; guarded by the schedule's lock.
+    var tensors = Tensors.awaitingFirst(held: [])
     /// Items stored (or dropped because the batch failed) so far.
     var done = 0
-    /// The first item failed, or its layout could not be made: the others are dropped as they come.
-    var noLayout = false
     let errors = FirstError()
     init(lo: Int, n: Int) { (self.lo, self.n) = (lo, n) }
+
+    enum Tensors {
+      /// The first item (whose slots fix the tensors) is not made yet: the items made before it wait here.
+      case awaitingFirst(held: [(Int, Item)])
+      case ready(BatchLayout)
+      /// The first item failed, or its tensors could not be made: the others are dropped as they come.
+      case none
+    }
   }
 
   private let cond = NSCondition()
   // Guarded by `cond`:
   private var nextBatch = 0, nextItem = 0
   private var assemblies: [Int: Assembly] = [:]
-  private var finished: [Int: Result<Tensors, Error>] = [:]
+  private var finished: [Int: Result<Batch, Error>] = [:]
   private var nextToHandOver = 0
-  private var handedOver: [Result<Tensors, Error>?] = []
+  private var handedOver: [Result<Batch, Error>?] = []
   private var taken = 0
   /// The pass ended (its last batch or an error handed over) or the consumer went away.
   private var stopped = false
@@ -52,7 +57,7 @@ final class PassSchedule: @unchecked Sendable {
   }
 
   /// The next batch in order, nil after the last; blocks until it is made.
-  func take() -> Result<Tensors, Error>? {
+  func take() -> Result<Batch, Error>? {
     cond.lock()
     defer { cond.unlock() }
     while handedOver.isEmpty { cond.wait() }
@@ -106,56 +111,59 @@ final class PassSchedule: @unchecked Sendable {
   }
 
   /// Stores item `i` of batch `b` (nil: it failed) once the batch has its tensors; the first item makes them and
-  /// stores the items that waited for it. The worker that settles a batch's last item finishes the batch.
+  /// stores the items held for it. The worker that settles a batch's last item finishes the batch.
   private func settle(_ b: Int, _ a: Assembly, i: Int, item: Item?) {
-    var toStore: [(Int, Item)] = []
-    var layout: BatchLayout?
-    var settled = 0
-    cond.lock()
+    var layout: BatchLayout?, toStore: [(Int, Item)] = [], dropped = 0
     if i == 0 {
-      cond.unlock()
+      // Only this worker has the first item: the tensors are made outside the lock.
       if let item {
         do { layout = try BatchLayout(item, count: a.n, samples: loader.samples) } catch { a.errors.record(0, error) }
       }
-      cond.lock()
-      a.layout = layout
-      a.noLayout = layout == nil
-      toStore = layout == nil ? [] : [(0, item!)] + a.waiting
-      settled = layout == nil ? 1 + a.waiting.count : 0
-      a.waiting = []
-    } else if let item, a.layout == nil, !a.noLayout {
-      a.waiting.append((i, item))
-    } else if let item, let l = a.layout {
-      (layout, toStore) = (l, [(i, item)])
+      cond.withLock {
+        guard case .awaitingFirst(let held) = a.tensors else { preconditionFailure("batch \(b)'s first item settled twice") }
+        if let layout, let item {
+          a.tensors = .ready(layout)
+          toStore = [(0, item)] + held
+        } else {
+          a.tensors = .none
+          dropped = 1 + held.count
+        }
+      }
     } else {
-      settled = 1  // failed, or dropped: its batch failed
+      cond.withLock {
+        switch (a.tensors, item) {
+        case (.awaitingFirst(let held), let item?): a.tensors = .awaitingFirst(held: held + [(i, item)])
+        case (.ready(let l), let item?): (layout, toStore) = (l, [(i, item)])
+        default: dropped = 1  // failed, or its batch has no tensors
+        }
+      }
     }
-    cond.unlock()
     if let layout {
       for (k, it) in toStore {
         do { try layout.store(it, at: k, path: loader.paths[order[a.lo + k]]) } catch { a.errors.record(k, error) }
       }
-      settled += toStore.count
     }
+    let settled = dropped + (layout == nil ? 0 : toStore.count)
     guard settled > 0 else { return }
-    cond.lock()
-    a.done += settled
-    let complete = a.done == a.n
-    if complete { assemblies[b] = nil }
-    cond.unlock()
+    let complete = cond.withLock {
+      a.done += settled
+      if a.done == a.n { assemblies[b] = nil }
+      return a.done == a.n
+    }
     if complete { finish(b, a) }
   }
 
   /// Batch `b`'s tensors (or its first error by position), handed over in order.
   private func finish(_ b: Int, _ a: Assembly) {
-    let result: Result<Tensors, Error>
+    let result: Result<Batch, Error>
     do {
       if let error = a.errors.error { throw error }
       if a.errors.sawNeedsFloats {
         // A 16-bit item met byte slots: the batch again in floats (every item's draws are its own: the same items).
         result = .success(try loader.batchInFloats(b, order: order, epoch: epoch))
       } else {
-        result = .success(try loader.finished(a.layout!, lo: a.lo, n: a.n, order: order))
+        guard case .ready(let layout) = a.tensors else { preconditionFailure("batch \(b) finished without tensors or an error") }
+        result = .success(try loader.finished(layout, lo: a.lo, n: a.n, order: order))
       }
     } catch {
       result = .failure(LoaderError(batch: b, epoch: epoch, underlying: error))
@@ -163,7 +171,7 @@ final class PassSchedule: @unchecked Sendable {
     cond.withLock { finishLocked(b, result) }
   }
 
-  private func finishLocked(_ b: Int, _ result: Result<Tensors, Error>) {
+  private func finishLocked(_ b: Int, _ result: Result<Batch, Error>) {
     finished[b] = result
     while let r = finished.removeValue(forKey: nextToHandOver), !stopped {
       handedOver.append(r)

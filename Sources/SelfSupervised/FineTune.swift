@@ -34,6 +34,9 @@ public enum Scenario: String, Codable, Sendable, CaseIterable {
 
   /// The study's three scenarios.
   public static let study: [Scenario] = [.random, .head, .discriminative]
+
+  /// Whether it starts from a pretext's encoder.
+  public var usesEncoder: Bool { self != .random }
 }
 
 /// Fine-tuning the xresnet classifier (label-smoothing CE, Ranger, flat-cos) in one of the scenarios.
@@ -43,7 +46,7 @@ public struct FineTune: Evaluation {
   public let oneCycle: Bool
   public init(_ scenario: Scenario, oneCycle: Bool = false) { (self.scenario, self.oneCycle) = (scenario, oneCycle) }
   public var name: String { scenario.rawValue }
-  public var usesEncoder: Bool { scenario != .random }
+  public var usesEncoder: Bool { scenario.usesEncoder }
 
   /// One phase of `epochs` at `lr` on the protocol's schedule.
   public func fit(_ epochs: Int, _ lr: LearningRate) -> FitPlan { oneCycle ? .oneCycle(epochs: epochs, lr: lr) : .flatCos(epochs: epochs, lr: lr) }

@@ -36,7 +36,7 @@ public struct ComparePlan: Codable, Sendable, Equatable {
   }
 
   /// Every fine-tune scenario that starts from an encoder, and kNN.
-  public static let protocolNames = ["linear", "head", "discriminative", "full", "lpft", "knn"]
+  public static let protocolNames = Scenario.allCases.filter(\.usesEncoder).map(\.rawValue) + ["knn"]
 
   /// The demo: the study's inpainting and the best CPU-budget task found (NOTES.md, "the comparison"), random
   /// init, 3 runs.

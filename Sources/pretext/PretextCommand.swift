@@ -296,7 +296,7 @@ struct TasksCommand: ParsableCommand {
 /// `pretext evaluate --protocol NAME --encoder FILE`: one downstream training under a protocol.
 struct EvaluateCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "evaluate", abstract: "Train the classifier under a protocol (random, head, discriminative, full) from an encoder.")
+    commandName: "evaluate", abstract: "Train the classifier under a protocol (random, or one from an encoder) and report its accuracy.")
   @Option(help: "random (no encoder), head, discriminative, full, lpft or linear.") var `protocol`: String
   @Option(help: "The encoder file (e.g. a run's pretext/<task>/encoder.safetensors); not for --protocol random.") var encoder: String?
   @OptionGroup var options: StudyOptions
@@ -383,16 +383,13 @@ struct FinetuneCommand: ParsableCommand {
 
   /// What `--init` and `--mode` name.
   func scenario() throws -> Scenario {
-    switch (initFrom, mode) {
-    case ("random", "full"): return .random
-    case ("random", "head"), ("random", "discriminative"), ("random", "lpft"):
-      throw ValidationError("--init random trains everything: use --mode full")
-    case (_, "full"): return .full
-    case (_, "head"): return .head
-    case (_, "discriminative"): return .discriminative
-    case (_, "lpft"): return .lpft
-    default: throw ValidationError("unknown --mode '\(mode)' (full, head, discriminative, lpft)")
+    let modes: [Scenario] = [.full, .head, .discriminative, .lpft]
+    guard let s = Scenario(rawValue: mode), modes.contains(s) else {
+      throw ValidationError("unknown --mode '\(mode)' (\(modes.map(\.rawValue).joined(separator: ", ")))")
     }
+    guard initFrom == "random" else { return s }
+    guard s == .full else { throw ValidationError("--init random trains everything: use --mode full") }
+    return .random
   }
 
   func validate() throws {

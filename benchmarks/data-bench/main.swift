@@ -2,6 +2,8 @@
 // then the threaded loader (2 workers, batch 32, tensors out). benchmarks/data.sh runs PIL beside it.
 // Usage: data-bench ROOT [passes]
 //        data-bench --one-thread ROOT PASSES: the one-thread rows only (run two at once for the machine's scaling)
+//        data-bench --loader-only ROOT PASSES: the 2-worker byte loader alone, images/s and CPU µs per image (under
+//        `perf stat -e task-clock` it gives the cores kept busy)
 //        data-bench --simclr ROOT SIZE PASSES: the SimCLR task's two views through the loader (batch 32, float
 //        tensors), 1 worker on one thread, then $BENCH_THREADS workers (default 2), after a per-stage breakdown
 //        on one thread; simclr_data_bench.py runs lightly's beside it.
@@ -150,6 +152,23 @@ if args[1] == "--one-thread", args.count > 3, let passes = Int(args[3]) {
     let loader = ImageLoader(paths: paths, pipeline: Pipeline.crop(size: 128, training: true).then(Cutout(cutout)), batchSize: 32,
                              shuffle: true, workers: 1, samples: .bytes)
     print(String(format: "loader_1_worker_no_cache\t%.1f", try loaderRate(loader, passes: passes)))
+    exit(0)
+  } catch {
+    print("error: \(error)")
+    exit(1)
+  }
+}
+if args[1] == "--loader-only", args.count > 3, let passes = Int(args[3]) {
+  do {
+    Runtime.threadCount = 2
+    let ds = try ImageWangLayout(root: args[2])
+    let paths = ds.train.paths + ds.valid.paths + (ds.unsup?.paths ?? [])
+    let loader = ImageLoader(paths: paths, pipeline: Pipeline.crop(size: 128, training: true).then(Cutout(RandomCutout())),
+                             batchSize: 32, shuffle: true, workers: 2, samples: .bytes)
+    let cpu = clock()
+    let rate = try loaderRate(loader, passes: passes)
+    let cpuUS = Double(clock() - cpu) / Double(CLOCKS_PER_SEC) / Double(paths.count * passes) * 1e6
+    print(String(format: "loader_2_workers_no_cache\t%.1f\ncpu_us_per_image\t%.1f", rate, cpuUS))
     exit(0)
   } catch {
     print("error: \(error)")
