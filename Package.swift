@@ -16,12 +16,19 @@ let libtorch = env["LIBTORCH"].map { ($0 as NSString).expandingTildeInPath } ?? 
 let torchLib = "\(libtorch)/lib"
 let hasLibtorch = FileManager.default.fileExists(atPath: "\(torchLib)/libtorch_cpu.so")
 let hasCUDA = FileManager.default.fileExists(atPath: "\(torchLib)/libtorch_cuda.so")
+// NCCL's process group: a CUDA libtorch whose NVIDIA headers were unpacked beside its own (scripts/libtorch.py
+// with PRETEXT_CUDA=1): c10d's ProcessGroupNCCL.hpp includes nccl.h and the CUDA libraries' headers.
+let hasNCCL = hasCUDA && ["include/nccl.h", "include/cuda_runtime_api.h", "include/torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp"]
+  .allSatisfy { FileManager.default.fileExists(atPath: "\(libtorch)/\($0)") }
 
 var torchLinker: [String] = ["-L\(torchLib)", "-Xlinker", "-rpath", "-Xlinker", torchLib]
 // libtorch_cuda registers CUDA kernels from static initialisers; nothing references it by symbol, so
 // --as-needed would drop it.
 if hasCUDA { torchLinker += ["-Xlinker", "--no-as-needed", "-ltorch_cuda", "-Xlinker", "--as-needed"] }
-torchLinker += ["-ltorch", "-ltorch_cpu", "-lc10"]
+if hasNCCL { torchLinker += ["-lc10_cuda"] }  // c10::cuda::set_device, from the NCCL group's set-up
+// Not -ltorch: libtorch.so defines nothing of its own; it only names libtorch_cpu (and libtorch_cuda in a CUDA
+// wheel, which a CPU set-up of that wheel leaves out: scripts/libtorch.py).
+torchLinker += ["-ltorch_cpu", "-lc10"]
 
 let package = Package(
   name: "Pretext",
@@ -47,7 +54,8 @@ let package = Package(
       name: "CDistributed", dependencies: ["CTorch"],
       cxxSettings: [.unsafeFlags(["-isystem", "\(libtorch)/include", "-isystem", "\(libtorch)/include/torch/csrc/api/include",
                                   "-Wno-deprecated-declarations"]), .define("USE_C10D_GLOO")]
-        + (hasLibtorch ? [] : [.define("PRETEXT_NO_LIBTORCH")])),
+        + (hasLibtorch ? [] : [.define("PRETEXT_NO_LIBTORCH")])
+        + (hasNCCL ? [.define("USE_C10D_NCCL"), .define("USE_CUDA"), .define("PRETEXT_WITH_NCCL")] : [])),
     .target(name: "Torch", dependencies: ["CTorch", "CDistributed"]),
     .target(name: "NN", dependencies: ["Torch"]),
     .target(name: "Training", dependencies: ["NN", "Torch"]),

@@ -1,5 +1,6 @@
 // PyTorch's distributed engine (c10d) behind the C API: a TCPStore rendezvous as torch.distributed's env://
-// does it, a Gloo process group (the same store prefixes as init_process_group, so Python ranks could join),
+// does it, a process group with Gloo for CPU tensors and, where this libtorch has it, NCCL for CUDA tensors
+// (init_process_group's "cpu:gloo,cuda:nccl"; the same store prefixes, so Python ranks could join),
 // and the collectives data-parallel training needs. Every call waits for its work, bounded by the group's timeout;
 // after an error the group is unusable (c10d's own rule) and the caller is expected to exit.
 #include <ATen/ATen.h>
@@ -16,6 +17,11 @@
 #include <torch/csrc/distributed/c10d/comm.hpp>
 #include <torch/csrc/distributed/c10d/logger.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
+#ifdef PRETEXT_WITH_NCCL
+// Built only against a CUDA libtorch set up with its NVIDIA headers (PRETEXT_CUDA=1; Package.swift decides).
+#include <c10/cuda/CUDAFunctions.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <torch/csrc/autograd/custom_function.h>
 
@@ -53,9 +59,27 @@ std::vector<at::Tensor> tensors(const pt_tensor *ts, int n) {
 }
 }  // namespace
 
+extern "C" int pt_dist_has_nccl(void) {
+#ifdef PRETEXT_WITH_NCCL
+  return 1;
+#else
+  return 0;
+#endif
+}
+
 extern "C" pt_dist_group pt_dist_init(const char *master_addr, int master_port, int rank, int world, int64_t timeout_ms,
-                                      int store_is_external) {
+                                      int store_is_external, int nccl_device) {
   return ctorch::guard<pt_dist_group>(nullptr, [&] {
+#ifndef PRETEXT_WITH_NCCL
+    if (nccl_device >= 0) {
+      throw std::runtime_error("NCCL was asked for, but the shim was built without it (a CPU libtorch, or a CUDA one set up "
+                               "without its NVIDIA headers: PRETEXT_CUDA=1 make setup)");
+    }
+#else
+    // NCCL binds a communicator to the current device: each rank its own GPU (LOCAL_RANK's), set before the
+    // rendezvous so that a rank without that GPU fails at once.
+    if (nccl_device >= 0) c10::cuda::set_device(static_cast<c10::DeviceIndex>(nccl_device));
+#endif
     auto timeout = std::chrono::milliseconds(timeout_ms);
     c10d::TCPStoreOptions o;
     o.port = (uint16_t)master_port;
@@ -77,6 +101,20 @@ extern "C" pt_dist_group pt_dist_init(const char *master_addr, int master_port, 
     auto pg = c10::make_intrusive<c10d::ProcessGroup>(groupStore, rank, world);
     pg->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
     pg->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, gloo);
+#ifdef PRETEXT_WITH_NCCL
+    if (nccl_device >= 0) {
+      // Communicators are made lazily, at the first collective on CUDA tensors, on the device set above. Its
+      // watchdog aborts the process when a collective outlives the timeout (a dead or hung rank), as under torchrun.
+      auto ncclStore = c10::make_intrusive<c10d::PrefixStore>("cuda/", groupStore);
+      auto nopts = c10d::ProcessGroupNCCL::Options::create();
+      nopts->timeout = timeout;
+      nopts->group_name = "0";
+      auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(ncclStore, rank, world, nopts);
+      nccl->setSequenceNumberForGroup();
+      pg->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, nccl);
+      pg->setDefaultBackend(c10d::ProcessGroup::BackendType::NCCL);
+    }
+#endif
     pg->setGroupName("0");
     return new pt_dist_group_s{store, pg, rank, world};
   });

@@ -13,6 +13,40 @@ public enum Parallel {
   }
 
   public static var rank: Int { group?.rank ?? 0 }
+  /// This rank's place on its machine (torchrun's LOCAL_RANK): a data-parallel run on "cuda" puts rank r of a
+  /// machine on GPU r, as DDP's one-process-per-GPU rule has it.
+  public static var localRank: Int { group?.localRank ?? 0 }
+
+  /// Which collectives engine carries CUDA tensors (`PRETEXT_DIST_BACKEND`). CPU tensors always go through Gloo.
+  public enum Backend: String, CaseIterable, Sendable {
+    /// NCCL where the shim has it and this rank has a GPU of its own, else Gloo (init_process_group's default).
+    case auto
+    case gloo
+    case nccl
+  }
+
+  /// The GPU that NCCL binds this rank to, or nil for Gloo alone: `auto` takes NCCL when built with it and
+  /// `localRank` has a GPU of its own; `nccl` insists, and says why it cannot.
+  public static func ncclDevice(_ backend: Backend, localRank: Int, hasNCCL: Bool, cudaDevices: Int) throws -> Int? {
+    let ownGPU = localRank < cudaDevices
+    switch backend {
+    case .gloo: return nil
+    case .auto: return hasNCCL && ownGPU ? localRank : nil
+    case .nccl:
+      guard hasNCCL else {
+        throw StudyConfig.ConfigError("PRETEXT_DIST_BACKEND=nccl, but this build has no NCCL (a CPU libtorch, or a CUDA one set up without its NVIDIA headers: PRETEXT_CUDA=1 make setup, then rebuild)")
+      }
+      guard ownGPU else {
+        throw StudyConfig.ConfigError("PRETEXT_DIST_BACKEND=nccl: LOCAL_RANK \(localRank) has no GPU of its own (this machine has \(cudaDevices)); NCCL needs one GPU per rank: start at most \(cudaDevices) ranks per machine, or use gloo")
+      }
+      return localRank
+    }
+  }
+
+  /// The device a rank trains on: `cuda` without an index means this rank's own GPU in a data-parallel run.
+  public static func device(_ text: String, localRank: Int, dataParallel: Bool) -> Device {
+    dataParallel && text == "cuda" ? .cuda(localRank) : Device(text) ?? .cpu
+  }
   /// Whether this process writes logs, checkpoints, weights, pictures and results (rank 0, or alone).
   public static var isWriter: Bool { rank == 0 }
   /// This rank's part of every training batch (nil: the whole batch).

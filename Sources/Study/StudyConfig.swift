@@ -253,7 +253,8 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     return split.labelled(fraction: labelFraction, seed: seed)
   }
 
-  public var torchDevice: Device { Device(device) ?? .cpu }
+  /// The device this process trains on: `cuda` (no index) is rank r's own GPU r in a data-parallel run.
+  public var torchDevice: Device { Parallel.device(device, localRank: Parallel.localRank, dataParallel: Parallel.group != nil) }
 
   /// What the pretext task is built with: its image size, width and (inpainting) holes, scaled with the
   /// image when it is not `cutoutReferenceSize`.

@@ -50,12 +50,16 @@ public func shardRange(start: Int, count n: Int, rank: Int, of count: Int) -> Ra
   return (start + n * rank / count)..<(start + n * (rank + 1) / count)
 }
 
-/// A c10d process group over Gloo (PyTorch's own engine, TCPStore rendezvous as torch.distributed's env://).
-/// Every collective waits for its result, bounded by `timeout`: a rank that died or hangs makes the others
-/// throw. After any error the group is unusable (c10d's rule): end the process.
+/// A c10d process group (PyTorch's own engine, TCPStore rendezvous as torch.distributed's env://): Gloo for CPU
+/// tensors and, when asked (`ncclDevice`) and built with it, NCCL for CUDA tensors — init_process_group's
+/// "cpu:gloo,cuda:nccl". Every collective waits for its result, bounded by `timeout`: a rank that died or hangs
+/// makes the others throw (under NCCL, its watchdog ends the process). After any error the group is unusable
+/// (c10d's rule): end the process.
 public final class ProcessGroup: @unchecked Sendable {
   let handle: pt_dist_group
   public let rank: Int, worldSize: Int
+  /// This rank's place on its machine (LOCAL_RANK).
+  public let localRank: Int
   /// This rank's place among the ranks, as the loaders' `shard:` takes it.
   public var shard: (rank: Int, count: Int) { (rank, worldSize) }
 
@@ -64,12 +68,19 @@ public final class ProcessGroup: @unchecked Sendable {
   /// that gathers every rank's embeddings). nil when the process runs alone.
   nonisolated(unsafe) public static var `default`: ProcessGroup?
 
-  public init(_ env: DistributedEnvironment, timeout: Double = 300) throws {
+  /// Whether NCCL can carry CUDA tensors: the shim was built against a CUDA libtorch with its NVIDIA headers.
+  public static var hasNCCL: Bool { pt_dist_has_nccl() != 0 }
+
+  /// Whether CUDA tensors go through NCCL (else through Gloo, which copies them to the host).
+  public let usesNCCL: Bool
+
+  /// `ncclDevice`: this rank's GPU, for NCCL (each rank its own; an error when `hasNCCL` is false); nil: Gloo only.
+  public init(_ env: DistributedEnvironment, timeout: Double = 300, ncclDevice: Int? = nil) throws {
     guard let h = pt_dist_init(env.masterAddress, Int32(env.masterPort), Int32(env.rank), Int32(env.worldSize),
-                               Int64(timeout * 1000), env.externalStore ? 1 : 0) else {
+                               Int64(timeout * 1000), env.externalStore ? 1 : 0, Int32(ncclDevice ?? -1)) else {
       throw TorchError.last("ProcessGroup(rank \(env.rank) of \(env.worldSize) at \(env.masterAddress):\(env.masterPort))")
     }
-    (handle, rank, worldSize) = (h, env.rank, env.worldSize)
+    (handle, rank, worldSize, localRank, usesNCCL) = (h, env.rank, env.worldSize, env.localRank, ncclDevice != nil)
   }
 
   deinit { pt_dist_free(handle) }

@@ -7,7 +7,8 @@
 // the final weights (rank 0). DIST_SYNC picks how gradients travel (overlapped: DDP's Reducer, the default;
 // after-backward), DIST_BUCKET_BYTES the Reducer's bucket size. `dist-check ntxent`: SimCLR's NT-Xent on each
 // rank's rows of one seeded batch with every rank's embeddings gathered, against the whole batch's loss and
-// gradient computed alone on each rank (8 rows, then 7: uneven across 2 ranks).
+// gradient computed alone on each rank (8 rows, then 7: uneven across 2 ranks). DIST_DEVICE=cuda (a GPU machine, a
+// build with NCCL): the collectives and `die` on each rank's own GPU (LOCAL_RANK's), through NCCL.
 import Foundation
 import NN
 import SelfSupervised
@@ -56,14 +57,19 @@ do {
   }
   guard let env = try DistributedEnvironment.fromEnvironment() else { print("no distributed environment"); exit(2) }
   let timeout = Double(ProcessInfo.processInfo.environment["DIST_TIMEOUT_S"] ?? "") ?? 30
-  let group = try ProcessGroup(env, timeout: timeout)
+  let onGPU = ProcessInfo.processInfo.environment["DIST_DEVICE"] == "cuda"
+  let group = try ProcessGroup(env, timeout: timeout, ncclDevice: onGPU ? env.localRank : nil)
+  let device: Device = onGPU ? .cuda(env.localRank) : .cpu
+  if onGPU { print("rank \(group.rank): NCCL on \(device)") }
   let r = Double(group.rank + 1)
   if mode == "die" {
     try group.barrier()
     if group.rank == 1 { print("rank 1 exits"); exit(0) }
     let start = Date()
     do {
-      try group.allReduceSum([try Tensor.ones([4])])
+      let t = try Tensor.ones([4]).to(device)
+      try group.allReduceSum([t])
+      _ = try t.to(.cpu)  // NCCL's wait only orders the stream: the host waits here
       print("rank 0: allreduce with a dead peer returned")
       exit(1)
     } catch {
@@ -103,13 +109,14 @@ do {
     }
     exit(0)
   }
-  let a = try Tensor.ones([3]) * r, b = try Tensor.ones([2, 2]) * (10 * r)
+  let a = try (Tensor.ones([3]) * r).to(device), b = try (Tensor.ones([2, 2]) * (10 * r)).to(device)
   try group.allReduceSum([a, b])  // two tensors: each summed across ranks, not across the list
-  let c = group.rank == 0 ? try Tensor.arange(0, 6, dtype: .float32) : try Tensor.zeros([6])
+  let c = try (group.rank == 0 ? Tensor.arange(0, 6, dtype: .float32) : Tensor.zeros([6])).to(device)
   try group.broadcast([c])
-  let g = try group.allGather(try Tensor.ones([2]) * r)
+  let g = try group.allGather(try (Tensor.ones([2]) * r).to(device))
   try group.barrier()
-  print("rank \(group.rank)/\(group.worldSize) allreduce \(try a.toArray(of: Float.self)) \(try b.toArray(of: Float.self)) broadcast \(try c.toArray(of: Float.self)) allgather \(try g.contiguous().toArray(of: Float.self))")
+  func values(_ t: Tensor) throws -> [Float] { try t.to(.cpu).contiguous().toArray(of: Float.self) }
+  print("rank \(group.rank)/\(group.worldSize) allreduce \(try values(a)) \(try values(b)) broadcast \(try values(c)) allgather \(try values(g))")
 } catch {
   print("rank error: \(error)")
   exit(1)

@@ -13,11 +13,19 @@ func joinGroupIfLaunched(_ command: String) throws -> Bool {
   guard ["pretrain", "evaluate", "finetune", "experiment", "compare", "knn", "resume"].contains(command) else {
     throw CLIError("`pretext \(command)` does not run data-parallel (the environment names rank \(env.rank) of \(env.worldSize)): run it in one process")
   }
-  let timeout = Double(ProcessInfo.processInfo.environment["PRETEXT_DIST_TIMEOUT"] ?? "") ?? 300
-  let group = try ProcessGroup(env, timeout: timeout)
+  let vars = ProcessInfo.processInfo.environment
+  let timeout = Double(vars["PRETEXT_DIST_TIMEOUT"] ?? "") ?? 300
+  let backendName = vars["PRETEXT_DIST_BACKEND"].flatMap { $0.isEmpty ? nil : $0 } ?? "auto"
+  guard let backend = Parallel.Backend(rawValue: backendName) else {
+    throw CLIError("PRETEXT_DIST_BACKEND=\(backendName): use auto, gloo or nccl")
+  }
+  let ncclDevice = try Parallel.ncclDevice(backend, localRank: env.localRank, hasNCCL: ProcessGroup.hasNCCL,
+                                           cudaDevices: Runtime.cudaIsAvailable ? Runtime.cudaDeviceCount : 0)
+  let group = try ProcessGroup(env, timeout: timeout, ncclDevice: ncclDevice)
   Parallel.group = group
   if group.rank == 0 {
-    print("data-parallel: \(group.worldSize) ranks (rendezvous \(env.masterAddress):\(env.masterPort), Gloo, collective timeout \(Int(timeout)) s)")
+    let engines = group.usesNCCL ? "Gloo for CPU tensors, NCCL for CUDA tensors" : "Gloo"
+    print("data-parallel: \(group.worldSize) ranks (rendezvous \(env.masterAddress):\(env.masterPort), \(engines), collective timeout \(Int(timeout)) s)")
   }
   return true
 }

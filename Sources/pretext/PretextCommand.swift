@@ -174,6 +174,9 @@ struct StudyOptions: ParsableArguments {
       if d != .cpu && !Runtime.cudaIsAvailable {
         throw ValidationError("--device \(device): this libtorch has no usable CUDA device (set up with the CUDA wheel: PRETEXT_CUDA=1 make setup)")
       }
+      if device == "cuda", Parallel.group != nil, Parallel.localRank >= Runtime.cudaDeviceCount {
+        throw ValidationError("--device cuda, data-parallel: LOCAL_RANK \(Parallel.localRank) has no GPU of its own (this machine has \(Runtime.cudaDeviceCount)); start one rank per GPU")
+      }
       c.device = device
     }
     if let seed { c.seed = seed }

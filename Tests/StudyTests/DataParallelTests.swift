@@ -9,6 +9,24 @@ import Training
 /// `pretext pretrain` data-parallel through the CLI: `--nproc 2` against one process, and a run whose rank 0 is
 /// killed, then resumed on 2 ranks. Separate processes on loopback (Gloo).
 @Suite(.serialized) struct DataParallelTests {
+  /// Which engine carries CUDA tensors (PRETEXT_DIST_BACKEND) and which GPU a rank takes: init_process_group's
+  /// default (NCCL where built and each rank has a GPU of its own, else Gloo), `nccl` insisting with the reason
+  /// when it cannot, and `--device cuda` meaning rank r's GPU r only when data-parallel.
+  @Test func theCollectivesEngineAndEachRanksGPU() throws {
+    #expect(try Parallel.ncclDevice(.auto, localRank: 1, hasNCCL: true, cudaDevices: 4) == 1)
+    #expect(try Parallel.ncclDevice(.auto, localRank: 4, hasNCCL: true, cudaDevices: 4) == nil)
+    #expect(try Parallel.ncclDevice(.auto, localRank: 0, hasNCCL: false, cudaDevices: 4) == nil)
+    #expect(try Parallel.ncclDevice(.auto, localRank: 0, hasNCCL: true, cudaDevices: 0) == nil)
+    #expect(try Parallel.ncclDevice(.gloo, localRank: 0, hasNCCL: true, cudaDevices: 4) == nil)
+    #expect(try Parallel.ncclDevice(.nccl, localRank: 3, hasNCCL: true, cudaDevices: 4) == 3)
+    #expect { try Parallel.ncclDevice(.nccl, localRank: 0, hasNCCL: false, cudaDevices: 4) } throws: { "\($0)".contains("no NCCL") }
+    #expect { try Parallel.ncclDevice(.nccl, localRank: 2, hasNCCL: true, cudaDevices: 2) } throws: { "\($0)".contains("LOCAL_RANK 2 has no GPU") }
+    #expect(Parallel.device("cuda", localRank: 3, dataParallel: true) == .cuda(3))
+    #expect(Parallel.device("cuda", localRank: 3, dataParallel: false) == .cuda(0))
+    #expect(Parallel.device("cuda:1", localRank: 3, dataParallel: true) == .cuda(1))
+    #expect(Parallel.device("cpu", localRank: 3, dataParallel: true) == .cpu)
+  }
+
   static func pretrainArguments(_ data: String, out: String, epochs: Int) -> [String] {
     ["pretrain", "--data", data, "--out", out, "--pretext-size", "32", "--pretext-batch", "16", "--pretext-epochs", "\(epochs)",
      "--widen", "0.125", "--workers", "1", "--seed", "3", "--sync-batchnorm", "--precision", "fp32"]

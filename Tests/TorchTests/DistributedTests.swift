@@ -85,6 +85,22 @@ import TestSupport
     #expect { try DistributedEnvironment.fromEnvironment(["WORLD_SIZE": "2", "RANK": "x"]) } throws: { "\($0)".contains("RANK=x") }
   }
 
+  /// NCCL is asked for only where the shim has it: on a CPU build the group refuses at once, saying so, before any
+  /// rendezvous (no store is started, nothing waits).
+  @Test func nCCLIsRefusedWhereTheShimHasNone() throws {
+    let env = DistributedEnvironment(rank: 0, worldSize: 2, localRank: 0, masterPort: Int.random(in: 40000..<50000))
+    if ProcessGroup.hasNCCL {
+      // A CUDA build: without a GPU the group still cannot bind NCCL to device 0, and says so instead of hanging.
+      if !Runtime.cudaIsAvailable {
+        #expect(throws: TorchError.self) { try ProcessGroup(env, timeout: 1, ncclDevice: 0) }
+      }
+    } else {
+      let start = Date()
+      #expect { try ProcessGroup(env, timeout: 30, ncclDevice: 0) } throws: { "\($0)".contains("NCCL") && "\($0)".contains("PRETEXT_CUDA=1") }
+      #expect(Date().timeIntervalSince(start) < 5)
+    }
+  }
+
   static func losses(_ run: ToolRun) -> [Double] {
     (run.output.split(separator: "\n").last { $0.hasPrefix("losses ") } ?? "").split(separator: " ").dropFirst().compactMap { Double($0) }
   }

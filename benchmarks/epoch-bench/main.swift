@@ -3,6 +3,7 @@
 // fastai's Learner doing the same (epoch_bench.py) beside it.
 // Prints: seconds<TAB>peak RSS MB<TAB>seconds of the training pass<TAB>of which waiting for batches.   Usage: epoch-bench pretext|downstream ROOT [SIZE WIDEN BATCH [PRECISION]]
 // (PRECISION: fp32 — the default —, bf16 or auto, as the tool's --precision.)
+// Environment: BENCH_THREADS (2), BENCH_WORKERS (2), BENCH_CONTIGUOUS=1 (NCHW models and batches instead of channels-last).
 import Foundation
 import ImageData
 import Study
@@ -28,6 +29,7 @@ if a.count > 6 {
 Runtime.threadCount = Int(ProcessInfo.processInfo.environment["BENCH_THREADS"] ?? "2") ?? 2
 Runtime.cacheCPUMemoryUnlessDisabled()  // as `pretext` does
 config.workers = Int(ProcessInfo.processInfo.environment["BENCH_WORKERS"] ?? "2") ?? 2
+if ProcessInfo.processInfo.environment["BENCH_CONTIGUOUS"] == "1" { config.channelsLast = false }
 
 func peakRSSMB() -> Double {
   var u = rusage()

@@ -1,4 +1,5 @@
-// PyTorch's distributed engine (c10d: a TCPStore rendezvous, ProcessGroupGloo) as a C API over the shim's tensors.
+// PyTorch's distributed engine (c10d: a TCPStore rendezvous, ProcessGroupGloo for CPU tensors, ProcessGroupNCCL for
+// CUDA tensors where built with it) as a C API over the shim's tensors.
 // Errors: NULL or -1, with the message in the shim's thread-local error (pt_last_error).
 #ifndef CDISTRIBUTED_H
 #define CDISTRIBUTED_H
@@ -12,9 +13,13 @@ extern "C" {
 #endif
 
 typedef struct pt_dist_group_s *pt_dist_group;
+// Whether the shim was built with NCCL (against a CUDA libtorch and its NVIDIA headers).
+int pt_dist_has_nccl(void);
 // Joins the group (rank 0 hosts the store unless `store_is_external`, as under torchrun's agent); NULL on error.
+// Gloo carries CPU tensors; `nccl_device` ≥ 0 adds NCCL for CUDA tensors on that device (an error when the
+// shim has no NCCL), -1 leaves CUDA tensors to Gloo.
 pt_dist_group pt_dist_init(const char *master_addr, int master_port, int rank, int world, int64_t timeout_ms,
-                           int store_is_external);
+                           int store_is_external, int nccl_device);
 void pt_dist_free(pt_dist_group g);
 int pt_dist_rank(pt_dist_group g);
 int pt_dist_world(pt_dist_group g);
