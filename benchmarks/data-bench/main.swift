@@ -4,6 +4,8 @@
 //        data-bench --one-thread ROOT PASSES: the one-thread rows only (run two at once for the machine's scaling)
 //        data-bench --loader-only ROOT PASSES: the 2-worker byte loader alone, images/s and CPU µs per image (under
 //        `perf stat -e task-clock` it gives the cores kept busy)
+//        data-bench --resize-parts ROOT: RandomResizedCrop's resampling alone (whole image copied, a random region,
+//        mirrored, the Swift flip), µs per image on one thread
 //        data-bench --simclr ROOT SIZE PASSES: the SimCLR task's two views through the loader (batch 32, float
 //        tensors), 1 worker on one thread, then $BENCH_THREADS workers (default 2), after a per-stage breakdown
 //        on one thread; simclr_data_bench.py runs lightly's beside it.
@@ -35,6 +37,34 @@ func peakRSSMB() -> Double {
   return Double(u.ru_maxrss) / 1024
 }
 
+if args[1] == "--resize-parts", args.count > 2 {
+  // Where RandomResizedCrop's time goes, one thread, µs per image over the decoded images (best of 3 passes each).
+  do {
+    Runtime.threadCount = 1
+    let ds = try ImageWangLayout(root: args[2])
+    let decoded = try (ds.train.paths + ds.valid.paths + (ds.unsup?.paths ?? [])).map { try ImageCodec.decode(contentsOf: $0, minSide: 128) }
+    var rng = SplitMix64(seed: 1)
+    let crop = RandomResizedCrop(size: 128)
+    let regions = decoded.map { crop.region(width: $0.width, height: $0.height, rng: &rng) }
+    func best(_ name: String, _ body: () throws -> Int) throws {
+      var times: [Double] = [], sum = 0
+      for _ in 0..<3 {
+        let t = Date()
+        sum &+= try body()
+        times.append(Date().timeIntervalSince(t) / Double(decoded.count) * 1e6)
+      }
+      print(String(format: "%@\t%.1f µs", name, times.min()!) + (sum == 42 ? " " : ""))
+    }
+    try best("whole image, same size (copy only)") { try decoded.reduce(0) { $0 &+ Int(try $1.resized(to: $1.width, $1.height).pixels[0]) } }
+    try best("random region → 128") { try zip(decoded, regions).reduce(0) { $0 &+ Int(try $1.0.resized(crop: $1.1, to: 128, 128).pixels[0]) } }
+    try best("random region → 128, mirrored") { try zip(decoded, regions).reduce(0) { $0 &+ Int(try $1.0.resized(crop: $1.1, to: 128, 128, mirror: true).pixels[0]) } }
+    try best("flippedHorizontally (Swift loop)") { decoded.reduce(0) { $0 &+ Int($1.flippedHorizontally().pixels[0]) } }
+    exit(0)
+  } catch {
+    print("error: \(error)")
+    exit(1)
+  }
+}
 if args[1] == "--simclr", args.count > 4, let size = Int(args[3]), let passes = Int(args[4]) {
   do {
     let ds = try ImageWangLayout(root: args[2])
