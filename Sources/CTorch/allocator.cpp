@@ -97,8 +97,26 @@ void release(void *p) {
   c10::free_cpu(p);
 }
 
+// PRETEXT_POISON_ALLOCATIONS=N (0-255): every block this allocator hands out is first filled with byte N, a check
+// for reads of memory nothing wrote (a reused block holds whatever its last tensor left): a run whose results
+// change with N has one. A memset per allocation; off unless set. Read once.
+int poison_byte() {
+  static int b = [] {
+    const char *e = getenv("PRETEXT_POISON_ALLOCATIONS");
+    return e && *e ? std::clamp(atoi(e), 0, 255) : -1;
+  }();
+  return b;
+}
+
 struct CachingCPUAllocator final : c10::Allocator {
   c10::DataPtr allocate(size_t n) override {
+    auto d = allocate_(n);
+    if (poison_byte() >= 0 && d.get()) memset(d.get(), poison_byte(), n);
+    return d;
+  }
+
+ private:
+  c10::DataPtr allocate_(size_t n) {
     const c10::Device cpu(c10::DeviceType::CPU);
     if (n < kMinCachedBytes) {
       void *p = c10::alloc_cpu(n);
@@ -133,6 +151,8 @@ struct CachingCPUAllocator final : c10::Allocator {
     take(c, n);
     return {p, p, &release, cpu};
   }
+
+ public:
   c10::DeleterFnPtr raw_deleter() const override { return &release; }
   void copy_data(void *dest, const void *src, std::size_t count) const override {
     default_copy_data(dest, src, count);

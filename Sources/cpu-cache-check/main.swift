@@ -1,5 +1,5 @@
 // Exercises the caching CPU allocator (Runtime.cachesCPUMemory) and prints one `name value` line per
-// observation; the test CPUCacheTests asserts on them. Its own process, so that no other test's
+// observation (also under PRETEXT_POISON_ALLOCATIONS, what fresh blocks hold); the test CPUCacheTests asserts on them. Its own process, so that no other test's
 // allocations land in the cache's counters.
 import Foundation
 import Torch
@@ -18,6 +18,13 @@ func floats(_ bytes: Int) -> [Int] { [bytes / 4] }
 do {
   let early = try Tensor.ones(floats(4 * mib))  // made by libtorch's own allocator, freed under the cache
   Runtime.cachesCPUMemory = true
+  // What an uninitialised block holds: under PRETEXT_POISON_ALLOCATIONS=N every block, large or small, is N's bytes.
+  do {
+    let fresh = (try Tensor.empty([2 * mib], dtype: .uint8), try Tensor.empty([1000], dtype: .uint8))
+    report("poison.large", try fresh.0.toArray(of: UInt8.self).max()!)
+    report("poison.small", try fresh.1.toArray(of: UInt8.self).min()!)
+  }
+  Runtime.emptyCPUMemoryCache()  // the observations below start from an empty cache
   var s = Runtime.cpuMemoryCacheStats
 
   // A freed block is handed out again to the next request of its size, and works as fresh memory.

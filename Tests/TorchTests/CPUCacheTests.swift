@@ -35,4 +35,13 @@ import Testing
     #expect(int("off.cached") == 0 && int("off.live") == 0 && int("off.cached.after.free") == 0)
     #expect(int("off.counted") == 0)
   }
+
+  /// PRETEXT_POISON_ALLOCATIONS fills every block the allocator hands out, cached sizes and small ones, with its
+  /// byte: what `UninitialisedMemoryTests` relies on to expose reads of memory nothing wrote.
+  @Test func poisonedAllocationsHoldTheirByte() throws {
+    let run = try runTool(try builtTool("cpu-cache-check"), [], environment: ["PRETEXT_POISON_ALLOCATIONS": "171"])
+    #expect(run.status == 0, "cpu-cache-check said: \(run.output)")
+    let lines = Set(run.output.split(separator: "\n").map(String.init))
+    #expect(lines.contains("poison.large 171") && lines.contains("poison.small 171"), "\(run.output)")
+  }
 }
