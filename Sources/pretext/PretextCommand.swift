@@ -177,6 +177,9 @@ struct StudyOptions: ParsableArguments {
       if device == "cuda", Parallel.group != nil, Parallel.localRank >= Runtime.cudaDeviceCount {
         throw ValidationError("--device cuda, data-parallel: LOCAL_RANK \(Parallel.localRank) has no GPU of its own (this machine has \(Runtime.cudaDeviceCount)); start one rank per GPU")
       }
+      if device != "cuda", d != .cpu, Parallel.group?.usesNCCL == true, d != .cuda(Parallel.localRank) {
+        throw ValidationError("--device \(device): under NCCL each rank trains on its own GPU (LOCAL_RANK \(Parallel.localRank)'s): use --device cuda")
+      }
       c.device = device
     }
     if let seed { c.seed = seed }
