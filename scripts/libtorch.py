@@ -173,7 +173,10 @@ def main():
         print(path)
         return
     dest = os.path.join(cache_root(), f"libtorch-{TORCH_VERSION}")
-    if not is_libtorch(dest):
+    want_cuda = os.environ.get("PRETEXT_CUDA") == "1"
+    if want_cuda and is_libtorch(dest) and not os.path.isfile(os.path.join(dest, "lib", "libtorch_cuda.so")):
+        log(f"PRETEXT_CUDA=1: replacing the CPU libtorch in {dest} with the CUDA build")
+    if not is_libtorch(dest) or (want_cuda and not os.path.isfile(os.path.join(dest, "lib", "libtorch_cuda.so"))):
         if os.path.exists(dest):
             shutil.rmtree(dest)
         install(dest)
