@@ -192,7 +192,7 @@ def main():
     if "data" in groups:
         # Data pipeline: decode + RandomResizedCrop(128) + flip + cutout. One thread; then all cores (our loader's
         # worker threads, no decode cache, against PIL in as many processes).
-        ours_single, ours_all, ours_one, pil_single, pil_all = [], [], [], [], []
+        ours_single, ours_all, ours_one, pil_single, pil_all, torch_all = [], [], [], [], [], []
         for _ in range(rounds):
             out = dict(line.split("\t", 1) for line in run([os.path.join(release, "data-bench"), root, "1"]).splitlines())
             ours_single.append(float(out["single_thread"]))
@@ -200,9 +200,12 @@ def main():
             ours_one.append(float(out["loader_1_worker_no_cache"]))
             pil_single.append(float(run([py, os.path.join(here, "data_bench.py"), root, "1"]).split("\t")[1]))
             pil_all.append(float(run([py, os.path.join(here, "data_bench.py"), root, "1", threads]).split("\t")[1]))
+            # What a PyTorch user runs: torch's DataLoader making the same three slots, collated into batches.
+            torch_all.append(float(run([py, os.path.join(here, "data_bench.py"), root, "1", threads, "--dataloader"]).split("\t")[1]))
         # Rounds interleave the two sides; the row's ratio is the median over rounds of that round's ratio (like the
         # train steps' pairs), so its spread is the rounds' spread.
-        for name, o, t in [("1 thread (PIL)", ours_single, pil_single), (f"{threads} workers (PIL in {threads} processes)", ours_all, pil_all)]:
+        for name, o, t in [("1 thread (PIL)", ours_single, pil_single), (f"{threads} workers (PIL in {threads} processes)", ours_all, pil_all),
+                           (f"{threads} workers, inpainting batches (torch DataLoader, {threads} workers)", ours_all, torch_all)]:
             r = {"kind": "data", "name": name, "unit": "images/s", "ours": max(o), "theirs": max(t), "ours_all": o, "theirs_all": t,
                  "ours_rss_mb": None, "theirs_rss_mb": None, "median_pair_ratio": median([a / b for a, b in zip(o, t)])}
             result["rows"].append(r)

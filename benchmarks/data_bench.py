@@ -1,6 +1,10 @@
 """PIL doing what data-bench does on one thread: decode, fastai-style RandomResizedCrop(128) (bilinear),
 flip, RandomCutout (5-9 holes of 5-49 px, zero fill), to a uint8 array. Prints images/s.
-Usage: data_bench.py ROOT [PASSES [WORKERS]]"""
+Usage: data_bench.py ROOT [PASSES [WORKERS]] [--dataloader]
+With --dataloader: what a PyTorch user runs instead, torch's DataLoader (batch 32, shuffled, WORKERS processes,
+persistent) over a Dataset making the same three slots as Pretext's inpainting loader (the cut image, the
+untouched target and the holes' mask, uint8), collated into batches in the main process. Its first epoch (worker
+start-up) is not timed; PASSES epochs after it are."""
 import math
 import os
 import random
@@ -27,12 +31,14 @@ def rrc(img, size=128, min_scale=0.35, ratio=(3 / 4, 4 / 3)):
     return img.resize((size, size), Image.BILINEAR)
 
 
-def cutout(a):
+def cutout(a, mask=None):
     a = a.copy()
     for _ in range(random.randint(5, 9)):
         hh, hw = random.randint(5, 49), random.randint(5, 49)
         cy, cx = random.randrange(a.shape[0]), random.randrange(a.shape[1])
         a[max(0, cy - hh // 2):cy - hh // 2 + hh, max(0, cx - hw // 2):cx - hw // 2 + hw] = 0
+        if mask is not None:
+            mask[max(0, cy - hh // 2):cy - hh // 2 + hh, max(0, cx - hw // 2):cx - hw // 2 + hw] = 255
     return a
 
 
@@ -43,8 +49,33 @@ def one(p):
     return cutout(np.asarray(img)).shape[0]
 
 
+def inpainting_item(p):
+    img = rrc(Image.open(p).convert("RGB"))
+    if random.random() < 0.5:
+        img = img.transpose(Image.FLIP_LEFT_RIGHT)
+    target = np.array(img)
+    mask = np.zeros(target.shape[:2], dtype=np.uint8)
+    return cutout(target, mask), target, mask
+def dataloader_rate():
+    import torch
+    class Items(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(paths)
+        def __getitem__(self, i):
+            return tuple(torch.from_numpy(np.ascontiguousarray(x)) for x in inpainting_item(paths[i]))
+    loader = torch.utils.data.DataLoader(Items(), batch_size=32, shuffle=True, num_workers=workers,
+                                         persistent_workers=workers > 0)
+    for _ in loader:  # start-up epoch, not timed
+        pass
+    seen, start = 0, time.perf_counter()
+    for _ in range(passes):
+        for image, target, mask in loader:
+            seen += image.shape[0]
+    return seen / (time.perf_counter() - start)
 if __name__ == "__main__":
-    if workers > 1:
+    if "--dataloader" in sys.argv:
+        print(f"torch_dataloader_{workers}_workers\t{dataloader_rate():.1f}")
+    elif workers > 1:
         import multiprocessing
         with multiprocessing.Pool(workers) as pool:
             pool.map(one, paths[:workers])  # start-up outside the timing
