@@ -2,11 +2,13 @@
 """Per-run rows of a `pretext compare` run folder: every eval/<task>/<protocol>/<run>/result.json, its last
 epoch's 20-way accuracy and val-classes accuracy (percent), grouped by (task, protocol) with mean ± std
 (sample std, as the leaderboard) and, where a random-init row exists, the difference of the means.
-Stages still running (no result.json) are listed as such. Standard library only.
+A task's extra pretext seeds (`--pretext-runs`: folders `<task>-p1`, `-p2`, …, whose run k fine-tunes pretext k)
+join its row. Stages still running (no result.json) are listed as such. Standard library only.
     usage: evalrows.py RUN_FOLDER
 """
 import json
 import os
+import re
 import statistics
 import sys
 
@@ -22,12 +24,12 @@ def rows(run):
             for r in sorted(os.listdir(folder), key=lambda s: (len(s), s)):
                 path = os.path.join(folder, r, "result.json")
                 if not os.path.exists(path):
-                    out.setdefault((task, protocol), []).append((r, None, None))
+                    out.setdefault((re.sub(r"-p\d+$", "", task), protocol), []).append((task + "/" + r, None, None))
                     continue
                 with open(path) as f:
                     last = json.load(f)["history"][-1]["metrics"]
-                out.setdefault((task, protocol), []).append(
-                    (r, 100 * last["accuracy"], 100 * last.get("accuracy_among_valid_classes", float("nan"))))
+                out.setdefault((re.sub(r"-p\d+$", "", task), protocol), []).append(
+                    (task + "/" + r, 100 * last["accuracy"], 100 * last.get("accuracy_among_valid_classes", float("nan"))))
     return out
 
 
