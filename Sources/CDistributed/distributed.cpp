@@ -243,9 +243,35 @@ struct pt_dist_reducer_s {
   bool find_unused;
 };
 
+namespace {
+// A 1×1 convolution's weight [O, I, 1, 1] is contiguous in both layouts, so making a channels-last model leaves its
+// strides (I, 1, 1, 1). Its gradient, though, comes from a channels-last convolution with strides (I, 1, I, I):
+// the same bytes in the same order. The Reducer builds its bucket views with the parameter's strides, finds the two
+// differ, prints PyTorch's "Grad strides do not match bucket view strides" warning (spurious here, as
+// pytorch/pytorch#47163 and #157862 say) and copies those gradients instead of reducing them in place. When the
+// model is channels-last (a 4-D parameter with a spatial extent is), such weights are given the channels-last
+// strides of their own bytes before the Reducer sees them: no data moves, and every value stays where it was.
+void restride_pointwise_weights_channels_last(std::vector<at::Tensor> &params) {
+  bool channels_last = false;
+  for (auto &p : params)
+    if (p.dim() == 4 && p.size(2) * p.size(3) > 1 && !p.is_contiguous() && p.is_contiguous(at::MemoryFormat::ChannelsLast))
+      channels_last = true;
+  if (!channels_last) return;
+  at::NoGradGuard no_grad;
+  for (auto &p : params) {
+    if (p.dim() != 4 || p.size(2) != 1 || p.size(3) != 1 || !p.is_contiguous()) continue;
+    int64_t c = p.size(1);
+    std::vector<int64_t> strides{c, 1, c, c};
+    if (p.strides().vec() == strides) continue;
+    p.set_(p.storage(), p.storage_offset(), p.sizes(), strides);
+  }
+}
+}  // namespace
+
 extern "C" pt_dist_reducer pt_dist_reducer_new(pt_dist_group g, const pt_tensor *ps, int n, int64_t bucket_bytes, int find_unused) {
   return ctorch::guard<pt_dist_reducer>(nullptr, [&] {
     auto params = tensors(ps, n);
+    restride_pointwise_weights_channels_last(params);
     std::vector<bool> sparse(params.size(), false);
     std::unordered_map<size_t, std::string> names;
     // DistributedDataParallel's first assignment: a 1 MiB bucket (the cap itself when it is not the default),

@@ -2,7 +2,7 @@
 // printing what each gave (the test compares across ranks). `dist-check die`: rank 1 exits right after the
 // rendezvous, and rank 0's next collective must fail within the timeout. `dist-check train MODEL OUT`: a
 // small supervised fit (MODEL plain: convs without BatchNorm; bn: xresnet18 × 0.125; syncbn: the same with
-// SyncBatchNorm across the ranks), data-parallel when the
+// SyncBatchNorm across the ranks; a `-cl` suffix: model and inputs channels-last), data-parallel when the
 // environment names a group, else one process; prints the per-step losses (averaged over ranks), writes
 // the final weights (rank 0). DIST_SYNC picks how gradients travel (overlapped: DDP's Reducer, the default;
 // after-backward), DIST_BUCKET_BYTES the Reducer's bucket size. `dist-check ntxent`: SimCLR's NT-Xent on each
@@ -22,12 +22,20 @@ func train(_ kind: String, out: String) throws {
   let env = try DistributedEnvironment.fromEnvironment()
   let group = try env.map { try ProcessGroup($0, timeout: 60) }
   Runtime.manualSeed(UInt64(7 + (env?.rank ?? 0)))  // different init per rank: the broadcast must even it out
+  // KIND-cl: the model and its inputs channels-last (the study's default layout), whose 1×1 convolutions' gradients
+  // come with channels-last strides.
+  let channelsLast = kind.hasSuffix("-cl")
+  let kind = channelsLast ? String(kind.dropLast(3)) : kind
   let model: Module = kind == "bn" || kind == "syncbn"
     ? try XResNet(.resnet18, inChannels: 1, classes: 2, widen: 0.125)
     : Sequential(try Conv2d(1, 8, kernelSize: 3, stride: 2, padding: 1), ReLU(), try Conv2d(8, 16, kernelSize: 3, stride: 2, padding: 1),
                  ReLU(), AdaptiveAvgPool2d(), Flatten(), try Linear(16, 2))
   if kind == "syncbn" { model.useSyncBatchNorm(group) }
-  let (x, y) = try syntheticBars(count: 256, seed: 3)
+  var (x, y) = try syntheticBars(count: 256, seed: 3)
+  if channelsLast {
+    try model.to(memoryFormat: .channelsLast)
+    x = try x.contiguous(.channelsLast)
+  }
   let environment = ProcessInfo.processInfo.environment
   let sync = try environment["DIST_SYNC"].map {
     guard let s = DataParallel.GradientSync(rawValue: $0) else { throw TorchError(operation: "dist-check", message: "DIST_SYNC=\($0)?") }
