@@ -23,6 +23,14 @@ func joinGroupIfLaunched(_ command: String) throws -> Bool {
                                            cudaDevices: Runtime.cudaIsAvailable ? Runtime.cudaDeviceCount : 0)
   let group = try ProcessGroup(env, timeout: timeout, ncclDevice: ncclDevice)
   Parallel.group = group
+  if group.rank != 0 && vars["PRETEXT_ALL_RANKS_PRINT"] != "1" {
+    // Under torchrun or srun every rank's output reaches the terminal: the other ranks would print rank 0's lines
+    // again (`--nproc` drops their standard output in the launcher). Their errors still go to standard error.
+    fflush(nil)  // every C stream: what was printed before goes out first
+    let null = open("/dev/null", O_WRONLY)
+    guard null >= 0, dup2(null, STDOUT_FILENO) >= 0 else { throw CLIError("rank \(group.rank): cannot quiet standard output: \(String(cString: strerror(errno)))") }
+    close(null)
+  }
   if group.rank == 0 {
     let engines = group.usesNCCL ? "Gloo for CPU tensors, NCCL for CUDA tensors" : "Gloo"
     print("data-parallel: \(group.worldSize) ranks (rendezvous \(env.masterAddress):\(env.masterPort), \(engines), collective timeout \(Int(timeout)) s)")
