@@ -36,33 +36,39 @@ def cutout(a, mask=None):
     for _ in range(random.randint(5, 9)):
         hh, hw = random.randint(5, 49), random.randint(5, 49)
         cy, cx = random.randrange(a.shape[0]), random.randrange(a.shape[1])
-        a[max(0, cy - hh // 2):cy - hh // 2 + hh, max(0, cx - hw // 2):cx - hw // 2 + hw] = 0
+        hole = (slice(max(0, cy - hh // 2), cy - hh // 2 + hh), slice(max(0, cx - hw // 2), cx - hw // 2 + hw))
+        a[hole] = 0
         if mask is not None:
-            mask[max(0, cy - hh // 2):cy - hh // 2 + hh, max(0, cx - hw // 2):cx - hw // 2 + hw] = 255
+            mask[hole] = 255
     return a
 
 
-def one(p):
+def cropped(p):
+    """Decoded, RandomResizedCrop(128), flipped with p 0.5."""
     img = rrc(Image.open(p).convert("RGB"))
-    if random.random() < 0.5:
-        img = img.transpose(Image.FLIP_LEFT_RIGHT)
-    return cutout(np.asarray(img)).shape[0]
+    return img.transpose(Image.FLIP_LEFT_RIGHT) if random.random() < 0.5 else img
+
+
+def one(p):
+    return cutout(np.asarray(cropped(p))).shape[0]
 
 
 def inpainting_item(p):
-    img = rrc(Image.open(p).convert("RGB"))
-    if random.random() < 0.5:
-        img = img.transpose(Image.FLIP_LEFT_RIGHT)
-    target = np.array(img)
+    target = np.array(cropped(p))
     mask = np.zeros(target.shape[:2], dtype=np.uint8)
     return cutout(target, mask), target, mask
+
+
 def dataloader_rate():
     import torch
+
     class Items(torch.utils.data.Dataset):
         def __len__(self):
             return len(paths)
+
         def __getitem__(self, i):
-            return tuple(torch.from_numpy(np.ascontiguousarray(x)) for x in inpainting_item(paths[i]))
+            return tuple(torch.from_numpy(x) for x in inpainting_item(paths[i]))
+
     loader = torch.utils.data.DataLoader(Items(), batch_size=32, shuffle=True, num_workers=workers,
                                          persistent_workers=workers > 0)
     for _ in loader:  # start-up epoch, not timed
@@ -72,6 +78,8 @@ def dataloader_rate():
         for image, target, mask in loader:
             seen += image.shape[0]
     return seen / (time.perf_counter() - start)
+
+
 if __name__ == "__main__":
     if "--dataloader" in sys.argv:
         print(f"torch_dataloader_{workers}_workers\t{dataloader_rate():.1f}")

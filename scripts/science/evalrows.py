@@ -23,13 +23,12 @@ def rows(run):
             folder = os.path.join(base, task, protocol)
             for r in sorted(os.listdir(folder), key=lambda s: (len(s), s)):
                 path = os.path.join(folder, r, "result.json")
-                if not os.path.exists(path):
-                    out.setdefault((re.sub(r"-p\d+$", "", task), protocol), []).append((task + "/" + r, None, None))
-                    continue
-                with open(path) as f:
-                    last = json.load(f)["history"][-1]["metrics"]
-                out.setdefault((re.sub(r"-p\d+$", "", task), protocol), []).append(
-                    (task + "/" + r, 100 * last["accuracy"], 100 * last.get("accuracy_among_valid_classes", float("nan"))))
+                row = (task + "/" + r, None, None)
+                if os.path.exists(path):
+                    with open(path) as f:
+                        last = json.load(f)["history"][-1]["metrics"]
+                    row = (row[0], 100 * last["accuracy"], 100 * last.get("accuracy_among_valid_classes", float("nan")))
+                out.setdefault((re.sub(r"-p\d+$", "", task), protocol), []).append(row)
     return out
 
 
