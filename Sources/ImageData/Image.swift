@@ -5,20 +5,50 @@ import Torch
 /// An image: rows top to bottom, pixels interleaved (height × width × channels), 1 channel (gray) or 3 (RGB),
 /// 8-bit samples or 16-bit ones (stored in `pixels` as native-endian pairs of bytes). Decoders keep what the
 /// file holds (a 16-bit gray PNG stays 16-bit gray); the loader converts to the channels the model takes, and
-/// the batch holds each sample ÷ its maximum.
+/// the batch holds each sample ÷ its maximum. The samples live in a `PixelStorage` shared by copies until one is
+/// changed (copy on write, as an array); inside the loader that may be the item's row of the batch.
 public struct Image: Sendable, Equatable {
   public let width: Int
   public let height: Int
   public let channels: Int
   public let bitDepth: Int
-  public var pixels: [UInt8]
+  var storage: PixelStorage
 
   public init(width: Int, height: Int, channels: Int = 3, bitDepth: Int = 8, pixels: [UInt8]) {
+    self.init(width: width, height: height, channels: channels, bitDepth: bitDepth, storage: PixelStorage(pixels))
+  }
+
+  /// An image over `storage`, which holds exactly its samples.
+  init(width: Int, height: Int, channels: Int = 3, bitDepth: Int = 8, storage: PixelStorage) {
     precondition(channels == 1 || channels == 3, "an image has 1 or 3 channels, not \(channels)")
     precondition(bitDepth == 8 || bitDepth == 16, "an image has 8- or 16-bit samples, not \(bitDepth)")
-    precondition(pixels.count == width * height * channels * bitDepth / 8,
+    precondition(storage.count == width * height * channels * bitDepth / 8,
                  "pixel bytes do not match \(width)×\(height)×\(channels) at \(bitDepth) bits")
-    (self.width, self.height, self.channels, self.bitDepth, self.pixels) = (width, height, channels, bitDepth, pixels)
+    (self.width, self.height, self.channels, self.bitDepth, self.storage) = (width, height, channels, bitDepth, storage)
+  }
+
+  /// The samples' bytes, copied out (`withUnsafeBytes` reads them in place).
+  public var pixels: [UInt8] {
+    get { storage.bytes }
+    set {
+      precondition(newValue.count == storage.count, "\(newValue.count) pixel bytes for a \(width)×\(height)×\(channels) \(bitDepth)-bit image")
+      storage = PixelStorage(newValue)
+    }
+  }
+
+  /// How many bytes the samples take.
+  public var byteCount: Int { storage.count }
+
+  public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R { try body(storage.buffer) }
+
+  /// The samples to change in place (copied first when another image shares them).
+  public mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+    if !isKnownUniquelyReferenced(&storage) { storage = storage.copied() }
+    return try body(storage.mutableBuffer)
+  }
+
+  public static func == (a: Image, b: Image) -> Bool {
+    (a.width, a.height, a.channels, a.bitDepth) == (b.width, b.height, b.channels, b.bitDepth) && a.storage == b.storage
   }
 
   /// A 16-bit image from its samples.
@@ -43,14 +73,14 @@ public struct Image: Sendable, Equatable {
   /// The samples of a 16-bit image.
   public var samples16: [UInt16] {
     precondition(bitDepth == 16, "samples16 of an 8-bit image")
-    return pixels.withUnsafeBytes { Array($0.bindMemory(to: UInt16.self)) }
+    return withUnsafeBytes { Array($0.bindMemory(to: UInt16.self)) }
   }
 
   /// The pixel at (x, y) of an 8-bit RGB image.
   public subscript(x: Int, y: Int) -> (UInt8, UInt8, UInt8) {
     precondition(channels == 3 && bitDepth == 8, "(r, g, b) of a \(channels)-channel \(bitDepth)-bit image")
     let i = 3 * (y * width + x)
-    return (pixels[i], pixels[i + 1], pixels[i + 2])
+    return withUnsafeBytes { ($0[i], $0[i + 1], $0[i + 2]) }
   }
 
   /// With `count` channels: gray copied into R, G and B (as PIL's convert("RGB")), or RGB to gray by ITU-R 601
@@ -59,22 +89,23 @@ public struct Image: Sendable, Equatable {
     guard count != channels else { return self }
     precondition(count == 1 || count == 3, "an image has 1 or 3 channels, not \(count)")
     let n = width * height
-    if count == 3 {
-      var out = [UInt8](repeating: 0, count: pixels.count * 3)
-      let sb = sampleBytes
-      pixels.withUnsafeBufferPointer { src in
-        out.withUnsafeMutableBufferPointer { dst in
-          for i in 0..<n { for c in 0..<3 { for b in 0..<sb { dst[(3 * i + c) * sb + b] = src[i * sb + b] } } }
-        }
-      }
-      return Image(width: width, height: height, channels: 3, bitDepth: bitDepth, pixels: out)
-    }
-    var gray = pixels
-    gray.withUnsafeMutableBufferPointer { ci_grayscale($0.baseAddress, n, wide) }  // luma on all 3, then keep one
     let sb = sampleBytes
-    var out = [UInt8](repeating: 0, count: n * sb)
-    for i in 0..<n { for b in 0..<sb { out[i * sb + b] = gray[3 * i * sb + b] } }
-    return Image(width: width, height: height, channels: 1, bitDepth: bitDepth, pixels: out)
+    if count == 3 {
+      let out = PixelStorage(uninitializedCount: byteCount * 3)
+      withUnsafeBytes { src in
+        let dst = out.mutableBuffer
+        for i in 0..<n { for c in 0..<3 { for b in 0..<sb { dst[(3 * i + c) * sb + b] = src[i * sb + b] } } }
+      }
+      return Image(width: width, height: height, channels: 3, bitDepth: bitDepth, storage: out)
+    }
+    var gray = self
+    gray.withUnsafeMutableBytes { ci_grayscale($0.baseAddress!.assumingMemoryBound(to: UInt8.self), n, wide) }  // luma on all 3, then keep one
+    let out = PixelStorage(uninitializedCount: n * sb)
+    gray.withUnsafeBytes { g in
+      let dst = out.mutableBuffer
+      for i in 0..<n { for b in 0..<sb { dst[i * sb + b] = g[3 * i * sb + b] } }
+    }
+    return Image(width: width, height: height, channels: 1, bitDepth: bitDepth, storage: out)
   }
 
   /// 8-bit samples (16-bit ones rounded: v · 255 / 65535), for pictures and PNGs of what a model saw.
@@ -154,9 +185,10 @@ public enum ImageCodec {
       }
     }()
     guard let out else { throw ImageError(path: path, String(cString: err)) }
-    defer { free(out) }
     let n = Int(w) * Int(h) * Int(c) * Int(depth) / 8
-    return Image(width: Int(w), height: Int(h), channels: Int(c), bitDepth: Int(depth), pixels: Array(UnsafeBufferPointer(start: out, count: n)))
+    // The decoder's malloc'd buffer becomes the image's memory: no copy.
+    return Image(width: Int(w), height: Int(h), channels: Int(c), bitDepth: Int(depth),
+                 storage: PixelStorage(adoptingMalloced: UnsafeMutableRawPointer(out), count: n))
   }
 
   /// Reads and decodes a file; errors name it.

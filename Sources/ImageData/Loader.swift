@@ -30,6 +30,8 @@ public final class ImageLoader: @unchecked Sendable {
   /// Floats in [0, 1] out of the loader, or 8-bit samples left as bytes for the consumer to convert.
   public let samples: SampleFormat
   let cache: ImageCache
+  /// Every batch's stores so far: how many images and masks were made where the batch holds them (no copy).
+  public let storeCounts = StoreCounts()
 
   /// What a batch's images and masks hold.
   public enum SampleFormat: Sendable {
@@ -80,9 +82,12 @@ public final class ImageLoader: @unchecked Sendable {
   }
 
   /// One item of an epoch, through the pipeline.
-  public func item(_ index: Int, epoch: Int) throws -> Item {
+  public func item(_ index: Int, epoch: Int) throws -> Item { try item(index, epoch: epoch, rows: nil) }
+
+  /// The item, made in its rows of a batch where the transforms can (`Item.makeImage`).
+  func item(_ index: Int, epoch: Int, rows: ItemRows?) throws -> Item {
     var rng = SplitMix64.forItem(seed: seed, epoch: epoch, item: itemOffset + index)
-    return try pipeline.run(try load(index), rng: &rng)
+    return try pipeline.run(try load(index), rng: &rng, rows: rows)
   }
 
   /// The decoded image; a file that does not decode is an error naming it (a dataset is scanned before
@@ -110,9 +115,9 @@ public final class ImageLoader: @unchecked Sendable {
     return (r.lowerBound, r.count)
   }
 
-  /// The item at `position` of the epoch's order; an error names its file.
-  func madeItem(_ position: Int, order: [Int], epoch: Int) throws -> Item {
-    do { return try item(order[position], epoch: epoch) } catch {
+  /// The item at `position` of the epoch's order (made in `rows` where it can); an error names its file.
+  func madeItem(_ position: Int, order: [Int], epoch: Int, rows: ItemRows? = nil) throws -> Item {
+    do { return try item(order[position], epoch: epoch, rows: rows) } catch {
       throw error is ImageError ? error : ImageError(path: paths[order[position]], "\(error)")
     }
   }
@@ -131,7 +136,7 @@ public final class ImageLoader: @unchecked Sendable {
     var layout: BatchLayout?
     for i in 0..<n {
       let item = try madeItem(lo + i, order: order, epoch: epoch)
-      if layout == nil { layout = try BatchLayout(item, count: n, samples: .unitFloats) }
+      if layout == nil { layout = try BatchLayout(item, count: n, samples: .unitFloats, counts: storeCounts) }
       try layout!.store(item, at: i, path: paths[order[lo + i]])
     }
     return try finished(layout!, lo: lo, n: n, order: order)
@@ -192,8 +197,11 @@ final class BatchLayout: @unchecked Sendable {
   let images: [Slot], masks: [Slot]
   /// Integer slots: an int64 tensor each, written in place (each worker its own elements).
   let integers: [(name: String, tensor: Tensor, base: UnsafeMutablePointer<Int64>)]
+  /// Where the stores are counted (the loader's).
+  let counts: StoreCounts?
 
-  init(_ first: Item, count n: Int, samples: ImageLoader.SampleFormat = .unitFloats) throws {
+  init(_ first: Item, count n: Int, samples: ImageLoader.SampleFormat = .unitFloats, counts: StoreCounts? = nil) throws {
+    self.counts = counts
     func slot(_ name: String, _ w: Int, _ h: Int, _ c: Int, bytes: Bool) throws -> Slot {
       let t = try Tensor.empty([n, h, w, c], dtype: bytes ? .uint8 : .float32)
       return Slot(name: name, width: w, height: h, channels: c, tensor: t, base: t.dataPointer!, bytes: bytes)
@@ -210,35 +218,51 @@ final class BatchLayout: @unchecked Sendable {
     }
   }
 
+  /// Item `i`'s rows of the byte slots, for its transforms to make their images and masks in (`Item.makeImage`).
+  func rows(for i: Int) -> ItemRows {
+    var rows: [String: ItemRows.Row] = [:]
+    for s in images + masks where s.bytes {
+      rows[s.name] = ItemRows.Row(base: s.base.advanced(by: i * s.plane), width: s.width, height: s.height, channels: s.channels, owner: s.tensor)
+    }
+    return ItemRows(rows)
+  }
+
   /// Writes item `i`'s samples as `float(x) / 255` (bit for bit what a uint8 → float division gives), or
-  /// `/ 65535` for 16-bit samples, or as the bytes they are into a byte slot; an item whose slots differ from the
-  /// first's is an error naming its file.
+  /// `/ 65535` for 16-bit samples, or as the bytes they are into a byte slot (nothing to do for an image made in
+  /// its row); an item whose slots differ from the first's is an error naming its file.
   func store(_ item: Item, at i: Int, path: String) throws {
     func mismatch(_ s: Slot) -> ImageError {
       ImageError(path: path, "pipeline: slot '\(s.name)' is missing or not \(s.width)×\(s.height)×\(s.channels) like the batch's first item")
     }
+    var sources: [(Slot, PixelStorage, bitDepth: Int)] = []
     for s in images {
       guard let img = item.images[s.name], img.width == s.width, img.height == s.height, img.channels == s.channels else { throw mismatch(s) }
-      let plane = s.plane
-      if s.bytes {
-        guard img.bitDepth == 8 else { throw NeedsFloats() }
-        img.pixels.withUnsafeBytes { s.base.advanced(by: i * plane).copyMemory(from: $0.baseAddress!, byteCount: plane) }
-        continue
-      }
-      let dst = s.base.assumingMemoryBound(to: Float.self).advanced(by: i * plane)
-      img.pixels.withUnsafeBytes { raw in
-        if img.bitDepth == 16 { ci_u16_to_unit_floats(raw.bindMemory(to: UInt16.self).baseAddress, dst, plane) }
-        else { ci_bytes_to_unit_floats(raw.bindMemory(to: UInt8.self).baseAddress, dst, plane) }
-      }
+      if s.bytes && img.bitDepth != 8 { throw NeedsFloats() }
+      sources.append((s, img.storage, img.bitDepth))
     }
     for s in masks {
       guard let m = item.masks[s.name], m.width == s.width, m.height == s.height else { throw mismatch(s) }
-      let plane = s.plane
-      m.values.withUnsafeBufferPointer { v in
-        if s.bytes { s.base.advanced(by: i * plane).copyMemory(from: v.baseAddress!, byteCount: plane) }
-        else { ci_bytes_to_unit_floats(v.baseAddress, s.base.assumingMemoryBound(to: Float.self).advanced(by: i * plane), plane) }
-      }
+      sources.append((s, m.storage, 8))
     }
+    // A transform may have moved an image made in one slot's row to another slot: such samples are copied out
+    // before any row is written, so that no row is overwritten while it is still to be read.
+    let row = { (s: Slot) in s.base.advanced(by: i * s.plane * (s.bytes ? 1 : MemoryLayout<Float>.size)) }
+    let rowBases = Set(sources.map { row($0.0) })
+    sources = sources.map { s, storage, depth in
+      (s, storage.base != row(s) && rowBases.contains(storage.base) ? storage.copied() : storage, depth)
+    }
+    var inPlace = 0
+    for (s, storage, depth) in sources {
+      let plane = s.plane
+      if s.bytes {
+        if storage.base == row(s) { inPlace += 1 } else { row(s).copyMemory(from: storage.base, byteCount: plane) }
+        continue
+      }
+      let dst = row(s).assumingMemoryBound(to: Float.self)
+      if depth == 16 { ci_u16_to_unit_floats(storage.base.assumingMemoryBound(to: UInt16.self), dst, plane) }
+      else { ci_bytes_to_unit_floats(storage.base.assumingMemoryBound(to: UInt8.self), dst, plane) }
+    }
+    counts?.add(inPlace: inPlace, copied: sources.count - inPlace)
     for s in integers {
       guard let v = item.integers[s.name] else { throw ImageError(path: path, "pipeline: no '\(s.name)' like the batch's first item") }
       s.base[i] = Int64(v)
@@ -251,6 +275,16 @@ final class BatchLayout: @unchecked Sendable {
     for s in integers { out[s.name] = s.tensor }
     return out
   }
+}
+
+/// How many images and masks the loader stored that its transforms had made in their batch rows, and how many it
+/// copied there or converted to floats.
+public final class StoreCounts: @unchecked Sendable {
+  private var inPlace = 0, copied = 0
+  private let lock = NSLock()
+  func add(inPlace i: Int, copied c: Int) { lock.withLock { (inPlace, copied) = (inPlace + i, copied + c) } }
+  public var madeInRows: Int { lock.withLock { inPlace } }
+  public var copiedOrConverted: Int { lock.withLock { copied } }
 }
 
 /// A batch the loader could not make, with the cause (an `ImageError` naming the file).
@@ -283,5 +317,5 @@ final class ImageCache: @unchecked Sendable {
   init(count: Int) { images = Array(repeating: nil, count: count) }
   func get(_ i: Int) -> Image? { lock.withLock { images[i] } }
   func set(_ i: Int, _ img: Image) { lock.withLock { images[i] = img } }
-  var bytes: Int { lock.withLock { images.reduce(0) { $0 + ($1?.pixels.count ?? 0) } } }
+  var bytes: Int { lock.withLock { images.reduce(0) { $0 + ($1?.byteCount ?? 0) } } }
 }

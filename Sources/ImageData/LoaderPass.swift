@@ -75,8 +75,9 @@ final class PassSchedule: @unchecked Sendable {
     }
   }
 
-  /// The next item to make, once its batch is within `prefetch` of what the consumer took; nil when there is none.
-  private func claim() -> (Int, Int, Assembly)? {
+  /// The next item to make, once its batch is within `prefetch` of what the consumer took, with its rows of the
+  /// batch when the batch's tensors exist already; nil when there is none.
+  private func claim() -> (Int, Int, Assembly, ItemRows?)? {
     cond.lock()
     defer { cond.unlock() }
     while true {
@@ -97,13 +98,14 @@ final class PassSchedule: @unchecked Sendable {
       let assembly = assemblies[b]!, i = nextItem
       nextItem += 1
       if nextItem == assembly.n { (nextBatch, nextItem) = (nextBatch + 1, 0) }
-      return (b, i, assembly)
+      if case .ready(let layout) = assembly.tensors { return (b, i, assembly, layout.rows(for: i)) }
+      return (b, i, assembly, nil)
     }
   }
 
   private func work() {
-    while let (b, i, a) = claim() {
-      do { settle(b, a, i: i, item: try loader.madeItem(a.lo + i, order: order, epoch: epoch)) } catch {
+    while let (b, i, a, rows) = claim() {
+      do { settle(b, a, i: i, item: try loader.madeItem(a.lo + i, order: order, epoch: epoch, rows: rows)) } catch {
         a.errors.record(i, error)
         settle(b, a, i: i, item: nil)
       }
@@ -117,7 +119,7 @@ final class PassSchedule: @unchecked Sendable {
     if i == 0 {
       // Only this worker has the first item: the tensors are made outside the lock.
       if let item {
-        do { layout = try BatchLayout(item, count: a.n, samples: loader.samples) } catch { a.errors.record(0, error) }
+        do { layout = try BatchLayout(item, count: a.n, samples: loader.samples, counts: loader.storeCounts) } catch { a.errors.record(0, error) }
       }
       cond.withLock {
         guard case .awaitingFirst(let held) = a.tensors else { preconditionFailure("batch \(b)'s first item settled twice") }

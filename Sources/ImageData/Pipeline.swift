@@ -2,13 +2,42 @@ import CImage
 import Foundation
 
 /// A single-channel 8-bit mask, rows top to bottom; collated like image samples (÷255), so 255 is 1.0 in the
-/// batch (cutout: 255 inside a hole, 0 elsewhere).
+/// batch (cutout: 255 inside a hole, 0 elsewhere). Its bytes live in a `PixelStorage`, as an image's.
 public struct Mask: Sendable, Equatable {
   public let width: Int, height: Int
-  public var values: [UInt8]
+  var storage: PixelStorage
   public init(width: Int, height: Int, fill: UInt8 = 0) {
-    (self.width, self.height, values) = (width, height, [UInt8](repeating: fill, count: width * height))
+    self.init(width: width, height: height, fill: fill, into: nil)
   }
+  /// Filled with `fill`, in `storage` (a lent row) when given.
+  init(width: Int, height: Int, fill: UInt8, into storage: PixelStorage?) {
+    (self.width, self.height) = (width, height)
+    if let storage {
+      precondition(storage.count == width * height, "a \(storage.count)-byte storage for a \(width)×\(height) mask")
+      memset(storage.base, Int32(fill), storage.count)
+      self.storage = storage
+    } else {
+      self.storage = fill == 0 ? PixelStorage(zeroedCount: width * height) : PixelStorage([UInt8](repeating: fill, count: width * height))
+    }
+  }
+
+  /// The values, copied out (`withUnsafeBytes` reads them in place).
+  public var values: [UInt8] {
+    get { storage.bytes }
+    set {
+      precondition(newValue.count == width * height, "\(newValue.count) values for a \(width)×\(height) mask")
+      storage = PixelStorage(newValue)
+    }
+  }
+
+  public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R { try body(storage.buffer) }
+
+  public mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+    if !isKnownUniquelyReferenced(&storage) { storage = storage.copied() }
+    return try body(storage.mutableBuffer)
+  }
+
+  public static func == (a: Mask, b: Mask) -> Bool { (a.width, a.height) == (b.width, b.height) && a.storage == b.storage }
 }
 
 /// One item on its way through a pipeline: named images, masks and integers. The decoded file enters as the
@@ -18,6 +47,9 @@ public struct Item: Sendable {
   public var images: [String: Image] = [:]
   public var masks: [String: Mask] = [:]
   public var integers: [String: Int] = [:]
+  /// The batch rows the loader lent this item: nil outside a loader's batch, and for the items made before their
+  /// batch's tensors existed.
+  var rows: ItemRows?
   public init(source: Image) { images["source"] = source }
 
   /// The named image; its absence is an error naming the slots there are.
@@ -26,6 +58,40 @@ public struct Item: Sendable {
       throw ImageError(path: nil, "pipeline: no image '\(name)' (the item holds \(images.keys.sorted().joined(separator: ", ")))")
     }
     return img
+  }
+
+  /// The named image taken out of the item (its absence an error, as `image`): the caller then holds its only
+  /// copy, so changing it in place copies nothing — put it back when done.
+  public mutating func takeImage(_ name: String) throws -> Image {
+    let img = try image(name)
+    images[name] = nil
+    return img
+  }
+
+  /// A new image bound for slot `slot`, whose every byte `write` sets: made in the item's row of the batch when the
+  /// loader lent one of this shape (8-bit samples) that no image holds, so storing it copies nothing; otherwise in
+  /// memory of its own. The result is the same either way.
+  public func makeImage(for slot: String, width: Int, height: Int, channels: Int, bitDepth: Int = 8,
+                        _ write: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows -> Image {
+    let storage = newPixels(for: slot, width: width, height: height, channels: channels, bitDepth: bitDepth)
+    try write(storage.mutableBuffer)
+    return Image(width: width, height: height, channels: channels, bitDepth: bitDepth, storage: storage)
+  }
+
+  /// A copy of `image` bound for slot `slot` (in the item's row when lent, as `makeImage`).
+  public func copy(_ image: Image, for slot: String) -> Image {
+    let storage = image.storage.copied(into: rows?.lend(slot, width: image.width, height: image.height, channels: image.channels, bitDepth: image.bitDepth))
+    return Image(width: image.width, height: image.height, channels: image.channels, bitDepth: image.bitDepth, storage: storage)
+  }
+
+  /// A mask bound for slot `slot`, filled with `fill` (in the item's row when lent, as `makeImage`).
+  public func makeMask(for slot: String, width: Int, height: Int, fill: UInt8 = 0) -> Mask {
+    Mask(width: width, height: height, fill: fill, into: rows?.lend(slot, width: width, height: height, channels: 1, bitDepth: 8))
+  }
+
+  func newPixels(for slot: String, width: Int, height: Int, channels: Int, bitDepth: Int) -> PixelStorage {
+    rows?.lend(slot, width: width, height: height, channels: channels, bitDepth: bitDepth)
+      ?? PixelStorage(uninitializedCount: width * height * channels * bitDepth / 8)
   }
 }
 
@@ -49,9 +115,14 @@ public struct Pipeline: Sendable {
 
   public func then(_ more: any ItemTransform...) -> Pipeline { Pipeline(decodeSide: decodeSide, transforms + more) }
 
-  public func run(_ source: Image, rng: inout SplitMix64) throws -> Item {
+  public func run(_ source: Image, rng: inout SplitMix64) throws -> Item { try run(source, rng: &rng, rows: nil) }
+
+  /// The item, its transforms making their images in `rows` where they can (`Item.makeImage`).
+  func run(_ source: Image, rng: inout SplitMix64, rows: ItemRows?) throws -> Item {
     var item = Item(source: source)
+    item.rows = rows
     for t in transforms { try t.apply(&item, rng: &rng) }
+    item.rows = nil
     return item
   }
 }
@@ -69,7 +140,7 @@ public struct Crop: ItemTransform {
     (self.training, self.flip, self.from, self.to) = (training, flip, from, to)
   }
   public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
-    item.images[to] = try crop(item.image(from), training: training, flip: flip, rng: &rng)
+    item.images[to] = try crop(item.image(from), training: training, flip: flip, rng: &rng, into: to, of: item)
   }
 }
 
@@ -82,13 +153,15 @@ public struct Cutout: ItemTransform {
     (self.cutout, self.image, self.keep, self.mask) = (cutout, image, keep, mask)
   }
   public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
-    let img = try item.image(image)
-    let (damaged, holes) = cutout(img, rng: &rng)
-    if let keep { item.images[keep] = img }
-    item.images[image] = damaged
+    // The untouched image is copied to `keep` and the holes cut in the one taken out of the item: one copy, each
+    // where its slot's row is when the loader lent rows.
+    var img = try item.takeImage(image)
+    if let keep { item.images[keep] = item.copy(img, for: keep) }
+    let holes = cutout.cut(&img, rng: &rng)
+    item.images[image] = img
     if let mask {
-      var m = Mask(width: img.width, height: img.height)
-      m.values.withUnsafeMutableBufferPointer { v in
+      var m = item.makeMask(for: mask, width: img.width, height: img.height)
+      m.withUnsafeMutableBytes { v in
         for h in holes { for y in h.y0..<h.y1 { memset(v.baseAddress! + y * img.width + h.x0, 255, h.x1 - h.x0) } }
       }
       item.masks[mask] = m
@@ -103,10 +176,10 @@ public struct PatchMask: ItemTransform {
   public var grid: Int, ratio: Double, mask: String
   public init(grid: Int, ratio: Double, mask: String = "patches") { (self.grid, self.ratio, self.mask) = (grid, ratio, mask) }
   public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
-    var m = Mask(width: grid, height: grid)
+    var m = item.makeMask(for: mask, width: grid, height: grid)
     var cells = Array(0..<(grid * grid))
     cells.shuffle(using: &rng)
-    for c in cells.prefix(Int((ratio * Double(grid * grid)).rounded())) { m.values[c] = 255 }
+    m.withUnsafeMutableBytes { v in for c in cells.prefix(Int((ratio * Double(grid * grid)).rounded())) { v[c] = 255 } }
     item.masks[mask] = m
   }
 }
@@ -150,7 +223,7 @@ public struct Rotate90: ItemTransform {
   public init(image: String = "image", label: String = "rotation") { (self.image, self.label) = (image, label) }
   public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
     let k = Int.random(in: 0..<4, using: &rng)
-    item.images[image] = try item.image(image).rotated90(times: k)
+    item.images[image] = try item.image(image).rotated90(times: k, into: image, of: item)
     item.integers[label] = k
   }
 }
@@ -162,10 +235,10 @@ public struct Grayscale: ItemTransform {
   public init(p: Double = 1, image: String = "image") { (self.p, self.image) = (p, image) }
   public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
     guard Double.random(in: 0..<1, using: &rng) < p else { return }
-    var img = try item.image(image)
-    guard img.channels == 3 else { return }
+    guard try item.image(image).channels == 3 else { return }
+    var img = try item.takeImage(image)
     let (n, wide) = (img.width * img.height, img.wide)
-    img.pixels.withUnsafeMutableBufferPointer { ci_grayscale($0.baseAddress, n, wide) }
+    img.withUnsafeMutableBytes { ci_grayscale($0.baseAddress!.assumingMemoryBound(to: UInt8.self), n, wide) }
     item.images[image] = img
   }
 }
@@ -177,9 +250,9 @@ public struct Solarize: ItemTransform {
   public init(p: Double = 1, threshold: UInt8 = 128, image: String = "image") { (self.p, self.threshold, self.image) = (p, threshold, image) }
   public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
     guard Double.random(in: 0..<1, using: &rng) < p else { return }
-    var img = try item.image(image)
+    var img = try item.takeImage(image)
     let (t, n, wide) = (threshold, img.width * img.height * img.channels, img.wide)
-    img.pixels.withUnsafeMutableBufferPointer { ci_solarize($0.baseAddress, n, wide, t) }
+    img.withUnsafeMutableBytes { ci_solarize($0.baseAddress!.assumingMemoryBound(to: UInt8.self), n, wide, t) }
     item.images[image] = img
   }
 }
@@ -201,10 +274,10 @@ public struct ColorJitter: ItemTransform {
     let (b, c, s) = (factor(brightness), factor(contrast), factor(saturation))
     let h = Float(Double.random(in: -hue...hue, using: &rng))
     let order = [Int32(0), 1, 2, 3].shuffled(using: &rng)
-    var img = try item.image(image)
+    var img = try item.takeImage(image)
     let (n, ch, wide) = (img.width * img.height, Int32(img.channels), img.wide)
-    img.pixels.withUnsafeMutableBufferPointer { px in
-      order.withUnsafeBufferPointer { ci_color_jitter(px.baseAddress, n, ch, wide, b, c, s, h, $0.baseAddress) }
+    img.withUnsafeMutableBytes { px in
+      order.withUnsafeBufferPointer { ci_color_jitter(px.baseAddress!.assumingMemoryBound(to: UInt8.self), n, ch, wide, b, c, s, h, $0.baseAddress) }
     }
     item.images[image] = img
   }
@@ -221,10 +294,10 @@ public struct GaussianBlur: ItemTransform {
   public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
     guard Double.random(in: 0..<1, using: &rng) < p else { return }
     let s = Float(Double.random(in: sigma, using: &rng))
-    var img = try item.image(image)
+    var img = try item.takeImage(image)
     let radius = Swift.max(1, Int(Double(Swift.min(img.width, img.height)) * kernelFraction) / 2)
     let (w, h, ch, wide) = (Int32(img.width), Int32(img.height), Int32(img.channels), img.wide)
-    img.pixels.withUnsafeMutableBufferPointer { ci_gaussian_blur($0.baseAddress, w, h, ch, wide, s, Int32(radius)) }
+    img.withUnsafeMutableBytes { ci_gaussian_blur($0.baseAddress!.assumingMemoryBound(to: UInt8.self), w, h, ch, wide, s, Int32(radius)) }
     item.images[image] = img
   }
 }
@@ -238,6 +311,7 @@ public struct Views: ItemTransform {
     let source = try item.image("source")
     for (name, chain) in views {
       var view = Item(source: source)
+      view.rows = item.rows?.renamed { $0 == "image" ? name : name + "_" + $0 }  // the view's image and masks in their rows
       for t in chain { try t.apply(&view, rng: &rng) }
       item.images[name] = try view.image("image")
       for (k, m) in view.masks { item.masks[name + "_" + k] = m }
@@ -255,7 +329,7 @@ public struct Namespaced: ItemTransform {
   public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
     var probe = rng  // a copy: the item's own stream does not advance
     var own = SplitMix64(seed: probe.next() ^ Self.hash(prefix))
-    let made = try pipeline.run(item.image("source"), rng: &own)
+    let made = try pipeline.run(item.image("source"), rng: &own, rows: item.rows?.renamed { prefix + "/" + $0 })
     for (k, v) in made.images where k != "source" { item.images[prefix + "/" + k] = v }
     for (k, m) in made.masks { item.masks[prefix + "/" + k] = m }
     for (k, v) in made.integers { item.integers[prefix + "/" + k] = v }
@@ -268,15 +342,22 @@ public struct Namespaced: ItemTransform {
 
 extension Image {
   /// Rotated by `times` × 90° counter-clockwise.
-  public func rotated90(times: Int) -> Image {
+  public func rotated90(times: Int) -> Image { rotated90(times: times, into: "", of: nil) }
+
+  /// Rotated, in memory `item` gives for slot `slot` (`Item.makeImage`) when given.
+  func rotated90(times: Int, into slot: String, of item: Item?) -> Image {
     let k = ((times % 4) + 4) % 4
     guard k != 0 else { return self }
     let (w, h, pb) = (width, height, Int32(pixelBytes))
     let (ow, oh) = k == 2 ? (w, h) : (h, w)
-    var out = [UInt8](repeating: 0, count: pixels.count)
-    pixels.withUnsafeBufferPointer { src in
-      out.withUnsafeMutableBufferPointer { ci_rotate90(src.baseAddress, $0.baseAddress, Int32(w), Int32(h), pb, Int32(k)) }  // in C: fast in debug too
+    // The source still holds its row, if it has one: a rotation cannot be made in place, so the rotated image
+    // gets memory of its own then.
+    let out = item?.newPixels(for: slot, width: ow, height: oh, channels: channels, bitDepth: bitDepth)
+      ?? PixelStorage(uninitializedCount: byteCount)
+    withUnsafeBytes { src in  // in C: fast in debug too
+      ci_rotate90(src.baseAddress!.assumingMemoryBound(to: UInt8.self), out.base.assumingMemoryBound(to: UInt8.self),
+                  Int32(w), Int32(h), pb, Int32(k))
     }
-    return Image(width: ow, height: oh, channels: channels, bitDepth: bitDepth, pixels: out)
+    return Image(width: ow, height: oh, channels: channels, bitDepth: bitDepth, storage: out)
   }
 }

@@ -10,6 +10,13 @@ extension Image {
   public func resized(crop: (x: Int, y: Int, w: Int, h: Int)? = nil, to outW: Int, _ outH: Int, mirror: Bool = false)
     throws -> Image
   {
+    try resized(crop: crop, to: outW, outH, mirror: mirror, into: "", of: nil)
+  }
+
+  /// Resized, in memory `item` gives for slot `slot` (`Item.makeImage`) when given.
+  func resized(crop: (x: Int, y: Int, w: Int, h: Int)? = nil, to outW: Int, _ outH: Int, mirror: Bool = false,
+               into slot: String, of item: Item?) throws -> Image
+  {
     let c = crop ?? (0, 0, width, height)
     func resample(_ t: Tensor) throws -> Tensor {
       var t = try t.narrow(dim: 1, start: c.y, length: c.h).narrow(dim: 2, start: c.x, length: c.w).permute([0, 3, 1, 2])
@@ -18,16 +25,16 @@ extension Image {
       return try t.permute([0, 2, 3, 1]).contiguous()
     }
     guard bitDepth == 16 else {
-      return try pixels.withUnsafeBytes { raw in
-        // HWC bytes viewed (no copy) as a channels-last 1×C×H×W tensor, which the uint8 kernel takes as is;
-        // only read (every op makes a new tensor), and the view does not outlive this closure.
-        let base = UnsafeMutableRawPointer(mutating: raw.baseAddress!)
-        let t = try Tensor(bytesNoCopy: base, shape: [1, height, width, channels], dtype: .uint8) {}
-        return Image(width: outW, height: outH, channels: channels, pixels: try resample(t).toArray(of: UInt8.self))
-      }
+      // HWC bytes viewed (no copy) as a channels-last 1×C×H×W tensor, which the uint8 kernel takes as is;
+      // only read (every op makes a new tensor), and the view does not outlive this call.
+      let t = try Tensor(bytesNoCopy: storage.base, shape: [1, height, width, channels], dtype: .uint8) {}
+      let out = item?.newPixels(for: slot, width: outW, height: outH, channels: channels, bitDepth: 8)
+        ?? PixelStorage(uninitializedCount: outW * outH * channels)
+      try withExtendedLifetime(storage) { try resample(t).copyBytes(to: out.mutableBuffer) }
+      return Image(width: outW, height: outH, channels: channels, storage: out)
     }
     var floats = [Float](repeating: 0, count: width * height * channels)
-    pixels.withUnsafeBytes { raw in
+    withUnsafeBytes { raw in
       floats.withUnsafeMutableBufferPointer { ci_u16_to_floats(raw.bindMemory(to: UInt16.self).baseAddress, $0.baseAddress, $0.count) }
     }
     let out = try floats.withUnsafeMutableBytes { raw in
@@ -40,15 +47,18 @@ extension Image {
   }
 
   public func flippedHorizontally() -> Image {
-    var out = pixels
+    let out = PixelStorage(uninitializedCount: byteCount)
     let pb = pixelBytes
-    for y in 0..<height {
-      for x in 0..<width {
-        let s = pb * (y * width + x), d = pb * (y * width + width - 1 - x)
-        for k in 0..<pb { out[d + k] = pixels[s + k] }
+    withUnsafeBytes { src in
+      let dst = out.mutableBuffer
+      for y in 0..<height {
+        for x in 0..<width {
+          let s = pb * (y * width + x), d = pb * (y * width + width - 1 - x)
+          for k in 0..<pb { dst[d + k] = src[s + k] }
+        }
       }
     }
-    return Image(width: width, height: height, channels: channels, bitDepth: bitDepth, pixels: out)
+    return Image(width: width, height: height, channels: channels, bitDepth: bitDepth, storage: out)
   }
 }
 
@@ -67,16 +77,23 @@ public struct RandomResizedCrop: Sendable {
   /// The crop, then (in training, when `flip` draws true: fastai's flip with p 0.5 right after the crop)
   /// a horizontal mirror fused into the same resampling pass.
   public func callAsFunction(_ img: Image, training: Bool, flip: Bool = false, rng: inout SplitMix64) throws -> Image {
+    try callAsFunction(img, training: training, flip: flip, rng: &rng, into: "", of: nil)
+  }
+
+  /// The crop, in memory `item` gives for slot `slot` (`Item.makeImage`) when given.
+  func callAsFunction(_ img: Image, training: Bool, flip: Bool = false, rng: inout SplitMix64, into slot: String, of item: Item?)
+    throws -> Image
+  {
     let (w, h) = (img.width, img.height)
     if !training {
       let extra = Int((Double(size) * validExtra / 8).rounded(.up)) * 8
       let big = size + extra
       let off = (big - size) / 2  // fastai's crop_pad centre: (big - size) // 2
-      return try img.resized(to: big, big).resized(crop: (off, off, size, size), to: size, size)
+      return try img.resized(to: big, big).resized(crop: (off, off, size, size), to: size, size, into: slot, of: item)
     }
     let region = self.region(width: w, height: h, rng: &rng)
     let mirror = flip && Bool.random(using: &rng)
-    return try img.resized(crop: region, to: size, size, mirror: mirror)
+    return try img.resized(crop: region, to: size, size, mirror: mirror, into: slot, of: item)
   }
 
   /// fastai's choice of the training crop.
@@ -132,15 +149,21 @@ public struct RandomCutout: Sendable {
 
   /// The damaged copy and the holes cut (the original is left untouched).
   public func callAsFunction(_ img: Image, rng: inout SplitMix64) -> (Image, [Hole]) {
-    let hs = holes(width: img.width, height: img.height, rng: &rng)
     var out = img
-    let (ch, sb) = (img.channels, img.sampleBytes)
-    out.pixels.withUnsafeMutableBufferPointer { px in
+    let hs = cut(&out, rng: &rng)
+    return (out, hs)
+  }
+
+  /// Cuts the holes in `img` itself (in place when nothing else shares its samples) and returns them.
+  public func cut(_ img: inout Image, rng: inout SplitMix64) -> [Hole] {
+    let hs = holes(width: img.width, height: img.height, rng: &rng)
+    let (ch, sb, width) = (img.channels, img.sampleBytes, img.width)
+    img.withUnsafeMutableBytes { px in
       for h in hs {
         // Black holes draw nothing more, so the study's default stays what it was.
         let noise = fill == .noise || (fill == .mixed && Bool.random(using: &rng))
         for y in h.y0..<h.y1 {
-          let first = ch * (y * img.width + h.x0), count = ch * (h.x1 - h.x0)  // samples of this row in the hole
+          let first = ch * (y * width + h.x0), count = ch * (h.x1 - h.x0)  // samples of this row in the hole
           guard noise else {
             memset(px.baseAddress! + first * sb, 0, count * sb)  // a row at a time: the fill costs nothing per sample
             continue
@@ -156,6 +179,6 @@ public struct RandomCutout: Sendable {
         }
       }
     }
-    return (out, hs)
+    return hs
   }
 }

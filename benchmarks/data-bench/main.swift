@@ -145,7 +145,7 @@ if args[1] == "--feed", args.count > 2 {
 }
 /// Images per second of the bare decode + RandomResizedCrop(128) + flip + RandomCutout loop on this thread, `passes`
 /// times over `paths` (no batching, no float conversion: what data_bench.py's PIL loop does).
-func bareLoopRate(_ paths: [String], passes: Int, crop: RandomResizedCrop, cutout: RandomCutout) throws -> Double {
+@Sendable func bareLoopRate(_ paths: [String], passes: Int, crop: RandomResizedCrop, cutout: RandomCutout) throws -> Double {
   var rng = SplitMix64(seed: 0)
   var checksum = 0
   let start = Date()
@@ -178,10 +178,45 @@ if args[1] == "--one-thread", args.count > 3, let passes = Int(args[3]) {
     let ds = try ImageWangLayout(root: args[2])
     let paths = ds.train.paths + ds.valid.paths + (ds.unsup?.paths ?? [])
     let crop = RandomResizedCrop(size: 128), cutout = RandomCutout()
-    print(String(format: "single_thread\t%.1f", try bareLoopRate(paths, passes: passes, crop: crop, cutout: cutout)))
+    // Each row with the process's CPU time per image: on a shared host the wall-clock rate moves with the
+    // neighbours, the CPU time much less.
+    func row(_ name: String, _ rate: () throws -> Double) rethrows {
+      func faults() -> Int {
+        var u = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+        return u.ru_minflt
+      }
+      let (cpu, f) = (clock(), faults())
+      let r = try rate()
+      let n = Double(paths.count * passes)
+      let us = Double(clock() - cpu) / Double(CLOCKS_PER_SEC) / n * 1e6
+      print(String(format: "%@\t%.1f\t(cpu_us_per_image %.1f, page faults per image %.1f)", name, r, us, Double(faults() - f) / n))
+    }
+    // BENCH_ONLY=bare|loader runs one of the two rows (to profile it alone).
+    let only = ProcessInfo.processInfo.environment["BENCH_ONLY"]
+    if only != "loader" { try row("single_thread") { try bareLoopRate(paths, passes: passes, crop: crop, cutout: cutout) } }
+    if ProcessInfo.processInfo.environment["BENCH_BARE_SHUFFLED"] == "1" {
+      var g = SplitMix64(seed: 5)
+      let shuffled = paths.shuffled(using: &g)
+      try row("single_thread_shuffled") { try bareLoopRate(shuffled, passes: passes, crop: crop, cutout: cutout) }
+    }
+    if ProcessInfo.processInfo.environment["BENCH_BARE_ON_THREAD"] == "1" {
+      // The same bare loop on a thread started as the loader starts its workers.
+      try row("single_thread_on_a_worker_thread") {
+        final class Outcome: @unchecked Sendable { var rate: Result<Double, Error> = .success(0) }
+        let outcome = Outcome(), done = DispatchSemaphore(value: 0)
+        Thread { [paths] in
+          Runtime.withThreadCountForThisThread(1) { outcome.rate = Result { try bareLoopRate(paths, passes: passes, crop: crop, cutout: cutout) } }
+          done.signal()
+        }.start()
+        done.wait()
+        return try outcome.rate.get()
+      }
+    }
+    if only == "bare" { exit(0) }
     let loader = ImageLoader(paths: paths, pipeline: Pipeline.crop(size: 128, training: true).then(Cutout(cutout)), batchSize: 32,
                              shuffle: true, workers: 1, samples: .bytes)
-    print(String(format: "loader_1_worker_no_cache\t%.1f", try loaderRate(loader, passes: passes)))
+    try row("loader_1_worker_no_cache") { try loaderRate(loader, passes: passes) }
     exit(0)
   } catch {
     print("error: \(error)")
@@ -199,6 +234,7 @@ if args[1] == "--loader-only", args.count > 3, let passes = Int(args[3]) {
     let rate = try loaderRate(loader, passes: passes)
     let cpuUS = Double(clock() - cpu) / Double(CLOCKS_PER_SEC) / Double(paths.count * passes) * 1e6
     print(String(format: "loader_2_workers_no_cache\t%.1f\ncpu_us_per_image\t%.1f", rate, cpuUS))
+    print("stored_in_place\t\(loader.storeCounts.madeInRows) made in their rows, \(loader.storeCounts.copiedOrConverted) copied")
     exit(0)
   } catch {
     print("error: \(error)")
