@@ -244,13 +244,13 @@ public enum ImageCodec {
         src.pixels = image.pixels.map { 255 - $0 }
       }
     }
-    var samples = src.pixels, channels = src.channels
+    var samples = src.pixels, channels = src.channels  // `pixels` copies: read once
     if alpha {
-      let pb = src.pixelBytes, sb = src.sampleBytes
+      let pb = src.pixelBytes, sb = src.sampleBytes, plain = samples
       samples = []
-      samples.reserveCapacity(src.pixels.count / pb * (pb + sb))
+      samples.reserveCapacity(plain.count / pb * (pb + sb))
       for i in 0..<(src.width * src.height) {
-        samples += src.pixels[(i * pb)..<((i + 1) * pb)]
+        samples += plain[(i * pb)..<((i + 1) * pb)]
         samples += [UInt8](repeating: 0xFF, count: sb)
       }
       channels += 1

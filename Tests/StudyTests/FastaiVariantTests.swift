@@ -24,14 +24,15 @@ import Training
     var inHole = [Bool](repeating: false, count: 40 * 30)
     for h in holes { for y in h.y0..<h.y1 { for x in h.x0..<h.x1 { inHole[y * 40 + x] = true } } }
     var noisePixels: [UInt8] = []
+    let (blackPx, noisyPx, imgPx) = (black.pixels, noisy.pixels, img.pixels)  // `pixels` copies: read once
     for p in 0..<(40 * 30) {
       for c in 0..<3 {
         let i = 3 * p + c
         if inHole[p] {
-          #expect(black.pixels[i] == 0)
-          noisePixels.append(noisy.pixels[i])
+          #expect(blackPx[i] == 0)
+          noisePixels.append(noisyPx[i])
         } else {
-          #expect(black.pixels[i] == img.pixels[i] && noisy.pixels[i] == img.pixels[i])
+          #expect(blackPx[i] == imgPx[i] && noisyPx[i] == imgPx[i])
         }
       }
     }

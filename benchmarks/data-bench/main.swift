@@ -1,9 +1,12 @@
 // Data pipeline throughput: decode + RandomResizedCrop(128) + flip + RandomCutout, images/s, one thread;
 // then the threaded loader (2 workers, batch 32, tensors out). benchmarks/data.sh runs PIL beside it.
 // Usage: data-bench ROOT [passes]
-//        data-bench --one-thread ROOT PASSES: the one-thread rows only (run two at once for the machine's scaling)
-//        data-bench --loader-only ROOT PASSES: the 2-worker byte loader alone, images/s and CPU µs per image (under
-//        `perf stat -e task-clock` it gives the cores kept busy)
+//        data-bench --one-thread ROOT PASSES: the one-thread rows only (run two at once for the machine's scaling),
+//        each with the CPU µs and page faults per image; BENCH_ONLY=bare|loader runs one of them (to profile it alone),
+//        BENCH_BARE_SHUFFLED=1 adds the bare loop over a shuffled order, BENCH_BARE_ON_THREAD=1 the bare loop on a
+//        thread started as the loader's workers are
+//        data-bench --loader-only ROOT PASSES: the 2-worker byte loader alone, images/s, CPU µs per image (under
+//        `perf stat -e task-clock` it gives the cores kept busy), and how many slots were made in their batch rows
 //        data-bench --resize-parts ROOT: RandomResizedCrop's resampling alone (whole image copied, a random region,
 //        mirrored, the Swift flip), µs per image on one thread
 //        data-bench --simclr ROOT SIZE PASSES: the SimCLR task's two views through the loader (batch 32, float
@@ -55,10 +58,10 @@ if args[1] == "--resize-parts", args.count > 2 {
       }
       print(String(format: "%@\t%.1f µs", name, times.min()!) + (sum == 42 ? " " : ""))
     }
-    try best("whole image, same size (copy only)") { try decoded.reduce(0) { $0 &+ Int(try $1.resized(to: $1.width, $1.height).pixels[0]) } }
-    try best("random region → 128") { try zip(decoded, regions).reduce(0) { $0 &+ Int(try $1.0.resized(crop: $1.1, to: 128, 128).pixels[0]) } }
-    try best("random region → 128, mirrored") { try zip(decoded, regions).reduce(0) { $0 &+ Int(try $1.0.resized(crop: $1.1, to: 128, 128, mirror: true).pixels[0]) } }
-    try best("flippedHorizontally (Swift loop)") { decoded.reduce(0) { $0 &+ Int($1.flippedHorizontally().pixels[0]) } }
+    try best("whole image, same size (copy only)") { try decoded.reduce(0) { $0 &+ Int(try $1.resized(to: $1.width, $1.height).withUnsafeBytes { $0[0] }) } }
+    try best("random region → 128") { try zip(decoded, regions).reduce(0) { $0 &+ Int(try $1.0.resized(crop: $1.1, to: 128, 128).withUnsafeBytes { $0[0] }) } }
+    try best("random region → 128, mirrored") { try zip(decoded, regions).reduce(0) { $0 &+ Int(try $1.0.resized(crop: $1.1, to: 128, 128, mirror: true).withUnsafeBytes { $0[0] }) } }
+    try best("flippedHorizontally (Swift loop)") { decoded.reduce(0) { $0 &+ Int($1.flippedHorizontally().withUnsafeBytes { $0[0] }) } }
     exit(0)
   } catch {
     print("error: \(error)")
@@ -152,7 +155,7 @@ if args[1] == "--feed", args.count > 2 {
   for _ in 0..<passes {
     for p in paths {
       let (x, _) = cutout(try crop(try ImageCodec.decode(contentsOf: p, minSide: 128), training: true, flip: true, rng: &rng), rng: &rng)
-      checksum &+= Int(x.pixels[0])
+      checksum &+= Int(x.withUnsafeBytes { $0[0] })
     }
   }
   let rate = Double(paths.count * passes) / Date().timeIntervalSince(start)
@@ -259,7 +262,7 @@ do {
   let cropped = try decoded.map { try crop($0, training: true, flip: true, rng: &rng) }
   let cropUS = Date().timeIntervalSince(t) / Double(paths.count) * 1e6
   t = Date()
-  for d in decoded { checksum &+= Int(try d.resized(crop: (10, 10, 100, 100), to: 128, 128).pixels[0]) }
+  for d in decoded { checksum &+= Int(try d.resized(crop: (10, 10, 100, 100), to: 128, 128).withUnsafeBytes { $0[0] }) }
   let resizeUS = Date().timeIntervalSince(t) / Double(paths.count) * 1e6
   t = Date()
   var regions = 0
@@ -267,7 +270,7 @@ do {
   let regionUS = Date().timeIntervalSince(t) / Double(paths.count) * 1e6
   _ = (regionUS, regions)
   t = Date()
-  for c in cropped { checksum &+= Int(cutout(c, rng: &rng).0.pixels[1]) }
+  for c in cropped { checksum &+= Int(cutout(c, rng: &rng).0.withUnsafeBytes { $0[1] }) }
   let cutUS = Date().timeIntervalSince(t) / Double(paths.count) * 1e6
   // The loader on 1 worker (its own scaling reference: the same work as on 2), then on 2 workers decoding every
   // image every epoch (the row set against PIL in 2 processes).
