@@ -43,7 +43,7 @@ public struct Image: Sendable, Equatable {
 
   /// The samples to change in place (copied first when another image shares them).
   public mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
-    if !isKnownUniquelyReferenced(&storage) { storage = storage.copied() }
+    PixelStorage.makeUnique(&storage)
     return try body(storage.mutableBuffer)
   }
 

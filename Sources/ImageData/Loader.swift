@@ -244,13 +244,11 @@ final class BatchLayout: @unchecked Sendable {
       guard let m = item.masks[s.name], m.width == s.width, m.height == s.height else { throw mismatch(s) }
       sources.append((s, m.storage, 8))
     }
-    // A transform may have moved an image made in one slot's row to another slot: such samples are copied out
-    // before any row is written, so that no row is overwritten while it is still to be read.
+    // A transform may have moved an image made in one slot's row to another slot (a lent row is the only memory
+    // a storage borrows): such samples are copied out before any row is written, so that no row is overwritten
+    // while it is still to be read.
     let row = { (s: Slot) in s.base.advanced(by: i * s.plane * (s.bytes ? 1 : MemoryLayout<Float>.size)) }
-    let rowBases = Set(sources.map { row($0.0) })
-    sources = sources.map { s, storage, depth in
-      (s, storage.base != row(s) && rowBases.contains(storage.base) ? storage.copied() : storage, depth)
-    }
+    sources = sources.map { s, storage, depth in (s, storage.owner != nil && storage.base != row(s) ? storage.copied() : storage, depth) }
     var inPlace = 0
     for (s, storage, depth) in sources {
       let plane = s.plane

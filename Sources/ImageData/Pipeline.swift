@@ -33,7 +33,7 @@ public struct Mask: Sendable, Equatable {
   public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R { try body(storage.buffer) }
 
   public mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
-    if !isKnownUniquelyReferenced(&storage) { storage = storage.copied() }
+    PixelStorage.makeUnique(&storage)
     return try body(storage.mutableBuffer)
   }
 
@@ -80,8 +80,9 @@ public struct Item: Sendable {
 
   /// A copy of `image` bound for slot `slot` (in the item's row when lent, as `makeImage`).
   public func copy(_ image: Image, for slot: String) -> Image {
-    let storage = image.storage.copied(into: rows?.lend(slot, width: image.width, height: image.height, channels: image.channels, bitDepth: image.bitDepth))
-    return Image(width: image.width, height: image.height, channels: image.channels, bitDepth: image.bitDepth, storage: storage)
+    makeImage(for: slot, width: image.width, height: image.height, channels: image.channels, bitDepth: image.bitDepth) {
+      $0.copyMemory(from: image.storage.buffer)
+    }
   }
 
   /// A mask bound for slot `slot`, filled with `fill` (in the item's row when lent, as `makeImage`).

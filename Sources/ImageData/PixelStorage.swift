@@ -45,12 +45,9 @@ final class PixelStorage: @unchecked Sendable {
     return c
   }
 
-  /// A copy in `into` (a row, when the loader lent one), or in memory of its own.
-  func copied(into destination: PixelStorage?) -> PixelStorage {
-    guard let destination else { return copied() }
-    precondition(destination.count == count, "a destination of \(destination.count) bytes for \(count)")
-    destination.base.copyMemory(from: base, byteCount: count)
-    return destination
+  /// Makes `storage` this value's own before a change (copy on write): copied when another value shares it.
+  static func makeUnique(_ storage: inout PixelStorage) {
+    if !isKnownUniquelyReferenced(&storage) { storage = storage.copied() }
   }
 
   var bytes: [UInt8] { Array(UnsafeRawBufferPointer(start: base, count: count)) }
@@ -102,5 +99,4 @@ final class ItemRows: @unchecked Sendable {
     lent[slot] = WeakStorage(storage: s)
     return s
   }
-
 }
