@@ -329,9 +329,11 @@ public enum ImageCodec {
     return Array(UnsafeBufferPointer(start: out, count: size))
   }
 
-  /// Writes `image` atomically as PNG, JPEG or TIFF (deflate), chosen by the file extension.
+  /// Writes `image` as PNG, JPEG or TIFF (deflate), chosen by the file extension, to an output target
+  /// (`OutputFile`: a file atomically, through links; `-`, a FIFO or a device as a stream, PNG unless named otherwise).
   public static func write(_ image: Image, to path: String, quality: Int = 90) throws {
-    let ext = (path as NSString).pathExtension.lowercased()
+    var ext = (path as NSString).pathExtension.lowercased()
+    if ext.isEmpty, try !OutputFile.target(path).isFile { ext = "png" }
     let bytes: [UInt8]
     switch ext {
     case "png": bytes = try encodePNG(image)
@@ -339,6 +341,6 @@ public enum ImageCodec {
     case "tif", "tiff": bytes = try encodeTIFF(image, compression: .deflate)
     default: throw ImageError(path: path, "unknown image extension '.\(ext)' (use .png, .jpg, .jpeg, .tif or .tiff)")
     }
-    try AtomicFileWriter.write(bytes, to: path)
+    try OutputFile.write(bytes, to: path)
   }
 }

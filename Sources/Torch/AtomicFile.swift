@@ -12,7 +12,10 @@ public struct AtomicFileWriter: ~Copyable {
   let fd: Int32
   var committed = false
 
-  public init(path: String) throws {
+  /// `path` may be a symbolic link: the file written is its target (the link stays a link).
+  public init(path: String) throws { try self.init(resolved: try OutputFile.resolvingLinks(path)) }
+
+  init(resolved path: String) throws {
     self.path = path
     temporaryPath = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -38,6 +41,12 @@ public struct AtomicFileWriter: ~Copyable {
     if fsync(fd) != 0 { throw FileError(path: path, "fsync failed: \(String(cString: strerror(errno)))") }
     close(fd)
     committed = true
+    // Never rename over a device, FIFO, socket or folder: that would replace it with a regular file.
+    var st = stat()
+    if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
+      unlink(temporaryPath)
+      throw FileError(path: path, "is not a regular file (\(OutputFile.describe(st.st_mode))): not replaced")
+    }
     if rename(temporaryPath, path) != 0 {
       let reason = String(cString: strerror(errno))
       unlink(temporaryPath)
