@@ -26,6 +26,8 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <chrono>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 // The shim's tensor handle (as CTorch/shim.h defines it; that header pulls in ctorch.h, whose module cannot be imported here).
 struct pt_tensor_s {
@@ -314,4 +316,9 @@ extern "C" void pt_dist_reducer_free(pt_dist_reducer r) {
   } catch (const std::exception &e) {
     fprintf(stderr, "[pretext] c10d Reducer teardown: %s\n", e.what());
   }
+}
+
+int pt_die_with_parent(int sig, int launcher) {
+  if (prctl(PR_SET_PDEATHSIG, sig) != 0) return -1;
+  return getppid() == launcher ? 0 : -1;
 }

@@ -43,6 +43,12 @@ public struct DistributedEnvironment: Equatable, Sendable {
   }
 }
 
+extension ProcessGroup {
+  /// Asks for `signal` when this process's parent ends (Linux's parent-death signal): a local launcher's ranks
+  /// end with it. False when the parent is no longer `parent` (it ended first).
+  public static func endWithParent(signal: Int32, parent: Int32) -> Bool { pt_die_with_parent(signal, parent) == 0 }
+}
+
 /// Data parallelism's split of one batch: rank `rank` of `count` takes items [n·rank/count, n·(rank+1)/count) of a
 /// batch of n starting at `start` (the loaders' `shard:`), so the ranks together see what one process would.
 public func shardRange(start: Int, count n: Int, rank: Int, of count: Int) -> Range<Int> {

@@ -10,6 +10,19 @@ import Torch
 @discardableResult
 func joinGroupIfLaunched(_ command: String) throws -> Bool {
   guard let env = try DistributedEnvironment.fromEnvironment() else { return false }
+  // A rank of `--nproc` ends with its launcher, even one killed by SIGKILL (which it cannot forward); the signals
+  // the launcher forwards act, even where the launcher's own parent had them ignored or blocked (both inherited:
+  // a test runner's blocked SIGTERM left ranks running until the launcher's SIGKILL 30 s later).
+  if let launcher = ProcessInfo.processInfo.environment[launcherVariable].flatMap(Int32.init) {
+    signal(SIGINT, SIG_DFL)
+    signal(SIGTERM, SIG_DFL)
+    var stops = sigset_t()
+    sigemptyset(&stops)
+    sigaddset(&stops, SIGINT)
+    sigaddset(&stops, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &stops, nil)
+    guard ProcessGroup.endWithParent(signal: SIGKILL, parent: launcher) else { throw CLIError("rank \(env.rank): its --nproc launcher (pid \(launcher)) has ended") }
+  }
   guard ["pretrain", "evaluate", "finetune", "experiment", "compare", "knn", "resume"].contains(command) else {
     throw CLIError("`pretext \(command)` does not run data-parallel (the environment names rank \(env.rank) of \(env.worldSize)): run it in one process")
   }
@@ -38,12 +51,22 @@ func joinGroupIfLaunched(_ command: String) throws -> Bool {
   return true
 }
 
+/// Set in the environment of the ranks `--nproc` starts: the launcher's pid.
+let launcherVariable = "PRETEXT_LAUNCHER_PID"
+
 /// `--nproc N` of the commands that train data-parallel.
 struct LaunchFlags: ParsableArguments {
   @Option(help: "Data-parallel on this machine: start N ranks (processes) of this command, each with its part of every batch (also: run under torchrun --no-python or srun).") var nproc: Int?
 
+  func validate() throws { try validateRankCount(nproc) }
+
   /// With `--nproc` above 1, becomes the launcher of that many ranks (never returns).
   func startLocalRanksIfAsked() throws { try launchLocalRanksIfAsked(nproc) }
+}
+
+/// `--nproc` is a count of processes: 1 or more.
+func validateRankCount(_ n: Int?) throws {
+  if let n, n < 1 { throw ValidationError("--nproc must be at least 1 (got \(n))") }
 }
 
 /// Launches `n` local ranks when `n` is above 1 (never returns then); else does nothing.
@@ -54,7 +77,9 @@ func launchLocalRanksIfAsked(_ n: Int?) throws {
 /// `--nproc N`: runs this same command line (without `--nproc`) as N ranks on this machine, on loopback with a
 /// free port, OMP_NUM_THREADS = cores / N unless set; rank 0's output is shown, the others' errors. When a rank
 /// fails, the rest are stopped and the launcher exits with its status (each rank's own collective timeout ends
-/// a rank that hangs).
+/// a rank that hangs). As torchrun does, SIGINT and SIGTERM to the launcher go on to every rank, the launcher
+/// waits for them (SIGKILL after 30 s) and exits 128 + the signal; the ranks also end when the launcher ends
+/// some other way (SIGKILL: the parent-death signal each rank asks for in `joinGroupIfLaunched`).
 func launchLocalRanks(_ n: Int) throws -> Never {
   guard ProcessInfo.processInfo.environment["WORLD_SIZE"] == nil else {
     throw CLIError("--nproc inside a launched job (WORLD_SIZE is set): use one or the other")
@@ -75,11 +100,28 @@ func launchLocalRanks(_ n: Int) throws -> Never {
     var e = env
     (e["RANK"], e["LOCAL_RANK"], e["WORLD_SIZE"]) = (String(r), String(r), String(n))
     (e["MASTER_ADDR"], e["MASTER_PORT"]) = ("127.0.0.1", String(port))
+    e[launcherVariable] = String(getpid())
     p.environment = e
     if r > 0 { p.standardOutput = FileHandle.nullDevice }
     p.terminationHandler = { _ in done.signal() }
     try p.run()
     ranks.append(p)
+  }
+  let started = ranks
+  let received = ForwardedSignal()
+  var sources: [DispatchSourceSignal] = []
+  for sig in [SIGINT, SIGTERM] {
+    signal(sig, SIG_IGN)  // after the ranks started: they keep the default action
+    let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+    source.setEventHandler {
+      received.set(sig)
+      for p in started where p.isRunning { kill(p.processIdentifier, sig) }
+      DispatchQueue.global().asyncAfter(deadline: .now() + 30) {
+        for p in started where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+      }
+    }
+    source.resume()
+    sources.append(source)
   }
   var status: Int32 = 0
   for _ in 0..<n {
@@ -91,5 +133,17 @@ func launchLocalRanks(_ n: Int) throws -> Never {
     }
   }
   for p in ranks { p.waitUntilExit() }
+  if let sig = received.value {
+    FileHandle.standardError.write(Data("pretext --nproc: stopped by signal \(sig); every rank has ended\n".utf8))
+    exit(128 + sig)
+  }
   exit(status)
+}
+
+/// The signal the launcher received and forwarded (read once the ranks have ended).
+final class ForwardedSignal: @unchecked Sendable {
+  private let lock = NSLock()
+  private var signal: Int32?
+  func set(_ s: Int32) { lock.withLock { signal = signal ?? s } }
+  var value: Int32? { lock.withLock { signal } }
 }

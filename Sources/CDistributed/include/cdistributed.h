@@ -53,6 +53,11 @@ int pt_dist_reducer_prepare_backward(pt_dist_reducer r, const pt_tensor *outputs
 int pt_dist_reducer_bucket_count(pt_dist_reducer r);
 void pt_dist_reducer_free(pt_dist_reducer r);
 
+// A rank started by a local launcher (`--nproc`) ends with it: `sig` is sent to this process when its parent
+// ends, however it ends (Linux's PR_SET_PDEATHSIG). Returns -1 when the parent is no longer `launcher` (it ended
+// before the request took effect), 0 otherwise.
+int pt_die_with_parent(int sig, int launcher);
+
 #ifdef __cplusplus
 }
 #endif
