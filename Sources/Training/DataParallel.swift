@@ -10,7 +10,8 @@ import Torch
 /// hooks while the backward is still computing earlier layers; `.afterBackward` is one coalesced all-reduce once
 /// the backward is done (simpler, no overlap; kept to measure the Reducer against). Epoch losses and validation
 /// metrics are summed across ranks (`Learner.sumAcrossRanks`). BatchNorm statistics stay per rank (PyTorch's
-/// default) unless the model uses SyncBatchNorm (`Module.useSyncBatchNorm`); rank 0's buffers are the ones saved.
+/// default) unless the model uses SyncBatchNorm (`Module.useSyncBatchNorm`); rank 0's buffers are the ones saved,
+/// and every rank validates with them (broadcast before each validation).
 /// Every rank keeps the same item order, so all run the same number of steps.
 public final class DataParallel: Callback {
   public enum GradientSync: String, Sendable, CaseIterable {
@@ -54,6 +55,12 @@ public final class DataParallel: Callback {
         reducer = nil  // the old hooks go before the new ones are installed
         reducer = try GradientReducer(group: group, parameters: trainable, bucketBytes: bucketBytes, findUnused: findUnused)
       }
+    case .beforeValidate:
+      // Every rank validates with rank 0's BatchNorm statistics, the ones its checkpoint and weights keep: else
+      // rank r's own running statistics (its part of each batch) would count in the validation loss, and a
+      // resumed run, whose ranks all load rank 0's, would validate otherwise than one never stopped.
+      let buffers = learner.model.namedBuffers().map(\.1.value)
+      if !buffers.isEmpty { try withNoGrad { try group.broadcast(buffers, root: 0) } }
     case .beforeBatch where learner.isTrainingPhase:
       try reducer?.prepareForward()
     case .beforeBackward where sync == .overlapped:
