@@ -30,6 +30,7 @@ public func trainScenario(
   _ scenario: Scenario, run: Int, data: ImageWangLayout, encoder: String?, _ config: StudyConfig, runDir: String,
   resume: Bool = false, callbacks: [Callback] = [], stage: Stage? = nil
 ) throws -> (result: ScenarioResult, learner: Learner?, model: XResNet) {
+  try config.validate(protocols: [scenario])
   // Few-label runs: the same seeded subset of train/'s labels for every run and protocol.
   let data = config.downstreamData(data)
   let evaluation = FineTune(scenario, oneCycle: config.downstreamRecipe == "fastai")
@@ -42,15 +43,17 @@ public func trainScenario(
     try XResNet(.resnet34, inChannels: config.channels, classes: data.train.classes.count, widen: config.widen, head: head)
   }
   let weights = stage.file("model.safetensors")
-  if resume, let done = try RunFolder.read(ScenarioResult.self, from: stage.result) {
+  let fingerprint = try config.fingerprint(stage: "\(evaluation.name) run \(run)")
+  if resume, let done = try RunFolder.readResult(ScenarioResult.self, from: stage.result, stage: fingerprint) {
     try model.load(from: weights)
     return (done, nil, model)
   }
-  try Parallel.requireEvenShares(config.batch, flag: "--batch")
+  try Parallel.requireEvenShares(config.batch, flag: "--batch", syncBatchNorm: config.syncBatchNorm)
   if Parallel.isWriter { try RunFolder.makeFolders(stage.dir) }
-  if evaluation.usesEncoder {
+  // A linear probe of random weights (encoder nil) is the probe's baseline: what the features hold before any pretext.
+  if evaluation.usesEncoder && !(scenario == .linear && encoder == nil) {
     guard let encoder else { throw DatasetError(path: runDir, "protocol \(evaluation.name) needs the pretext encoder") }
-    try EncoderTransfer.loadBody(try SafeTensors.File(path: encoder).tensors(), into: model, source: encoder)
+    try EncoderTransfer.loadBody(try SafeTensors.File(path: encoder).checked().tensors(), into: model, source: encoder)
   }
   try model.to(device: config.torchDevice, memoryFormat: config.memoryFormat)
   let recipe = config.downstreamRecipe == "fastai" ? TrainingRecipe.fastai(lr: config.lr, weightDecay: config.weightDecay)
@@ -78,7 +81,7 @@ public func trainScenario(
   }
   learner.mixedPrecision = try config.autocastDType
   learner.checkpointPath = stage.checkpoint
-  learner.checkpointFingerprint = try config.fingerprint(stage: "\(evaluation.name) run \(run)")
+  learner.checkpointFingerprint = fingerprint
   let restored = try resumeIfAsked(learner, resume)
   try learner.fit(plan, startEpoch: restored)
   var result = ScenarioResult(scenario: scenario, run: run, history: learner.history,
@@ -88,7 +91,7 @@ public func trainScenario(
     // The class names, input size and architecture ride along, so `pretext predict` needs only this file.
     try model.save(to: weights, metadata: ClassifierInfo(classes: data.train.classes, size: config.size, widen: config.widen,
                                                          head: head.rawValue, dicomWindow: config.dicomWindow, channels: config.channels).metadata)
-    try RunFolder.write(result, to: stage.result)
+    try RunFolder.writeResult(result, to: stage.result, stage: fingerprint)
     try RunFolder.dropCheckpoints([stage.checkpoint], config)
   }
   try Parallel.barrier()

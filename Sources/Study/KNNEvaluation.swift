@@ -28,7 +28,7 @@ public func evaluateKNN(_ data: ImageWangLayout, encoder: String?, _ config: Stu
   let model = try Init.withGenerator(Generator(seed: config.seed)) {
     try XResNet(.resnet34, inChannels: config.channels, classes: data.train.classes.count, widen: config.widen)
   }
-  if let encoder { try EncoderTransfer.loadBody(try SafeTensors.File(path: encoder).tensors(), into: model, source: encoder) }
+  if let encoder { try EncoderTransfer.loadBody(try SafeTensors.File(path: encoder).checked().tensors(), into: model, source: encoder) }
   let (accuracy, among) = try knnAccuracy(PooledEncoder(body: model.body), data, config, k: k, temperature: temperature)
   return KNNResult(k: k, temperature: temperature, accuracy: accuracy, accuracyAmongValidClasses: among,
                    trainImages: data.train.count, validImages: data.valid.count, seconds: Date().timeIntervalSince(start))

@@ -41,6 +41,11 @@ public struct ClassifierInfo: Codable, Equatable, Sendable {
       let info = try JSONDecoder().decode(ClassifierInfo.self, from: Data(text.utf8))
       guard info.arch == "xresnet34", !info.classes.isEmpty, (16...4096).contains(info.size), XResNet.Head(rawValue: info.head) != nil,
             info.widen > 0, info.widen <= 16, [1, 3].contains(info.inChannels) else { throw FileError(path: path, "its '\(metadataKey)' metadata is out of range: \(text)") }
+      // Two outputs with one name: a prediction of either would be written as the same label.
+      var seen = Set<String>()
+      if let twice = info.classes.first(where: { !seen.insert($0).inserted }) {
+        throw FileError(path: path, "its '\(metadataKey)' metadata names the class '\(twice)' twice: its predictions could not be told apart")
+      }
       return info
     } catch let e as FileError { throw e } catch {
       throw FileError(path: path, "its '\(metadataKey)' metadata does not parse: \(error)")
@@ -69,7 +74,7 @@ public func resolveClassifier(_ model: String) throws -> (path: String, chosen: 
   var best: (String, Double)?
   for rel in found {
     let dir = parentPath(model + "/" + rel)
-    guard let result = try RunFolder.read(ScenarioResult.self, from: dir + "/result.json") else { continue }  // unfinished stage
+    guard let result = try RunFolder.readResult(ScenarioResult.self, from: dir + "/result.json", stage: nil) else { continue }  // unfinished stage
     let acc = result.finalAccuracy
     if acc.isFinite, best == nil || acc > best!.1 { best = (model + "/" + rel, acc) }
   }
@@ -84,6 +89,12 @@ public func predict(weights: String, images: [(path: String, id: String)], topK:
   let model = try XResNet(.resnet34, inChannels: info.inChannels, classes: info.classes.count, widen: info.widen,
                           head: XResNet.Head(rawValue: info.head)!)
   try model.load(from: weights)
+  // Non-finite weights would write nan probabilities for every image: refused, the tensor named.
+  for (name, tensor) in model.stateDict() where tensor.dtype.isFloatingPoint {
+    if try tensor.isFinite().logicalNot().sum().item().doubleValue > 0 {
+      throw FileError(path: weights, "the tensor '\(name)' holds NaN or infinite values: this classifier cannot predict (a run that diverged?)")
+    }
+  }
   try model.to(device: device)
   let k = Swift.min(Swift.max(1, topK), info.classes.count)
   DicomImage.windowSetting = info.dicomWindow.map { (center: $0[0], width: $0[1]) }
@@ -99,6 +110,9 @@ public func predict(weights: String, images: [(path: String, id: String)], topK:
       let p = try values.contiguous().toArray(of: Float.self), idx = try indices.contiguous().toArray(of: Int64.self)
       for row in 0..<(p.count / k) {
         let item = images[out.count]
+        guard (0..<k).allSatisfy({ p[row * k + $0].isFinite }) else {
+          throw FileError(path: item.path, "the classifier \(weights) gives non-finite probabilities for this image (its logits overflowed): no prediction written")
+        }
         out.append(Prediction(image: item.path, id: item.id,
                               top: (0..<k).map { (info.classes[Int(idx[row * k + $0])], Double(p[row * k + $0])) }))
       }

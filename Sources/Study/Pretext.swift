@@ -66,7 +66,7 @@ final class EncoderSnapshots: Callback {
   }
   func on(_ event: Event, _ learner: Learner) throws {
     guard event == .afterValidate, epochs.contains(learner.epoch + 1) else { return }
-    try SafeTensors.save(task.encoderState(), metadata: ["format": "pt", "source": "\(source) after \(learner.epoch + 1) epochs"],
+    try SafeTensors.save(task.encoderState(), metadata: ["format": "pt", "source": "\(source) after \(learner.epoch + 1) epochs"], checksum: true,
                          to: stage.file(EncoderSnapshot.fileName(learner.epoch + 1)))
   }
 }
@@ -94,8 +94,10 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
   let data = config.select(data)
   let stage = stage ?? Stage.pretext(runDir, task: config.taskFolder)
   let snapshots = Set(snapshots.filter { $0 < config.pretextEpochs })
-  if resume, let done = try RunFolder.read(PretextResult.self, from: stage.result) { return (done, stage) }
-  try Parallel.requireEvenShares(config.pretextBatch, flag: "--pretext-batch")
+  // What this stage's checkpoints and result file are sealed with: another stage's or config's are refused.
+  let fingerprint = try config.fingerprint(stage: "pretext \(config.task)" + (seed == config.seed ? "" : " seed \(seed)"))
+  if resume, let done = try RunFolder.readResult(PretextResult.self, from: stage.result, stage: fingerprint) { return (done, stage) }
+  try Parallel.requireEvenShares(config.pretextBatch, flag: "--pretext-batch", syncBatchNorm: config.syncBatchNorm)
   if Parallel.isWriter { try RunFolder.makeFolders(stage.dir) }
   let start = Date()
   Runtime.manualSeed(seed)
@@ -124,7 +126,7 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
   Parallel.attach(learner, model: task.model, config)
   learner.mixedPrecision = try config.autocastDType
   learner.checkpointPath = stage.checkpoint
-  learner.checkpointFingerprint = try config.fingerprint(stage: "pretext \(config.task)" + (seed == config.seed ? "" : " seed \(seed)"))
+  learner.checkpointFingerprint = fingerprint
   let done = try resumeIfAsked(learner, resume)
   for e in snapshots where e <= done && !FileManager.default.fileExists(atPath: stage.file(EncoderSnapshot.fileName(e))) {
     throw FileError(path: stage.file(EncoderSnapshot.fileName(e)), "the checkpoint is past epoch \(e) but its encoder snapshot is missing: delete \(stage.dir) to retrain this pretext")
@@ -136,11 +138,11 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
   result.precision = try config.resolvedPrecision
   result.snapshots = snapshots.sorted().map { EncoderSnapshot(epochs: $0, file: EncoderSnapshot.fileName($0)) }
   if Parallel.isWriter {
-    try SafeTensors.save(task.encoderState(), metadata: ["format": "pt", "source": "pretext \(config.task)"],
+    try SafeTensors.save(task.encoderState(), metadata: ["format": "pt", "source": "pretext \(config.task)"], checksum: true,
                          to: stage.file(result.encoderFile))
     try task.model.save(to: stage.file(task.weightsFile))
     try writePicture(task, valid, rows: 4, to: stage.file(result.pictureFile), device: config.torchDevice)
-    try RunFolder.write(result, to: stage.result)
+    try RunFolder.writeResult(result, to: stage.result, stage: fingerprint)
     try RunFolder.dropCheckpoints([stage.checkpoint], config)
   }
   try Parallel.barrier()
@@ -164,13 +166,34 @@ func writePicture(_ task: any PretextTask, _ loader: ImageLoader, rows: Int, to 
 }
 
 /// Rebuilds a run's pretext network from its config and weights and writes its picture of `data`'s val/ images.
-public func showPicture(runDir: String, config: StudyConfig, data: ImageWangLayout, rows: Int, to path: String) throws {
+public func showPicture(runDir: String, config: StudyConfig, data: ImageWangLayout, rows: Int, to path: String, stage: Stage? = nil) throws {
   let data = config.select(data)
   let task = try makeTask(config)
-  try task.model.load(from: Stage.pretext(runDir, task: config.taskFolder).file(task.weightsFile))
+  try task.model.load(from: (stage ?? Stage.pretext(runDir, task: config.taskFolder)).file(task.weightsFile))
   let valid = ImageLoader(paths: data.valid.paths, pipeline: task.pipeline(training: false), batchSize: rows, shuffle: false,
                           seed: config.seed, workers: config.workers, channels: config.channels)
   try writePicture(task, valid, rows: rows, to: path, device: .cpu)
+}
+
+/// The pretext stage of a run folder that `pretext show` draws: an experiment's or pretrain's own, or in a
+/// comparison `task`'s (default: its plan's first) first pretext, trained to the plan's longest length. The config
+/// returned is that stage's.
+public func pretextStageToShow(runDir: String, config: StudyConfig, manifest: RunManifest, task: String?) throws
+  -> (config: StudyConfig, stage: Stage)
+{
+  guard manifest.kind == .compare else {
+    if let task, task != config.task { throw FileError(path: runDir, "trained the pretext \(config.task), not \(task)") }
+    return (config, Stage.pretext(runDir, task: config.taskFolder))
+  }
+  guard let plan = try RunFolder.read(ComparePlan.self, from: runDir + "/compare.json") else {
+    throw FileError(path: runDir, "a comparison without compare.json: it has no pretext to show yet")
+  }
+  let chosen = task ?? plan.tasks[0]
+  guard plan.tasks.contains(chosen) else {
+    throw FileError(path: runDir, "compares \(plan.tasks.joined(separator: "; ")), not \(chosen): give one of them with --task")
+  }
+  let longest = plan.pretextEpochs.last!, c = configFor(config, task: chosen, epochs: longest)
+  return (c, Stage(runDir + "/pretext/\(c.taskFolder)-\(longest)ep"))
 }
 
 /// With `resume` and a checkpoint at the learner's checkpoint path, restores it and returns its epochs done.

@@ -64,12 +64,38 @@ public enum RunFolder {
   }
 
   public static func write<T: Encodable>(_ value: T, to path: String) throws {
-    let data: Data
-    do { data = try encoder().encode(value) } catch {
+    let data: [UInt8]
+    do { data = try json(value) } catch {
       throw FileError(path: path, "cannot encode \(T.self): \(error)")
     }
-    try AtomicFileWriter.write(Array(data), to: path)
+    try AtomicFileWriter.write(data, to: path)
   }
+
+  /// Writes a stage's result file sealed (`ResultSeal`): the stage it belongs to (the same fingerprint as its
+  /// checkpoints: stage, run and config digest) and a checksum over its contents and that stage.
+  public static func writeResult<T: Encodable>(_ value: T, to path: String, stage: String) throws {
+    let seal = ResultSeal(stage: stage, checksum: ResultSeal.checksum(try json(value), stage: stage))
+    try AtomicFileWriter.write(try json(SealedResult(value: value, seal: seal)), to: path)
+  }
+
+  /// A stage's result file (nil: none, the stage is not done). One whose contents no longer match its seal (a
+  /// value edited by hand, a flipped byte) or whose seal names another stage than `stage` (another stage's file
+  /// copied in, or config.json changed since) is refused, naming it; `stage` nil checks the contents only. A
+  /// result written before results were sealed is read as it is.
+  public static func readResult<T: Codable>(_ type: T.Type, from path: String, stage: String?) throws -> T? {
+    guard let value = try read(T.self, from: path) else { return nil }
+    guard let seal = try read(ResultSeal.Holder.self, from: path)?.fingerprint else { return value }
+    guard seal.checksum == ResultSeal.checksum(try json(value), stage: seal.stage) else {
+      throw FileError(path: path, "does not match its fingerprint: it was edited or damaged after its stage wrote it; delete it (and what was made from it) to run that stage again")
+    }
+    if let stage, seal.stage != stage {
+      throw FileError(path: path, "was written by another stage or with other settings (\(seal.stage); this run expects \(stage)): was config.json changed, or a file copied in? Delete it to run that stage again")
+    }
+    return value
+  }
+
+  /// `value` as the JSON a run folder's files hold.
+  public static func json<T: Encodable>(_ value: T) throws -> [UInt8] { Array(try encoder().encode(value)) }
 
   public static func write(text: String, to path: String) throws { try AtomicFileWriter.write(Array(text.utf8), to: path) }
 
@@ -102,14 +128,21 @@ public enum RunFolder {
     throw FileError(path: out, "10,000 run folders named \(name) already exist")
   }
 
-  /// `start` for callers that name the folder themselves (tests, the study's functions): creates `dir`
-  /// (it may exist, but not hold a run), locks it, writes config.json and run.json.
+  /// `start` for callers that name the folder themselves (`compare --run DIR`, tests): creates `dir` (it may
+  /// exist, but empty: a folder holding anything else is the user's, and config.json or report.md there would be
+  /// overwritten), locks it, writes config.json and run.json.
   public static func start(_ dir: String, config: StudyConfig, manifest: RunManifest) throws -> RunLock {
     try refuseInside(out: dir, dataset: manifest.dataset)  // the folder itself: it may be the dataset's root
     try makeFolders(dir)
     let lock = try RunLock(dir)
     guard !FileManager.default.fileExists(atPath: dir + "/run.json") else {
       throw FileError(path: dir, "already holds a run (run.json): use `pretext resume` or another folder")
+    }
+    // Our own lock file and leftovers of killed atomic writes are no one else's; anything more is the user's.
+    let foreign = try FileManager.default.contentsOfDirectory(atPath: dir)
+      .filter { $0 != ".lock" && !AtomicFileWriter.isLeftover($0) }.sorted()
+    guard foreign.isEmpty else {
+      throw FileError(path: dir, "is not empty and holds no run (\(foreign.prefix(5).joined(separator: ", "))\(foreign.count > 5 ? ", …" : "")): its files would be overwritten; give a new or empty folder")
     }
     try write(config, to: dir + "/config.json")
     try write(manifest, to: dir + "/run.json")
@@ -178,5 +211,28 @@ public enum RunFolder {
   static func dropCheckpoints(_ paths: [String], _ config: StudyConfig) throws {
     guard !config.keepCheckpoints else { return }
     for p in paths where FileManager.default.fileExists(atPath: p) { try FileManager.default.removeItem(atPath: p) }
+  }
+}
+
+/// The `fingerprint` entry of a stage's result file.
+public struct ResultSeal: Codable, Sendable, Equatable {
+  /// The stage's fingerprint (`StudyConfig.fingerprint(stage:)`).
+  public let stage: String
+  /// `pt_checksum64` over the result's JSON (without this entry) and `stage`.
+  public let checksum: String
+
+  static func checksum(_ json: [UInt8], stage: String) -> String { Checksum.hex(json + [0] + Array(stage.utf8)) }
+
+  struct Holder: Decodable { let fingerprint: ResultSeal? }
+}
+
+/// A result with its seal as one more top-level entry (`fingerprint`), which the result's own decoder ignores.
+struct SealedResult<T: Encodable>: Encodable {
+  let value: T, seal: ResultSeal
+  enum Key: String, CodingKey { case fingerprint }
+  func encode(to encoder: Encoder) throws {
+    try value.encode(to: encoder)
+    var c = encoder.container(keyedBy: Key.self)  // the same JSON object as the value's
+    try c.encode(seal, forKey: .fingerprint)
   }
 }

@@ -162,6 +162,13 @@ public enum SafeTensors {
       try header.entries.map { ($0.name, try tensor($0)) }
     }
 
+    /// This file, its checksum checked when it has one (`verifyChecksum`): an encoder a run saved is checked, one
+    /// from elsewhere (PyTorch, another tool) has none and is taken as it is.
+    public func checked() throws -> File {
+      if metadata[SafeTensors.checksumKey] != nil { try verifyChecksum() }
+      return self
+    }
+
     /// Checks the checksum written by `save(…, checksum: true)`: any changed tensor byte, name, dtype, shape
     /// or metadata value is an error, as is a file without a checksum.
     public func verifyChecksum() throws {
