@@ -275,10 +275,11 @@ public struct ScanReport: Sendable {
   public let bad: [(path: String, problem: String)]
   /// How many kept images are of each kind as stored ("8-bit RGB", "16-bit gray", …).
   public let kinds: [String: Int]
+  /// Whether every kept image is stored gray (one channel): colour pretext tasks have nothing to learn there.
+  public var allGray: Bool { !kinds.isEmpty && kinds.keys.allSatisfy { $0.hasSuffix("gray") } }
   /// One line: the kinds counted, and a hint when every image is gray.
   public var kindsLine: String {
     let parts = kinds.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.value) \($0.key)" }
-    let allGray = !kinds.isEmpty && kinds.keys.allSatisfy { $0.hasSuffix("gray") }
     return "images as stored: " + parts.joined(separator: ", ")
       + (allGray ? " (all gray: --channels 1 trains single-channel models instead of copying gray into RGB)" : "")
   }

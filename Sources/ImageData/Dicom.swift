@@ -27,7 +27,13 @@ public struct DicomImage: Sendable {
     (width, height, bitsStored) = (Int(info.width), Int(info.height), Int(info.bits_stored))
     photometric = withUnsafeBytes(of: info.photometric) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     values = Array(UnsafeBufferPointer(start: out, count: width * height))
-    window = info.has_window != 0 ? (info.window_center, info.window_width) : nil
+    // A NaN or infinite RescaleSlope/RescaleIntercept (or stored values beyond a double) makes every value
+    // meaningless: the file is bad, as an undecodable one is (named, left out).
+    guard values.allSatisfy(\.isFinite) else {
+      throw ImageError(path: path, "its modality values are not finite numbers (RescaleSlope \(info.rescale_slope), RescaleIntercept \(info.rescale_intercept))")
+    }
+    let hasWindow = info.has_window != 0 && info.window_center.isFinite && info.window_width.isFinite
+    window = hasWindow ? (info.window_center, info.window_width) : nil
   }
 
   public init(contentsOf path: String) throws {
@@ -63,7 +69,8 @@ public struct DicomImage: Sendable {
     let span = Swift.max(w - 1, 1), low = c - 0.5
     let top = Int(levels)
     return values.map { x -> Int in
-      let y = Swift.min(Swift.max((x - low) / span + 0.5, 0), 1)
+      let v = (x - low) / span + 0.5
+      let y = v.isNaN ? 0 : Swift.min(Swift.max(v, 0), 1)  // NaN: a span overflowed to infinity
       let o = Int((levels * y + 0.5).rounded(.down))
       return invert ? top - o : o
     }

@@ -47,10 +47,12 @@ public struct DetectedLayout: Sendable {
   public let kind: LayoutKind
   public let reason: String
   public let layout: ImageWangLayout
+  /// What looks like a mistake but is read as written (labels that differ only by case, say).
+  public var warnings: [String] = []
 
   /// The summary `pretext data info` prints: the kind and why, then counts per split and class.
   public func summary() -> String {
-    (["layout: \(kind.rawValue) (\(reason))", layout.summary()]).joined(separator: "\n")
+    (["layout: \(kind.rawValue) (\(reason))"] + warnings + [layout.summary()]).joined(separator: "\n")
   }
 }
 
@@ -205,8 +207,18 @@ public enum LayoutDetector {
     let unsup = rest.isEmpty ? nil : UnlabelledFolder(root: root, paths: rest)
     let reason = "labels from \((csvPath as NSString).lastPathComponent) (columns '\(table.header[imageCol])', '\(table.header[labelIndex])'), validation by \(how); "
       + "\(rest.count) image(s) no row names are unlabelled data for the pretext"
-    return DetectedLayout(kind: .csv, reason: reason,
-                          layout: ImageWangLayout(root: root, train: train, valid: valid, unsup: unsup, validClasses: Set(valid.labels).sorted()))
+    var found = DetectedLayout(kind: .csv, reason: reason,
+                               layout: ImageWangLayout(root: root, train: train, valid: valid, unsup: unsup, validClasses: Set(valid.labels).sorted()))
+    found.warnings = caseOnlyLabelWarnings(classes, csv: csvPath)
+    return found
+  }
+
+  /// One warning per group of labels that differ only by case (`Blue_Cross`, `blue_cross`): each is its own class,
+  /// as written, but that is rarely what was meant.
+  static func caseOnlyLabelWarnings(_ classes: [String], csv: String) -> [String] {
+    Dictionary(grouping: classes, by: { $0.lowercased() }).values.filter { $0.count > 1 }.map { $0.sorted() }
+      .sorted { $0[0] < $1[0] }
+      .map { "warning: \(csv): the labels \($0.map { "'\($0)'" }.joined(separator: " and ")) differ only by case: they are \($0.count) separate classes (correct the CSV if they are one)" }
   }
 }
 

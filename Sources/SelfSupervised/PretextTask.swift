@@ -94,6 +94,9 @@ public enum PretextTasks {
     public let description: String
   }
 
+  /// The weights a multi-task spec may give a task, besides 0.
+  public static let weightRange = 1e-6...1e6
+
   /// A spec's tasks and weights; a single name without a weight is that task alone (weight nil).
   public static func parse(_ spec: String) throws -> [(name: String, weight: Double?)] {
     let parts = spec.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -107,6 +110,10 @@ public enum PretextTasks {
       if fields.count == 2 {
         guard let w = Double(fields[1]), w.isFinite, w >= 0 else {
           throw SpecError(description: "the weight of '\(name)' in --task '\(spec)' is not a number ≥ 0")
+        }
+        // A loss scaled by less underflows float32 (its gradients are zero: nothing trains); by more, overflows.
+        guard w == 0 || weightRange.contains(w) else {
+          throw SpecError(description: "the weight of '\(name)' in --task '\(spec)' is \(fields[1]): use 0 (off) or a weight between \(weightRange.lowerBound) and \(Int(weightRange.upperBound)) (a loss scaled by it would \(w < 1 ? "underflow to zero and train nothing" : "overflow float32"))")
         }
         weight = w
       } else if fields.count > 2 {

@@ -78,6 +78,10 @@ public struct CompareResult: Codable, Sendable {
   public let pretextSawValid: Bool
   public let labelledImages: Int
   public let validImages: Int
+  /// The classes of the downstream training and validation images (nil in results from before they were
+  /// recorded, all ImageWang's: 20 and 10).
+  public var trainClasses: Int? = nil
+  public var validClasses: Int? = nil
 }
 
 /// One pretext of a comparison: its task, length, cost and curves, and where its files are.
@@ -112,6 +116,10 @@ func configFor(_ base: StudyConfig, task: String, epochs: Int) -> StudyConfig {
 public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: ComparePlan, runDir: String,
                        log: (String) -> Void = { print($0) }, callbacks: [Callback] = []) throws -> CompareResult {
   try plan.validate()
+  // Every task of the plan is checked before anything trains (the config's checks see its first task only).
+  if base.channels == 1, let colour = try colourTasks(plan.tasks).first {
+    throw StudyConfig.ConfigError("--tasks: \(colour) needs colour images: it cannot train with --channels 1 (leave it out of --tasks)")
+  }
   if Parallel.isWriter { try RunFolder.write(plan, to: runDir + "/compare.json") }
   let data = base.select(data)
   let longest = plan.pretextEpochs.last!
@@ -134,12 +142,12 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
       log("\(source) knn run \(run + 1): \(stageNote(stage))")
       var c = configFor(base, task: task, epochs: epochs)
       c.seed = base.seed &+ UInt64(run) &* 1000  // random weights: each run its own draw, as the fine-tunes' seeds
-      let r: KNNResult
-      if let done = try RunFolder.read(KNNResult.self, from: stage.result) { r = done } else {
+      let r: KNNResult, fingerprint = try c.fingerprint(stage: "knn run \(run)")
+      if let done = try RunFolder.readResult(KNNResult.self, from: stage.result, stage: fingerprint) { r = done } else {
         r = try evaluateKNN(data, encoder: encoder, c)
         if Parallel.isWriter {
           try RunFolder.makeFolders(stage.dir)
-          try RunFolder.write(r, to: stage.result)
+          try RunFolder.writeResult(r, to: stage.result, stage: fingerprint)
         }
         try Parallel.barrier()
       }
@@ -152,7 +160,12 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
   // Random init: the whole network trained, the baseline of every delta; kNN on random weights when kNN is asked.
   let allRuns = Array(0..<plan.runs)
   try fineTune(.random, task: "random", epochs: 0, encoder: nil, source: "random", runs: allRuns)
+  // The protocols that read a frozen encoder get a random-weights row of their own: what the probe finds in features
+  // no pretext shaped is their baseline (the report compares their rows with it).
   if plan.protocols.contains("knn") { try knn(task: "random", epochs: 0, encoder: nil, source: "random", runs: allRuns) }
+  if plan.protocols.contains(Scenario.linear.rawValue) {
+    try fineTune(.linear, task: "random", epochs: 0, encoder: nil, source: "random", runs: allRuns)
+  }
 
   for task in plan.tasks { for k in 0..<plan.pretextRuns {
     let config = configFor(base, task: task, epochs: longest), seed = base.seed &+ UInt64(k) &* 1000
@@ -186,7 +199,8 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
   let result = CompareResult(
     config: base, plan: plan, dataset: data.root, rows: rows, pretexts: pretexts, leaderboard: board,
     validation: base.tuningSplit > 0 ? "a tuning split: \(downstream.valid.count) images held out of train/ (val/ not read)" : "val/ (\(downstream.valid.count) images)",
-    pretextSawValid: base.tuningSplit == 0, labelledImages: downstream.train.count, validImages: downstream.valid.count)
+    pretextSawValid: base.tuningSplit == 0, labelledImages: downstream.train.count, validImages: downstream.valid.count,
+    trainClasses: downstream.train.classes.count, validClasses: downstream.validClasses.count)
   if Parallel.isWriter {
     try RunFolder.write(result, to: runDir + "/results.json")
     try RunFolder.write(text: Leaderboard.csv(board), to: runDir + "/leaderboard.csv")
@@ -221,7 +235,11 @@ public func openCompareFolder(_ runDir: String, config: inout StudyConfig, datas
 func differences(_ a: StudyConfig, _ b: StudyConfig) throws -> [String] {
   func fields(_ c: StudyConfig) throws -> [String: String] {
     let object = try JSONSerialization.jsonObject(with: try RunFolder.encoder().encode(c)) as? [String: Any] ?? [:]
-    return object.mapValues { "\($0)" }
+    // Each value as sorted-key JSON: a nested object's description lists its keys in no fixed order, and two
+    // equal layouts could print differently and be reported as changed.
+    return try object.mapValues {
+      String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys, .fragmentsAllowed]), as: UTF8.self)
+    }
   }
   let (x, y) = (try fields(a), try fields(b))
   return Set(x.keys).union(y.keys).sorted().filter { x[$0] != y[$0] }.map { "\($0): \(x[$0] ?? "none") → \(y[$0] ?? "none")" }

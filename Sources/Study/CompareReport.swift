@@ -17,27 +17,53 @@ public enum CompareReport {
           : "\(r.plan.pretextRuns) pretexts per task, seeds \(c.seed) + 1000 · k; run r fine-tunes pretext r mod \(r.plan.pretextRuns), so a row's ± includes the pretext's seed. ")
         + (r.pretextSawValid ? "It read val/'s images (never their labels) for its validation loss and picture only; it never trained on them."
           : "It never read val/ (its validation loss is on the tuning split's held-out train/ images)."),
-      "Accuracy is the final epoch's over train/'s 20 classes (\"20-way\"); \"val classes\" restricts the prediction to val/'s classes and counts only images of them. Δ is against random init trained end to end on the same labelled images for the same epochs; its ± is the 95 % interval of the difference (Welch's t over the runs).",
+      "Accuracy is the final epoch's over train/'s \(classCount(r)) classes (\"\(way(r))\")"
+        + (showsValClasses(r) ? "; \"val classes\" restricts the prediction to val/'s \(r.validClasses ?? 10) classes and counts only images of them" : "")
+        + ". Δ is against random init trained end to end on the same labelled images for the same epochs; its ± is the 95 % interval of the difference (Welch's t over the runs). What won compares the protocols that read a frozen encoder (knn, linear) with random weights under the same protocol.",
     ]
   }
 
-  /// One plain sentence per protocol: its best pretext row against random init, and whether the difference
-  /// exceeds the run-to-run spread.
+  /// train/'s class count (ImageWang's 20 in results from before it was recorded) and its "N-way".
+  static func classCount(_ r: CompareResult) -> Int { r.trainClasses ?? 20 }
+  static func way(_ r: CompareResult) -> String { "\(classCount(r))-way" }
+  /// Whether val/ holds fewer classes than train/ (ImageWang's dogs among 20 classes): only then does accuracy
+  /// among val/'s classes say something the plain accuracy does not.
+  static func showsValClasses(_ r: CompareResult) -> Bool { (r.validClasses ?? 10) < classCount(r) }
+
+  /// One plain sentence per protocol: its best pretext row against its baseline (random weights under the same
+  /// protocol where the comparison has that row, as for knn and linear; else random init trained end to end), and
+  /// whether the difference exceeds the run-to-run spread.
   static func sentences(_ r: CompareResult) -> [String] {
-    guard let random = r.leaderboard.first(where: { $0.task == "random" && $0.protocol == "random" }) else { return [] }
+    guard r.leaderboard.contains(where: { $0.task == "random" && $0.protocol == "random" }) else { return [] }
+    let valClasses = showsValClasses(r)
     return r.plan.protocols.compactMap { p in
       guard let best = r.leaderboard.first(where: { $0.protocol == p && $0.task != "random" }) else { return nil }
-      func verdict(_ delta: Double, _ ci: Double) -> String {
-        guard ci.isFinite else { return "one run, so its spread is unknown" }
-        return abs(delta) > ci ? "beyond the run-to-run spread (±\(String(format: "%.1f", 100 * ci)))"
-          : "within the run-to-run spread (±\(String(format: "%.1f", 100 * ci)))"
+      let sameProtocol = r.rows.filter { $0.task == "random" && $0.protocol == p }
+      let baseline = sameProtocol.isEmpty ? r.rows.filter { $0.task == "random" && $0.protocol == "random" } : sameProtocol
+      let baselineName = sameProtocol.isEmpty ? "random init's" : "the random encoder's (\(p) of random weights)"
+      let runs = r.rows.filter { $0.task == best.task && $0.pretextEpochs == best.pretextEpochs && $0.protocol == p }
+      func compare(_ value: (ResultRow) -> Double, _ unit: String) -> String {
+        let (a, b) = (runs.map(value), baseline.map(value))
+        let delta = Report.meanStd(a).mean - Report.meanStd(b).mean, ci = Leaderboard.welchHalfWidth(a, b)
+        let spread = ci.isFinite ? (abs(delta) > ci ? "beyond" : "within") + " the run-to-run spread (±\(String(format: "%.1f", 100 * ci)))"
+          : "one run, so its spread is unknown"
+        return "\(points(delta)) points \(unit)\(delta > 0 ? "above" : "below") \(baselineName) \(pct(Report.meanStd(b).mean)), \(spread)"
       }
-      let word = best.deltaVsRandom > 0 ? "above" : "below"
-      return "**\(p)**: the best is \(best.task) after \(best.pretextEpochs) pretext epochs, \(pct(best.meanAccuracy)) 20-way (\(pct(best.meanAccuracyValClasses)) val classes) over \(best.runs) run\(best.runs == 1 ? "" : "s"): \(points(best.deltaVsRandom)) points \(word) random init's \(pct(random.meanAccuracy)), \(verdict(best.deltaVsRandom, best.deltaCI95)); val classes \(points(best.deltaVsRandomValClasses)) against \(pct(random.meanAccuracyValClasses)), \(verdict(best.deltaVsRandomValClasses, best.deltaCI95ValClasses))."
+      return "**\(p)**: the best is \(best.task) after \(best.pretextEpochs) pretext epochs, \(pct(best.meanAccuracy)) \(way(r))"
+        + (valClasses ? " (\(pct(best.meanAccuracyValClasses)) val classes)" : "") + " over \(best.runs) run\(best.runs == 1 ? "" : "s"): "
+        + compare(\.finalAccuracy, "") + (valClasses ? "; val classes " + compare(\.finalAccuracyAmongValidClasses, "") : "") + "."
     }
   }
 
   static func table(_ r: CompareResult) -> [[String]] {
+    let all = fullTable(r)
+    guard !showsValClasses(r) else { return all }
+    let dropped: Set<String> = ["val classes (mean ± std)", "Δ val classes"]  // they would repeat the plain columns
+    let keep = all[0].indices.filter { !dropped.contains(all[0][$0]) }
+    return all.map { row in keep.map { row[$0] } }
+  }
+
+  static func fullTable(_ r: CompareResult) -> [[String]] {
     [["rank", "task", "pretext epochs", "protocol", "runs", "accuracy (mean ± std)", "95 % CI", "Δ vs random", "val classes (mean ± std)",
       "Δ val classes", "pretext s", "eval s / run"]]
       + r.leaderboard.enumerated().map { i, b in
@@ -50,17 +76,26 @@ public enum CompareReport {
       }
   }
 
-  /// Per protocol, val-classes accuracy of each task at each pretext length (the question "does longer help").
+  /// Per protocol, val-classes accuracy (plain accuracy when val/ has every class) of each task at each pretext
+  /// length (the question "does longer help").
   static func lengthTables(_ r: CompareResult) -> [(String, [[String]])] {
     r.plan.protocols.map { p in
       let head = ["task"] + r.plan.pretextEpochs.map { "\($0) epochs" }
       let body = r.plan.tasks.map { t in
         [t] + r.plan.pretextEpochs.map { e in
-          r.leaderboard.first { $0.task == t && $0.pretextEpochs == e && $0.protocol == p }.map { pct($0.meanAccuracyValClasses) } ?? "—"
+          r.leaderboard.first { $0.task == t && $0.pretextEpochs == e && $0.protocol == p }.map { pct(lengthAccuracy(r, $0)) } ?? "—"
         }
       }
       return (p, [head] + body)
     }
+  }
+
+  /// The accuracy the length tables and charts show.
+  static func lengthAccuracy(_ r: CompareResult, _ row: LeaderboardRow) -> Double {
+    showsValClasses(r) ? row.meanAccuracyValClasses : row.meanAccuracy
+  }
+  static func lengthTitle(_ r: CompareResult) -> String {
+    showsValClasses(r) ? "Val-classes accuracy against pretext length" : "Accuracy against pretext length"
   }
 
   static func markdownTable(_ rows: [[String]]) -> [String] {
@@ -71,7 +106,7 @@ public enum CompareReport {
   public static func markdown(_ r: CompareResult) -> String {
     var out = ["# Pretext comparison", ""] + header(r).flatMap { [$0, ""] }
     out += ["## Leaderboard", ""] + markdownTable(table(r)) + ["", "## What won", ""]
-    out += sentences(r).map { "- " + $0 } + ["", "## Val-classes accuracy against pretext length", ""]
+    out += sentences(r).map { "- " + $0 } + ["", "## \(lengthTitle(r))", ""]
     for (p, t) in lengthTables(r) { out += ["**\(p)**", ""] + markdownTable(t) + [""] }
     out += ["## Pretexts", ""]
     for p in r.pretexts {
@@ -93,15 +128,15 @@ public enum CompareReport {
     }
     var body = "<h1>Pretext comparison</h1>" + header(r).map { "<p>\(esc($0))</p>" }.joined()
     body += "<h2>Leaderboard</h2>" + htmlTable(table(r)) + "<h2>What won</h2><ul>" + sentences(r).map { "<li>\(bold($0))</li>" }.joined() + "</ul>"
-    let random = r.leaderboard.first { $0.task == "random" && $0.protocol == "random" }?.meanAccuracyValClasses ?? .nan
+    let random = r.leaderboard.first { $0.task == "random" && $0.protocol == "random" }.map { lengthAccuracy(r, $0) } ?? .nan
     let legend = (["random init (flat)"] + r.plan.tasks).enumerated().map { i, t in
       "<span style='color:\(Report.palette[i % Report.palette.count])'>■</span> \(esc(t))"
     }.joined(separator: " &nbsp; ")
-    body += "<h2>Val-classes accuracy against pretext length</h2><p>\(legend); x: \(r.plan.pretextEpochs.map(String.init).joined(separator: ", ")) epochs</p>"
+    body += "<h2>\(lengthTitle(r))</h2><p>\(legend); x: \(r.plan.pretextEpochs.map(String.init).joined(separator: ", ")) epochs</p>"
     for (p, t) in lengthTables(r) {
       let series = [(0, Array(repeating: random, count: r.plan.pretextEpochs.count))]
         + r.plan.tasks.enumerated().map { i, task in
-          (i + 1, r.plan.pretextEpochs.map { e in r.leaderboard.first { $0.task == task && $0.pretextEpochs == e && $0.protocol == p }?.meanAccuracyValClasses ?? .nan })
+          (i + 1, r.plan.pretextEpochs.map { e in r.leaderboard.first { $0.task == task && $0.pretextEpochs == e && $0.protocol == p }.map { lengthAccuracy(r, $0) } ?? .nan })
         }
       body += Report.svg(esc(p), series) + htmlTable(t)
     }

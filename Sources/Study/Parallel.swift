@@ -63,9 +63,15 @@ public enum Parallel {
 
   /// Data-parallel, every rank must get the same share of each global batch: with unequal shares, averaging the
   /// ranks' gradients (DDP's rule) is not the step one process takes on the whole batch.
-  static func requireEvenShares(_ batch: Int, flag: String) throws {
-    guard let group, batch % group.worldSize != 0 else { return }
-    throw StudyConfig.ConfigError("\(flag) \(batch) does not divide across \(group.worldSize) ranks: use a multiple of \(group.worldSize) (the batch is the global one, each rank takes batch / ranks)")
+  /// Each rank's BatchNorm (unless synchronised) sees only its share, which must hold 2 images or more.
+  static func requireEvenShares(_ batch: Int, flag: String, syncBatchNorm: Bool) throws {
+    guard let group else { return }
+    guard batch % group.worldSize == 0 else {
+      throw StudyConfig.ConfigError("\(flag) \(batch) does not divide across \(group.worldSize) ranks: use a multiple of \(group.worldSize) (the batch is the global one, each rank takes batch / ranks)")
+    }
+    guard syncBatchNorm || batch / group.worldSize >= 2 else {
+      throw StudyConfig.ConfigError("\(flag) \(batch) gives each of \(group.worldSize) ranks 1 image: BatchNorm needs 2 or more per rank (or --sync-batchnorm, which normalises over the global batch)")
+    }
   }
 
   /// Makes `learner` data-parallel when this process is one of several ranks: DataParallel first (the gradients

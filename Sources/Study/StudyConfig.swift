@@ -138,6 +138,11 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     try count(size, "size", 16...4096)
     try count(pretextBatch, "pretext-batch", 1...65536)
     try count(batch, "batch", 1...65536)
+    // BatchNorm normalises a training batch by its own statistics: one image has no variance, and the running
+    // variance's n / (n - 1) makes it NaN ("validation loss became nan" an epoch later). PyTorch refuses it too.
+    for (v, flag) in [(pretextBatch, "pretext-batch"), (batch, "batch")] where v == 1 {
+      throw ConfigError("--\(flag) 1: BatchNorm needs at least 2 images per training batch (one image's variance is undefined, and its statistics become NaN); use 2 or more")
+    }
     try count(pretextEpochs, "pretext-epochs", 1...100_000)
     try count(epochs, "epochs", 1...100_000)
     try count(headEpochs, "head-epochs", 0...100_000)  // capped at `epochs` by the scenario
@@ -192,6 +197,14 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     }
     for (v, flag) in [(maxTrainPerClass, "max-train-per-class"), (maxValidPerClass, "max-valid-per-class"), (maxUnsup, "max-unsup")] {
       if let v { try count(v, flag, 1...Int.max) }
+    }
+  }
+
+  /// Checks the settings against the protocols that will train: a protocol with a head-only phase first
+  /// (discriminative, lpft) needs an epoch after it, else it would silently be `head` under another name.
+  public func validate(protocols: [Scenario]) throws {
+    for p in protocols where (p == .discriminative || p == .lpft) && headEpochs > 0 && epochs <= headEpochs {
+      throw ConfigError("protocol \(p.rawValue) trains the head alone for --head-epochs \(headEpochs) before unfreezing the body: --epochs \(epochs) leaves no epoch for the body; give --epochs above --head-epochs (or --head-epochs 0)")
     }
   }
 

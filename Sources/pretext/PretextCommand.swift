@@ -27,6 +27,11 @@ func print(_ items: Any..., separator: String = " ", terminator: String = "\n") 
   FileHandle.standardOutput.write(Data((items.map { "\($0)" }.joined(separator: separator) + terminator).utf8))
 }
 
+/// A command's closing line: on standard error when its output file is standard output (the bytes stay clean).
+func sayWhere(_ output: String?, _ line: String) {
+  if output == "-" { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line) }
+}
+
 /// A failure found while running (not a usage mistake): printed as "Error: …" without the usage text.
 struct CLIError: Error, CustomStringConvertible {
   let description: String
@@ -41,7 +46,8 @@ struct LayoutFlags: ParsableArguments {
   @Option(help: "The CSV's column saying which rows validate (is_valid: true/false, or split: train/valid). Default: is_valid or split if present, else --valid-fraction.") var csvSplitColumn: String?
   @Option(help: "Class-tree and CSV datasets without a split: the fraction of each class held out for validation (default 0.2).") var validFraction: Double?
   @Option(help: "The seed of that split (default 0).") var splitSeed: UInt64?
-  @Option(help: "DICOM images: show every image through this window, CENTRE,WIDTH (e.g. 40,400 for CT soft tissue; default: each file's own window, else its min..max).") var dicomWindow: String?
+  // .unconditional: a centre below 0 (`--dicom-window -600,1500`) is the value, not another flag.
+  @Option(parsing: .unconditional, help: "DICOM images: show every image through this window, CENTRE,WIDTH (e.g. 40,400 for CT soft tissue; default: each file's own window, else its min..max).") var dicomWindow: String?
 
   func apply(to options: inout LayoutOptions) {
     if let csv { options.csv = csv }
@@ -111,6 +117,11 @@ struct StudyOptions: ParsableArguments {
       }
     }
     try validateOutputFolder(out)
+  }
+
+  /// The settings checked against the protocols that will train (`StudyConfig.validate(protocols:)`).
+  func validate(protocols: [Scenario]) throws {
+    do { try config(severalLengths: true).validate(protocols: protocols) } catch let e as StudyConfig.ConfigError { throw ValidationError(e.message) }
   }
 
   /// `--pretext-epochs` as numbers (nil when not given).
@@ -202,7 +213,10 @@ struct StudyOptions: ParsableArguments {
 
   /// The images the run uses (the dataset's root made absolute, so `resume` finds it from anywhere), bad
   /// files excluded and named.
-  func dataset(_ config: StudyConfig) throws -> ImageWangLayout {
+  func dataset(_ config: StudyConfig) throws -> ImageWangLayout { try scannedDataset(config).layout }
+
+  /// `dataset`, and whether every image it kept is stored gray.
+  func scannedDataset(_ config: StudyConfig) throws -> (layout: ImageWangLayout, allGray: Bool) {
     let root = URL(fileURLWithPath: try data ?? defaultDataset()).standardizedFileURL.path
     let resolved = try config.resolvedPrecision
     if config.precision == .auto {
@@ -219,7 +233,7 @@ struct StudyOptions: ParsableArguments {
     } else if resolved != .fp32 {
       print("precision: \(resolved.rawValue)")
     }
-    return try loadStudyData(root: root, config: config, log: { print($0) })
+    return try scanStudyData(root: root, config: config, log: { print($0) })
   }
 
   /// A new run folder under `--out`, made exclusively and locked for this process's life.
@@ -314,6 +328,7 @@ struct EvaluateCommand: ParsableCommand {
     }
     if s == .random { guard encoder == nil else { throw ValidationError("--protocol random starts from random weights: no --encoder") } }
     else { try validateEncoderFile(encoder, flag: "--encoder") }
+    try options.validate(protocols: [s])
   }
 
   func run() throws {
@@ -330,7 +345,7 @@ struct KNNCommand: ParsableCommand {
   @Option(help: "The encoder file (a run's pretext/<task>/encoder.safetensors), or random (random weights, the baseline).") var encoder: String
   @Option(help: "Neighbours that vote.") var k = 20
   @Option(help: "Vote weight exp(similarity / T).") var temperature = 0.07
-  @Option(help: "Also write the result as JSON to this file.") var output: String?
+  @Option(help: "Also write the result as JSON to this file (- for standard output; a FIFO or device, streamed).") var output: String?
   @OptionGroup var options: StudyOptions
   @OptionGroup var launch: LaunchFlags
 
@@ -346,9 +361,9 @@ struct KNNCommand: ParsableCommand {
     let config = try options.config()
     let data = try options.dataset(config)
     let r = try evaluateKNN(data, encoder: encoder == "random" ? nil : encoder, config, k: k, temperature: temperature)
-    print(String(format: "kNN (k %d, T %.3g) of %@ on %d val/ images, %d train/ images: accuracy %.4f, among val/ classes %.4f (%.1f s)",
+    sayWhere(output, String(format: "kNN (k %d, T %.3g) of %@ on %d val/ images, %d train/ images: accuracy %.4f, among val/ classes %.4f (%.1f s)",
                  r.k, r.temperature, encoder, r.validImages, r.trainImages, r.accuracy, r.accuracyAmongValidClasses, r.seconds))
-    if let output, Parallel.isWriter { try RunFolder.write(r, to: output) }
+    if let output, Parallel.isWriter { try OutputFile.write(Array(try RunFolder.json(r)) + [10], to: output) }
   }
 }
 
@@ -400,6 +415,7 @@ struct FinetuneCommand: ParsableCommand {
 
   func validate() throws {
     if try scenario() != .random { try validateEncoderFile(initFrom, flag: "--init-from") }
+    try options.validate(protocols: [try scenario()])
   }
 
   func run() throws {
@@ -417,7 +433,8 @@ struct ShowCommand: ParsableCommand {
   @Argument(help: "A run folder holding config.json and unet.safetensors.") var folder: String
   @Option(help: "The dataset whose val/ images to show (default: the run's own, from run.json).") var data: String?
   @Option(help: "Rows in the grid (1–256).") var rows = 8
-  @Option(help: "Output PNG (default: RUN/show.png).") var output: String?
+  @Option(help: "A comparison's task whose pretext to show (default: its first).") var task: String?
+  @Option(help: "Output PNG (default: RUN/show.png; - for standard output; a FIFO or device, streamed).") var output: String?
 
   func validate() throws {
     guard (1...256).contains(rows) else { throw ValidationError("--rows must be between 1 and 256 (got \(rows))") }
@@ -427,13 +444,14 @@ struct ShowCommand: ParsableCommand {
     guard let config = try RunFolder.read(StudyConfig.self, from: folder + "/config.json") else {
       throw CLIError("no config.json in \(folder): not a run folder")
     }
-    guard let root = try data ?? RunFolder.read(RunManifest.self, from: folder + "/run.json")?.dataset else {
-      throw CLIError("no run.json in \(folder): pass --data")
-    }
+    let manifest = try RunFolder.read(RunManifest.self, from: folder + "/run.json")
+    guard let root = data ?? manifest?.dataset else { throw CLIError("no run.json in \(folder): pass --data") }
+    let (stageConfig, stage) = try manifest.map { try pretextStageToShow(runDir: folder, config: config, manifest: $0, task: task) }
+      ?? (config, Stage.pretext(folder, task: config.taskFolder))
     let layout = try LayoutDetector.detect(root: root, options: config.layout).layout
     let path = output ?? folder + "/show.png"
-    try showPicture(runDir: folder, config: config, data: layout, rows: rows, to: path)
-    print(path)
+    try showPicture(runDir: folder, config: stageConfig, data: layout, rows: rows, to: path, stage: stage)
+    sayWhere(path, path)
   }
 }
 
@@ -445,6 +463,8 @@ struct ExperimentCommand: ParsableCommand {
 
   @OptionGroup var options: StudyOptions
   @OptionGroup var launch: LaunchFlags
+
+  func validate() throws { try options.validate(protocols: Scenario.study) }
 
   func run() throws {
     try launch.startLocalRanksIfAsked()
@@ -481,29 +501,59 @@ struct CompareCommand: ParsableCommand {
   @OptionGroup var options: StudyOptions
   @OptionGroup var launch: LaunchFlags
 
-  /// The plan: the flags, else the demo's plan (the demo preset) or all tasks' defaults.
-  func plan() throws -> ComparePlan {
+  /// The plan: the flags, else the demo's plan (the demo preset) or all tasks' defaults. With `--channels 1` (or
+  /// `allGray` data) the preset's colour tasks are left out (`presetTasksLeftOut` says which).
+  func plan(allGray: Bool = false) throws -> ComparePlan {
     let config = try options.config(severalLengths: true)
     let preset = options.preset == "demo" ? ComparePlan.demo : nil
+    var presetTasks = preset?.tasks
+    if let all = presetTasks, config.channels == 1 || allGray {
+      let colour = try colourTasks(all)
+      presetTasks = all.filter { !colour.contains($0) }
+    }
     return ComparePlan(
-      tasks: tasks.isEmpty ? preset?.tasks ?? [config.task] : tasks,
+      tasks: tasks.isEmpty ? presetTasks ?? [config.task] : tasks,
       pretextEpochs: try options.pretextLengths() ?? preset?.pretextEpochs ?? [config.pretextEpochs],
       protocols: protocols.isEmpty ? preset?.protocols ?? ["knn", "linear", "discriminative"] : protocols,
       runs: options.runs ?? preset?.runs ?? config.runs, pretextRuns: pretextRuns ?? preset?.pretextRuns ?? 1)
   }
 
   func validate() throws {
-    do { try plan().validate() } catch let e as StudyConfig.ConfigError { throw ValidationError(e.message) }
+    let plan = try plan()
+    do { try plan.validate() } catch let e as StudyConfig.ConfigError { throw ValidationError(e.message) }
+    try options.validate(protocols: plan.protocols.compactMap(Scenario.init(rawValue:)))
+    if try options.config(severalLengths: true).channels == 1, let colour = try colourTasks(plan.tasks).first {
+      throw ValidationError("--tasks: \(colour) needs colour images: it cannot train with --channels 1 (leave it out of --tasks)")
+    }
+  }
+
+  /// The preset's tasks this data or `--channels 1` leaves out (colour tasks), said once.
+  func presetTasksLeftOut(allGray: Bool) throws -> [String] {
+    guard tasks.isEmpty, options.preset == "demo" else { return [] }
+    let kept = try plan(allGray: allGray).tasks
+    return ComparePlan.demo.tasks.filter { !kept.contains($0) }
   }
 
   func run() throws {
     try launch.startLocalRanksIfAsked()
     try joinGroupIfLaunched("compare")
-    let plan = try plan()
+    var plan = try plan()
     var config = try options.config(severalLengths: true)
     (config.task, config.pretextEpochs, config.runs) = (plan.tasks[0], plan.pretextEpochs.last!, plan.runs)
-    let layout = try options.dataset(config)
+    let (layout, allGray) = try options.scannedDataset(config)
     print(layout.summary().split(separator: "\n").prefix(4).joined(separator: "\n"))
+    // Colour tasks on gray images: the preset's are left out, with a notice; ones named in --tasks are refused.
+    if allGray {
+      if !tasks.isEmpty, let colour = try colourTasks(tasks).first {
+        throw CLIError("--tasks: \(colour) needs colour images, and every image of \(layout.root) is gray (its targets would all be zero): leave it out")
+      }
+      plan = try self.plan(allGray: true)
+      config.task = plan.tasks[0]
+    }
+    let leftOut = try presetTasksLeftOut(allGray: allGray)
+    if !leftOut.isEmpty {
+      print("notice: \(leftOut.joined(separator: ", ")) left out of the \(options.preset) preset's tasks: \(config.channels == 1 ? "--channels 1" : "every image is gray"), and \(leftOut.count == 1 ? "it needs" : "they need") colour images")
+    }
     let start = Date()
     var (dir, lock): (String, RunLock?) = ("", nil)
     if let runFolder {
@@ -540,6 +590,8 @@ struct ResumeCommand: ParsableCommand {
     discussion: "Finished stages are kept; the unfinished one continues from its last epoch checkpoint (bit-identical to a run never stopped); the rest run. The run's own config.json and dataset are used.")
   @Argument(help: "The run folder (holding config.json and run.json).") var folder: String
   @Option(help: "Resume data-parallel as N local ranks (any number that divides the run's global batches).") var nproc: Int?
+
+  func validate() throws { try validateRankCount(nproc) }
 
   func run() throws {
     try launchLocalRanksIfAsked(nproc)
@@ -650,7 +702,7 @@ struct PredictCommand: ParsableCommand {
   var model: String
   @Argument(help: "Images, folders of images (searched recursively) or a CSV whose image column names them.")
   var inputs: [String]
-  @Option(help: "Where the CSV goes.") var output = "predictions.csv"
+  @Option(help: "Where the CSV goes (a file, written atomically through links; - for standard output; a FIFO or device, streamed).") var output = "predictions.csv"
   @Option(help: "csv (image,label,probability and the top-k) or kaggle (id,label).") var format = "csv"
   @Option(help: "Labels per image in the csv format.") var topK = 3
   @Option(help: "An input CSV's image column (default: the first of image, image_id, id, filename, file, fname, path, name).") var csvImageColumn: String?
@@ -708,7 +760,7 @@ struct PredictCommand: ParsableCommand {
     _ = try scanImages(images.map(\.path), strict: true)
     let (info, predictions) = try predict(weights: weights, images: images, topK: topK, batch: batch, workers: workers,
                                           device: Device(device) ?? .cpu)
-    try AtomicFileWriter.write(Array(predictionsCSV(predictions, kaggle: format == "kaggle").utf8), to: output)
-    print("\(predictions.count) images, \(info.classes.count) classes, \(info.size) px: \(output)")
+    try OutputFile.write(Array(predictionsCSV(predictions, kaggle: format == "kaggle").utf8), to: output)
+    sayWhere(output, "\(predictions.count) images, \(info.classes.count) classes, \(info.size) px: \(output)")
   }
 }

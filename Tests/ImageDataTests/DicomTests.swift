@@ -61,4 +61,27 @@ import Testing
     #expect(found.kind == .classFolders && found.layout.allPaths.count == 4)  // the UID- and IM-named files by their magic
     #expect(try scanImages(found.layout.allPaths).bad.isEmpty)
   }
+
+  /// Issue 40, item 5: a NaN or infinite RescaleSlope (or intercept) makes the file bad, named, not a trap: the scan
+  /// leaves it out like any undecodable file.
+  @Test func nonFiniteRescaleIsABadFileNotATrap() throws {
+    let root = NSTemporaryDirectory() + "pretext-dicom-nan-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    let original = Array(try Data(contentsOf: URL(fileURLWithPath: try Self.fixture("ct_u12_rescale.dcm"))))
+    // RescaleSlope (0028,1053), explicit VR little endian: tag, "DS", length 4, then its 4 characters ("2.0 ").
+    let tag: [UInt8] = [0x28, 0x00, 0x53, 0x10, 0x44, 0x53, 0x04, 0x00]
+    let at = try #require((0...(original.count - tag.count)).first { Array(original[$0..<($0 + tag.count)]) == tag }) + tag.count
+    var paths: [String] = []
+    for value in ["NaN ", "inf ", "-inf"] {
+      var bytes = original
+      bytes.replaceSubrange(at..<(at + 4), with: Array(value.utf8))
+      let path = root + "/slope-\(value.trimmingCharacters(in: .whitespaces)).dcm"
+      try Data(bytes).write(to: URL(fileURLWithPath: path))
+      paths.append(path)
+      #expect { try ImageCodec.decode(contentsOf: path) } throws: { "\($0)".contains(path) && "\($0)".contains("not finite") }
+    }
+    let report = try scanImages(paths + [try Self.fixture("ct_u12_rescale.dcm")])
+    #expect(report.bad.map(\.path) == paths && report.kept == [3])
+  }
 }

@@ -196,7 +196,8 @@ import Training
     #expect(two.output.contains("data-parallel: 2 ranks"), "\(two.output)")
     let a = try #require(try RunFolder.read(CompareResult.self, from: root + "/one/results.json"))
     let b = try #require(try RunFolder.read(CompareResult.self, from: root + "/two/results.json"))
-    #expect(a.rows.count == b.rows.count && a.rows.count == 9)  // random init and random-weights kNN 2 each; rotation: full 2, linear 2, kNN 1
+    // random init, random-weights kNN and random-weights linear 2 each; rotation: full 2, linear 2, kNN 1
+    #expect(a.rows.count == b.rows.count && a.rows.count == 11)
     for (x, y) in zip(a.rows, b.rows) {
       #expect(x.task == y.task && x.protocol == y.protocol && x.run == y.run)
       // kNN and the probe on cached features see the same features; a fine-tune may flip one of val/'s 30 images.
@@ -216,7 +217,7 @@ import Training
     #expect(fineTuneGap < 1e-3, "fine-tune \(fa.map(\.trainLoss)) vs \(fb.map(\.trainLoss))")
     // Rank 1 wrote nothing of its own: one TensorBoard event file per stage folder.
     let boards = try FileManager.default.subpathsOfDirectory(atPath: root + "/two").filter { $0.hasSuffix("/tensorboard") }
-    #expect(boards.count == 7)
+    #expect(boards.count == 9)  // random init 2, random-weights linear 2, rotation: pretext 1, full 2, linear 2
     for board in boards { #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/two/" + board).count == 1, "\(board)") }
     // Both ranks find every stage finished and agree: nothing runs, the same leaderboard.
     let again = try runTool(tool, args + ["--run", root + "/two", "--nproc", "2"])

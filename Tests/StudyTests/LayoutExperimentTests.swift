@@ -63,7 +63,7 @@ import TestSupport
     for (kind, dir) in try Self.layouts(root).sorted(by: { $0.key < $1.key }) {
       let out = root + "/runs-" + kind
       let r = try runTool(tool, ["experiment", "--data", dir, "--out", out, "--task", "rotation", "--pretext-size", "32", "--size", "32",
-                                 "--widen", "0.125", "--batch", "8", "--pretext-batch", "8", "--epochs", "1", "--head-epochs", "1",
+                                 "--widen", "0.125", "--batch", "8", "--pretext-batch", "8", "--epochs", "1", "--head-epochs", "0",
                                  "--pretext-epochs", "1", "--runs", "1", "--workers", "1", "--valid-fraction", "0.5"],
                           environment: ["OMP_NUM_THREADS": "1"])
       try #require(r.status == 0, "\(kind): \(r.output)")

@@ -230,7 +230,7 @@ func tensorCRCs(_ path: String) throws -> [String: String] {
 
 @Suite struct KNNTests {
   /// The weighted kNN vote equals a brute-force computation on fixed features (cosine similarity, the k
-  /// largest, weights exp(s / T), summed per class), chunked or not.
+  /// largest, weights exp((s - s_max) / T), summed per class), chunked or not.
   @Test func knnEqualsBruteForce() throws {
     var rng = SplitMix64(seed: 5)
     let (n, m, d, classes, k, t) = (7, 23, 5, 4, 6, 0.1)
@@ -248,7 +248,8 @@ func tensorCRCs(_ path: String) throws -> [String: String] {
       let qi = unit(q[(i * d)..<((i + 1) * d)])
       let sims = (0..<m).map { j in zip(qi, unit(bank[(j * d)..<((j + 1) * d)])).map(*).reduce(0, +) }
       var want = [Double](repeating: 0, count: classes)
-      for j in sims.indices.sorted(by: { sims[$0] > sims[$1] }).prefix(k) { want[Int(labels[j])] += Foundation.exp(sims[j] / t) }
+      let top = sims.max()!  // votes are relative to the nearest neighbour's (exp(0) = 1)
+      for j in sims.indices.sorted(by: { sims[$0] > sims[$1] }).prefix(k) { want[Int(labels[j])] += Foundation.exp((sims[j] - top) / t) }
       for c in 0..<classes { #expect(Swift.abs(Double(votes[i * classes + c]) - want[c]) <= 1e-4 * Swift.max(1, want[c]), "query \(i) class \(c)") }
     }
   }
