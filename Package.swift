@@ -66,16 +66,21 @@ let package = Package(
     .target(name: "SelfSupervised", dependencies: ["ImageData", "NN", "Training"]),
     .target(name: "Study", dependencies: ["ImageData", "NN", "SelfSupervised", "Training"]),
     .target(name: "ImageData", dependencies: ["CImage", "CGzip", "CDicom", "Torch"]),
-    .executableTarget(
-      name: "pretext",
+    // The command-line tool: a library (its commands, testable in-process) and a one-line executable.
+    .target(
+      name: "PretextCLI",
       dependencies: ["ImageData", "SelfSupervised", "Study", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-    .executableTarget(name: "torch-smoke", dependencies: ["Torch"]),
-    .executableTarget(name: "dist-check", dependencies: ["Torch", "NN", "Training", "SelfSupervised"]),
-    .executableTarget(name: "st-roundtrip", dependencies: ["Torch"]),
-    .executableTarget(name: "train-synthetic", dependencies: ["Training"]),
-    .executableTarget(name: "torch-leak-check", dependencies: ["Torch"]),
-    .executableTarget(name: "cpu-cache-check", dependencies: ["Torch"]),
-    .executableTarget(name: "nn-export", dependencies: ["NN"]),
+    .executableTarget(name: "pretext", dependencies: ["PretextCLI"]),
+    // Worked examples: the engine end to end, and a learner with checkpoints and logs.
+    .executableTarget(name: "torch-smoke", dependencies: ["Torch"], path: "Examples/torch-smoke"),
+    .executableTarget(name: "train-synthetic", dependencies: ["Training"], path: "Examples/train-synthetic"),
+    // Interop tools the scripts in scripts/interop/ drive against PyTorch and fastai.
+    .executableTarget(name: "st-roundtrip", dependencies: ["Torch"], path: "Tools/st-roundtrip"),
+    .executableTarget(name: "nn-export", dependencies: ["NN"], path: "Tools/nn-export"),
+    // Processes the tests launch (a rank of a process group; memory measured without other tests in the process).
+    .executableTarget(name: "dist-check", dependencies: ["Torch", "NN", "Training", "SelfSupervised"], path: "TestHelpers/dist-check"),
+    .executableTarget(name: "torch-leak-check", dependencies: ["Torch"], path: "TestHelpers/torch-leak-check"),
+    .executableTarget(name: "cpu-cache-check", dependencies: ["Torch"], path: "TestHelpers/cpu-cache-check"),
     // The C++ floor of the per-op benchmark: links libtorch through CTorch's linker settings, uses ATen directly.
     .target(
       name: "BenchFloor", dependencies: ["CTorch"], path: "benchmarks/floor",
@@ -86,7 +91,7 @@ let package = Package(
     .executableTarget(name: "epoch-bench", dependencies: ["Study"], path: "benchmarks/epoch-bench"),
     .executableTarget(name: "torch-bench", dependencies: ["Torch", "BenchFloor"], path: "benchmarks/torch-bench"),
     // Helpers for tests that run the package's executables (not a product).
-    .target(name: "TestSupport"),
+    .target(name: "TestSupport", path: "TestHelpers/TestSupport"),
     .testTarget(
       name: "TrainingTests", dependencies: ["Training", "TestSupport"], exclude: ["Fixtures/make_fixtures.py"],
       resources: [.copy("Fixtures")]),
@@ -96,6 +101,7 @@ let package = Package(
     .testTarget(name: "SelfSupervisedTests", dependencies: ["SelfSupervised", "TestSupport"],
                 exclude: ["Fixtures/make_lightly_fixture.py", "Fixtures/torchvision_stub.py"], resources: [.copy("Fixtures")]),
     .testTarget(name: "NNTests", dependencies: ["NN"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "PretextCLITests", dependencies: ["PretextCLI", "TestSupport"]),
     .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"], exclude: ["Fixtures/make_fixtures.py"], resources: [.copy("Fixtures")]),
   ],
   cxxLanguageStandard: .cxx20

@@ -1,4 +1,4 @@
-// `make demo` until the study's experiment exists: trains a small CNN end to end on the Torch engine
+// The engine end to end, and the fresh-clone check's smoke run (scripts/fresh-clone-check.sh): trains a small CNN on the Torch engine
 // (conv, batch norm, pooling, cross-entropy, autograd, a foreach SGD step), saves the weights as
 // safetensors, reloads them, and checks the reloaded model predicts the same.
 //

@@ -1,6 +1,7 @@
 // Writes freshly initialised fastai-layout weights for the by-hand interop check
 // (scripts/interop/check_fastai_load.py): xresnet34(n_out=20) and a U-Net encoder saved through
 // EncoderTransfer, both as safetensors with fastai's key names.
+import Foundation
 import NN
 import Torch
 
@@ -15,4 +16,5 @@ do {
   print("wrote \(dir)/xresnet34_nout20.safetensors, unet_xresnet34_128.safetensors, unet_encoder.safetensors")
 } catch {
   print("error: \(error)")
+  exit(1)
 }
