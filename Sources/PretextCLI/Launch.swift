@@ -5,10 +5,27 @@ import Foundation
 import Study
 import Torch
 
+/// A command that runs data-parallel: with `--nproc N` above 1 it becomes the launcher of N ranks of itself; under
+/// a launcher's environment (torchrun, srun, or `--nproc`'s own ranks) it joins the process group; then every rank
+/// runs `runOnEveryRank`. Commands that are not one are refused under a launcher (`PretextTool.main`).
+protocol DataParallelCommand: ParsableCommand {
+  var launch: LaunchFlags { get }
+  /// The command's work, in every rank (or in the one process).
+  func runOnEveryRank() throws
+}
+
+extension DataParallelCommand {
+  func run() throws {
+    try launch.startLocalRanksIfAsked()
+    try joinGroupIfLaunched()
+    try runOnEveryRank()
+  }
+}
+
 /// Joins the process group when the environment names one (RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT, or
-/// SLURM's); `command` must be one that runs data-parallel. Returns whether this process is one of several ranks.
+/// SLURM's). Returns whether this process is one of several ranks.
 @discardableResult
-func joinGroupIfLaunched(_ command: String) throws -> Bool {
+func joinGroupIfLaunched() throws -> Bool {
   guard let env = try DistributedEnvironment.fromEnvironment() else { return false }
   // A rank of `--nproc` ends with its launcher, even one killed by SIGKILL (which it cannot forward); the signals
   // the launcher forwards act, even where the launcher's own parent had them ignored or blocked (both inherited:
@@ -22,9 +39,6 @@ func joinGroupIfLaunched(_ command: String) throws -> Bool {
     sigaddset(&stops, SIGTERM)
     pthread_sigmask(SIG_UNBLOCK, &stops, nil)
     guard ProcessGroup.endWithParent(signal: SIGKILL, parent: launcher) else { throw CLIError("rank \(env.rank): its --nproc launcher (pid \(launcher)) has ended") }
-  }
-  guard ["pretrain", "evaluate", "finetune", "experiment", "compare", "knn", "resume"].contains(command) else {
-    throw CLIError("`pretext \(command)` does not run data-parallel (the environment names rank \(env.rank) of \(env.worldSize)): run it in one process")
   }
   let vars = ProcessInfo.processInfo.environment
   let timeout = Double(vars["PRETEXT_DIST_TIMEOUT"] ?? "") ?? 300
@@ -46,7 +60,7 @@ func joinGroupIfLaunched(_ command: String) throws -> Bool {
   }
   if group.rank == 0 {
     let engines = group.usesNCCL ? "Gloo for CPU tensors, NCCL for CUDA tensors" : "Gloo"
-    print("data-parallel: \(group.worldSize) ranks (rendezvous \(env.masterAddress):\(env.masterPort), \(engines), collective timeout \(Int(timeout)) s)")
+    say("data-parallel: \(group.worldSize) ranks (rendezvous \(env.masterAddress):\(env.masterPort), \(engines), collective timeout \(Int(timeout)) s)")
   }
   return true
 }
@@ -61,17 +75,12 @@ struct LaunchFlags: ParsableArguments {
   func validate() throws { try validateRankCount(nproc) }
 
   /// With `--nproc` above 1, becomes the launcher of that many ranks (never returns).
-  func startLocalRanksIfAsked() throws { try launchLocalRanksIfAsked(nproc) }
+  func startLocalRanksIfAsked() throws { if let nproc, nproc > 1 { try launchLocalRanks(nproc) } }
 }
 
 /// `--nproc` is a count of processes: 1 or more.
 func validateRankCount(_ n: Int?) throws {
   if let n, n < 1 { throw ValidationError("--nproc must be at least 1 (got \(n))") }
-}
-
-/// Launches `n` local ranks when `n` is above 1 (never returns then); else does nothing.
-func launchLocalRanksIfAsked(_ n: Int?) throws {
-  if let n, n > 1 { try launchLocalRanks(n) }
 }
 
 /// `--nproc N`: runs this same command line (without `--nproc`) as N ranks on this machine, on loopback with a

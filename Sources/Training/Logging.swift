@@ -5,12 +5,12 @@ import Torch
 import Glibc
 #endif
 
-/// Live progress: on a terminal a bar redrawn in place (epoch, batch, smoothed loss, rate, ETA); otherwise
-/// one plain line per epoch, so logs stay readable.
+/// Live progress: on a terminal a bar redrawn in place (epoch, batches done, smoothed loss, images per second,
+/// time left in the epoch), as fastai's and tqdm's; otherwise one plain line per epoch, so logs stay readable.
 public final class ProgressCallback: Callback {
   let isTerminal: Bool
   let write: (String) -> Void
-  var epochStart = Date(), smoothed = 0.0, seenBatches = 0
+  var epochStart = Date(), smoothed = 0.0, seenBatches = 0, seenImages = 0
 
   public init(isTerminal: Bool = isatty(1) == 1, write: @escaping (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }) {
     (self.isTerminal, self.write) = (isTerminal, write)
@@ -19,17 +19,18 @@ public final class ProgressCallback: Callback {
   public func on(_ event: Event, _ l: Learner) throws {
     switch event {
     case .beforeEpoch:
-      (epochStart, smoothed, seenBatches) = (Date(), 0, 0)
+      (epochStart, smoothed, seenBatches, seenImages) = (Date(), 0, 0, 0)
     case .afterBatch where l.isTrainingPhase && isTerminal:
       seenBatches += 1
+      seenImages += l.batch?.count ?? 0
       if let v = l.batchLosses.last { smoothed = seenBatches == 1 ? v : 0.98 * smoothed + 0.02 * v }
       let n = l.train.batchCount, done = l.batchIndex + 1
       let elapsed = Date().timeIntervalSince(epochStart)
       let rate = Double(done) / Swift.max(elapsed, 1e-9)
       let width = 24, filled = width * done / Swift.max(n, 1)
       let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-      write(String(format: "\r\u{1B}[2Kepoch %d %@ %d/%d  loss %.4f  %.1f batch/s  ETA %.0fs", l.epoch + 1, bar, done, n,
-                   smoothed, rate, Double(n - done) / Swift.max(rate, 1e-9)))
+      write(String(format: "\r\u{1B}[2Kepoch %d %@ %d/%d  loss %.4f  %.0f images/s  ETA %.0fs", l.epoch + 1, bar, done, n,
+                   smoothed, Double(seenImages) / Swift.max(elapsed, 1e-9), Double(n - done) / Swift.max(rate, 1e-9)))
     case .afterEpoch:
       guard let r = l.history.last else { return }
       let metrics = r.metrics.keys.sorted().map { String(format: "  %@ %.4f", $0, r.metrics[$0]!) }.joined()

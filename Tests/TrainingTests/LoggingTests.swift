@@ -79,7 +79,7 @@ func readScalars(_ path: String) throws -> [(tag: String, value: Float, step: In
     let learner = try makeLearner(smallNet())
     learner.callbacks.append(ProgressCallback(isTerminal: true) { out += $0 })
     try learner.fit(.flatCos(epochs: 1, lr: .value(1e-3)))
-    #expect(out.contains("\r") && out.contains("8/8") && out.contains("ETA") && out.hasSuffix("s\n"))
+    #expect(out.contains("\r") && out.contains("8/8") && out.contains("images/s") && out.contains("ETA") && out.hasSuffix("s\n"))
   }
 
   @Test func crc32cKnownValue() {

@@ -1,0 +1,60 @@
+// `pretext evaluate` (and its older spelling `finetune`).
+import ArgumentParser
+import Foundation
+import ImageData
+import SelfSupervised
+import Study
+import Torch
+import Training
+
+
+/// `pretext evaluate --protocol NAME --encoder FILE`: one downstream training under a protocol. `finetune` is its
+/// older spelling (`--init`/`--init-from` for `--encoder`, `--mode` for `--protocol`).
+struct EvaluateCommand: DataParallelCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "evaluate", abstract: "Train the classifier under a protocol (random, or one from an encoder) and report its accuracy.",
+    aliases: ["finetune"])
+  @Option(name: [.customLong("protocol"), .customLong("mode")],
+          help: "The protocol (default: full with an encoder, random without): random (no encoder), full (every layer at one lr), head (body frozen), discriminative (head first, then lr/100…lr), lpft (head first, then every layer at one lr) or linear (a probe).")
+  var `protocol`: Scenario?
+  @Option(name: [.customLong("encoder"), .customLong("init"), .customLong("init-from")],
+          help: "The encoder file (e.g. a run's pretext/<task>/encoder.safetensors), or random (the same as none).")
+  var encoder: String?
+  @OptionGroup var options: StudyOptions
+  @OptionGroup var launch: LaunchFlags
+
+  /// The encoder file, nil for random weights.
+  var encoderFile: String? { encoder == "random" ? nil : encoder }
+
+  /// The protocol asked for; `--protocol full` with `--encoder random` (finetune's `--init random --mode full`) is
+  /// random init.
+  var scenario: Scenario {
+    let asked = `protocol` ?? (encoderFile == nil ? .random : .full)
+    return asked == .full && encoder == "random" ? .random : asked
+  }
+
+  func validate() throws {
+    if scenario == .random {
+      guard encoderFile == nil else { throw ValidationError("--protocol random starts from random weights: no --encoder") }
+    } else {
+      try validateEncoderFile(encoderFile, flag: "--encoder")
+    }
+    try options.validate(protocols: [scenario])
+  }
+
+  func runOnEveryRank() throws { try runEvaluation(scenario, encoder: encoderFile, options) }
+}
+
+/// One evaluation run folder: `scenario` from `encoder` (nil: random init).
+func runEvaluation(_ scenario: Scenario, encoder: String?, _ options: StudyOptions) throws {
+  let encoder = encoder.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+  let config = try options.config()
+  let data = try options.dataset(config)
+  let (dir, lock) = try options.startSharedRun(
+    "finetune", config, RunManifest(kind: .finetune, dataset: data.root, scenario: scenario, encoder: encoder))
+  let r = try withExtendedLifetime(lock) {
+    try trainScenario(scenario, run: 0, data: data, encoder: encoder, config, runDir: dir, callbacks: Parallel.writers([ProgressCallback()]))
+  }
+  say("scenario: \(scenario.rawValue); run folder: \(dir)")
+  say(String(format: "final accuracy %.4f, best %.4f", r.result.finalAccuracy, r.result.bestAccuracy))
+}

@@ -1,0 +1,34 @@
+// `pretext pretrain`.
+import ArgumentParser
+import Foundation
+import ImageData
+import SelfSupervised
+import Study
+import Torch
+import Training
+
+
+/// `pretext pretrain --task NAME`: the pretext task alone.
+struct PretrainCommand: DataParallelCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "pretrain", abstract: "Train a pretext task (--task, default inpainting) and save its encoder.")
+  @Argument(help: "The pretext task (same as --task; kept for `pretrain inpainting`).") var taskName: String?
+  @OptionGroup var options: StudyOptions
+  @OptionGroup var launch: LaunchFlags
+
+  func validate() throws {
+    if let taskName, let flag = options.task, flag != taskName { throw ValidationError("two tasks given: '\(taskName)' and --task \(flag)") }
+    if let taskName {
+      do { _ = try PretextTasks.parse(taskName) } catch let e as PretextTasks.SpecError { throw ValidationError(e.description) }
+    }
+  }
+
+  func runOnEveryRank() throws {
+    var config = try options.config()
+    if let taskName { config.task = taskName }
+    let data = try options.dataset(config)
+    let (dir, lock) = try options.startSharedRun("pretrain", config, RunManifest(kind: .pretrain, dataset: data.root, task: config.task))
+    let (r, stage) = try withExtendedLifetime(lock) { try runPretext(data, config, runDir: dir, callbacks: Parallel.writers([ProgressCallback()])) }
+    say("encoder: \(stage.file(r.encoderFile))\npicture: \(stage.file(r.pictureFile))")
+  }
+}

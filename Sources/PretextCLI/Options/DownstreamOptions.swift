@@ -1,0 +1,30 @@
+// The classifier's training under the protocols (the "Downstream" group of `--help`).
+import ArgumentParser
+import Foundation
+import Study
+import NN
+import Torch
+
+/// How the classifier trains under a protocol.
+struct DownstreamOptions: ParsableArguments {
+  @Option(help: "Downstream runs per scenario.") var runs: Int?
+  @Option(help: "Downstream epochs.") var epochs: Int?
+  @Option(help: "Downstream image size.") var size: Int?
+  @Option(help: "Downstream batch size.") var batch: Int?
+  @Option(help: "Scenario 3: head-only epochs before unfreezing.") var headEpochs: Int?
+  @Option(help: "Learning rate (downstream; the pretext's with `pretrain`).") var lr: Double?
+  @Option(help: "Downstream classifier head: linear (xresnet's) or fastai (vision_learner's concat-pool head); a linear probe is always linear.") var head: XResNet.Head?
+  @Option(help: "Downstream optimisation: study (Ranger + flat-cos) or fastai (Adam + one-cycle, fastai's defaults).") var downstreamRecipe: String?
+  @Flag(help: "Linear probe: train on the frozen body's features computed once (no augmentation; much faster).") var cacheFeatures = false
+  func apply(to c: inout StudyConfig) throws {
+    if let head { c.head = head.rawValue }
+    if let downstreamRecipe { c.downstreamRecipe = downstreamRecipe }
+    if cacheFeatures { c.cacheFeatures = true }
+    if let runs { c.runs = runs }
+    if let epochs { c.epochs = epochs }
+    if let size { c.size = size }
+    if let batch { c.batch = batch }
+    if let headEpochs { c.headEpochs = headEpochs }
+    if let lr { (c.lr, c.pretextLR) = (lr, lr) }  // `pretrain --lr` is the pretext's
+  }
+}

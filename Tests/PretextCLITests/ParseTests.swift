@@ -1,0 +1,78 @@
+// The command line parsed in-process: which command a line makes, with which settings, and what is refused (with
+// the flag named) before anything runs. The end-to-end behaviour of the commands is tested in StudyTests by
+// running the built tool.
+import ArgumentParser
+import Foundation
+import Testing
+import TestSupport
+@testable import PretextCLI
+@testable import SelfSupervised
+@testable import Study
+
+@Suite struct ParseTests {
+  /// The error message `pretext` would print for `arguments` (nil: they parse).
+  static func refusal(_ arguments: [String]) -> String? {
+    do { _ = try Pretext.parseAsRoot(arguments); return nil } catch { return Pretext.message(for: error) }
+  }
+
+  @Test func everyCommandParsesAndTheDataParallelOnesSaySo() throws {
+    let dp: [String: Bool] = ["compare": true, "experiment": true, "pretrain": true, "evaluate": true, "knn": true, "resume": true,
+                              "data": false, "show": false, "tasks": false, "predict": false]
+    let lines = ["compare": ["compare"], "experiment": ["experiment"], "pretrain": ["pretrain"], "evaluate": ["evaluate"],
+                 "knn": ["knn", "--encoder", "random"], "resume": ["resume", "RUN"], "data": ["data", "synth", "/nonexistent/new"],
+                 "show": ["show", "RUN"], "tasks": ["tasks"], "predict": ["predict", "--model", "m", "a.png"]]
+    for (name, line) in lines {
+      let command = try Pretext.parseAsRoot(line)
+      #expect((command is DataParallelCommand) == dp[name]!, "\(name)")
+    }
+  }
+
+  @Test func finetuneIsEvaluatesOlderSpelling() throws {
+    let encoder = NSTemporaryDirectory() + "pretext-parse-\(UUID().uuidString).safetensors"
+    FileManager.default.createFile(atPath: encoder, contents: Data([0]))
+    defer { try? FileManager.default.removeItem(atPath: encoder) }
+    func scenario(_ line: [String]) throws -> Scenario { try #require(try Pretext.parseAsRoot(line) as? EvaluateCommand).scenario }
+    #expect(try scenario(["finetune"]) == .random)
+    #expect(try scenario(["finetune", "--init", "random", "--mode", "full"]) == .random)
+    #expect(try scenario(["finetune", "--init-from", encoder, "--mode", "head"]) == .head)
+    #expect(try scenario(["finetune", "--init-from", encoder]) == .full)
+    #expect(try scenario(["evaluate", "--protocol", "lpft", "--encoder", encoder]) == .lpft)
+    #expect(Self.refusal(["evaluate", "--protocol", "full"])?.contains("--encoder") == true)
+    #expect(Self.refusal(["evaluate", "--protocol", "random", "--encoder", encoder])?.contains("random weights") == true)
+    // The choices are listed when one is wrong.
+    let bogus = Self.refusal(["evaluate", "--protocol", "bogus"])
+    #expect(bogus?.contains("discriminative") == true && bogus?.contains("lpft") == true, "\(bogus ?? "")")
+  }
+
+  @Test func badSettingsAreRefusedNamingTheFlag() throws {
+    for (line, flag) in [(["compare", "--nproc=-1"], "--nproc"), (["resume", "RUN", "--nproc=-2"], "--nproc"), (["pretrain", "--batch", "1"], "--batch"),
+                         (["compare", "--tasks", "colorization", "--channels", "1"], "colorization"),
+                         (["evaluate", "--protocol", "discriminative", "--encoder", "random", "--epochs", "2", "--head-epochs", "2"], "--encoder"),
+                         (["pretrain", "--task", "rotation:1e-300"], "rotation"), (["compare", "--protocols", "knn", "bogus"], "bogus")] {
+      let message = Self.refusal(line)
+      #expect(message?.contains(flag) == true, "\(line): \(message ?? "parsed")")
+    }
+    // A DICOM window with a negative centre is a value, not a flag.
+    let compare = try #require(try Pretext.parseAsRoot(["compare", "--dicom-window", "-600,1500"]) as? CompareCommand)
+    #expect(try compare.options.config().dicomWindow == [-600, 1500])
+  }
+
+  @Test func settingsReachTheConfig() throws {
+    let command = try #require(try Pretext.parseAsRoot(["pretrain", "--task", "inpainting", "--cutout-size", "3-7", "--widen", "0.5",
+                                                         "--pretext-epochs", "4", "--precision", "fp32"]) as? PretrainCommand)
+    let c = try command.options.config()
+    #expect(c.cutoutHoleSize == [3, 7] && c.widen == 0.5 && c.pretextEpochs == 4 && c.precision == .fp32)
+  }
+
+  /// docs/CLI.md is what scripts/docs/cli-md.sh makes from the built tool's `--help`: it cannot go stale unnoticed.
+  @Test func theCommittedCLIPageIsTheToolsOwnHelp() throws {
+    let root = repositoryRoot()
+    let out = NSTemporaryDirectory() + "pretext-cli-\(UUID().uuidString).md"
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let r = try runTool(URL(fileURLWithPath: "/bin/bash"), [root + "/scripts/docs/cli-md.sh", out],
+                        environment: ["PRETEXT_TOOL": try builtTool("pretext").path])
+    try #require(r.status == 0, "\(r.output)")
+    let made = try String(contentsOfFile: out, encoding: .utf8), committed = try String(contentsOfFile: root + "/docs/CLI.md", encoding: .utf8)
+    #expect(made == committed, "docs/CLI.md is stale: run scripts/docs/cli-md.sh")
+  }
+}
