@@ -1,3 +1,5 @@
+// lightly's heads: the projectors and predictors of the joint-embedding methods.
+import NN
 import Torch
 
 /// lightly's ProjectionHead: blocks of Linear (without bias when a BatchNorm follows) → BatchNorm1d? → ReLU?,
