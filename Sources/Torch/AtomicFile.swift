@@ -22,17 +22,7 @@ public struct AtomicFileWriter: ~Copyable {
     if fd < 0 { throw FileError(path: path, "cannot create \(temporaryPath): \(String(cString: strerror(errno)))") }
   }
 
-  public mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
-    var offset = 0
-    while offset < bytes.count {
-      let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw FileError(path: path, "write failed: \(String(cString: strerror(errno)))")
-      }
-      offset += n
-    }
-  }
+  public mutating func write(_ bytes: UnsafeRawBufferPointer) throws { try OutputFile.writeAll(bytes, fd: fd, path: path) }
 
   public mutating func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 

@@ -70,16 +70,19 @@ public enum OutputFile {
   }
 
   static func writeAll(_ bytes: [UInt8], fd: Int32, path: String) throws {
-    try bytes.withUnsafeBytes { buffer in
-      var offset = 0
-      while offset < buffer.count {
-        let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-        if n < 0 {
-          if errno == EINTR { continue }
-          throw FileError(path: path, "write failed: \(String(cString: strerror(errno)))")
-        }
-        offset += n
+    try bytes.withUnsafeBytes { try writeAll($0, fd: fd, path: path) }
+  }
+
+  /// Every byte of `buffer` to `fd` (a short write or EINTR goes on where it stopped); errors name `path`.
+  static func writeAll(_ buffer: UnsafeRawBufferPointer, fd: Int32, path: String) throws {
+    var offset = 0
+    while offset < buffer.count {
+      let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw FileError(path: path, "write failed: \(String(cString: strerror(errno)))")
       }
+      offset += n
     }
   }
 
