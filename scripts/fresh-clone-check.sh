@@ -29,7 +29,7 @@ tail -n 1 "$work/smoke.log"
 bin="$(swift build --show-bin-path)"
 run "$bin/pretext" data synth "$work/data" --size 32 --train-per-class 2 --valid-per-class 1 --unsup 20 >/dev/null
 run "$bin/pretext" experiment --data "$work/data" --out "$work/runs" --size 32 --pretext-size 32 --widen 0.125 --batch 8 \
-  --pretext-batch 8 --epochs 1 --head-epochs 1 --pretext-epochs 1 --runs 1 --workers 1 >"$work/experiment.log" 2>&1 \
+  --pretext-batch 8 --epochs 2 --head-epochs 1 --pretext-epochs 1 --runs 1 --workers 1 >"$work/experiment.log" 2>&1 \
   || { tail -n 30 "$work/experiment.log" >&2; echo "[fresh clone] pretext experiment failed" >&2; exit 1; }
 ls "$work"/runs/experiment-*/report.md >/dev/null
 echo "[fresh clone] clean clone built and ran with HOME=$home in $(( $(date +%s) - start )) s"

@@ -28,7 +28,10 @@ public struct ClassifierInfo: Codable, Equatable, Sendable {
   public var inChannels: Int { channels ?? 3 }
 
   public var metadata: [String: String] {
-    ["format": "pt", Self.metadataKey: String(decoding: try! JSONEncoder().encode(self), as: UTF8.self)]  // plain fields: cannot fail
+    // Sorted keys: the same classifier gives the same bytes in every process (a Swift dictionary's order is not).
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    return ["format": "pt", Self.metadataKey: String(decoding: try! encoder.encode(self), as: UTF8.self)]  // plain fields: cannot fail
   }
 
   /// The info in `path`'s metadata; a file without it (a pretext encoder, weights from elsewhere) is an error.

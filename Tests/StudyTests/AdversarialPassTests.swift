@@ -249,6 +249,8 @@ import TestSupport
     let t = try TinyRun()
     let classifier = try XResNet(.resnet34, classes: 3, widen: 0.125)
     let info = ClassifierInfo(classes: ["a", "b", "c"], size: 32, widen: 0.125, head: "linear")
+    // Its metadata has sorted keys: the same classifier is the same bytes in every process.
+    #expect(info.metadata[ClassifierInfo.metadataKey]?.hasPrefix(#"{"arch":"xresnet34","channels":3,"classes":"#) == true)
     var state = classifier.stateDict()
     let i = try #require(state.firstIndex { $0.name.hasSuffix("weight") && $0.tensor.dtype == .float32 })
     state[i].tensor = try Tensor.full(state[i].tensor.shape, .float(.nan))
