@@ -1,7 +1,7 @@
 """How much an encoder's residual blocks contribute: the mean |γ| of the last BatchNorm of every residual branch
 (fastai's xresnet starts it at 0, so near 0 means the block is still about the identity), min / median / max
 over the blocks, for each encoder.safetensors (or classifier model.safetensors) named.
-  python scripts/science/residual-gammas.py RUN/pretext/inpainting-6ep/encoder.safetensors …   (needs safetensors, torch)"""
+  python experiments/residual-gammas.py RUN/pretext/inpainting-6ep/encoder.safetensors …   (needs safetensors, torch)"""
 import sys
 from safetensors.torch import load_file
 
