@@ -93,10 +93,11 @@ public struct PretextSummary: Codable, Sendable {
   public let trainingItems: Int
 }
 
-/// The base settings of a comparison folder: the config without what the plan sets or what does not change results.
+/// The base settings of a comparison folder: the config without what the plan sets (task, length, runs) or what
+/// changes no result (`withoutBookkeeping`).
 func comparable(_ c: StudyConfig) -> StudyConfig {
-  var c = c
-  (c.task, c.pretextEpochs, c.runs, c.workers, c.keepCheckpoints) = ("", 0, 0, 1, false)
+  var c = c.withoutBookkeeping()
+  (c.task, c.pretextEpochs, c.runs) = ("", 0, 0)
   return c
 }
 

@@ -221,13 +221,21 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     }
   }
 
-  /// Identifies a stage of a run made with this config, for its checkpoints: a checkpoint of another stage,
-  /// run or config is refused on resume. Settings that do not change what is computed (workers,
-  /// keepCheckpoints) are left out.
-  public func fingerprint(stage: String) throws -> String {
+  /// This config with the settings that change nothing a run computes set to fixed values: the loader's thread count
+  /// and whether finished stages' checkpoints are kept. The one list of them: stage fingerprints and a comparison
+  /// folder's settings both leave them out.
+  public func withoutBookkeeping() -> StudyConfig {
     var c = self
     (c.workers, c.keepCheckpoints) = (1, false)
-    return "\(stage); config \(Checksum.hex(Array(try RunFolder.encoder().encode(c))))"
+    return c
+  }
+
+  /// Identifies a stage of a run made with this config, for its checkpoints and its result file: another stage's,
+  /// run's or config's is refused on resume. The digest is of the whole encoded config less its bookkeeping, so
+  /// (mind it) a field added to the config changes every earlier run's digests unless it is left out when at its
+  /// default.
+  public func fingerprint(stage: String) throws -> String {
+    "\(stage); config \(Checksum.hex(Array(try RunFolder.encoder().encode(withoutBookkeeping()))))"
   }
 
   /// The study's protocol (for a GPU).

@@ -52,6 +52,16 @@ import TestSupport
       let message = Self.refusal(line)
       #expect(message?.contains(flag) == true, "\(line): \(message ?? "parsed")")
     }
+    // A task's own flag with no task that reads it: refused, naming the flag and the tasks that do read it.
+    for (line, flag) in [(["pretrain", "--task", "rotation", "--cutout-size", "3-7"], "--cutout-size"),
+                         (["compare", "--tasks", "simclr", "rotation", "--swav-queue", "64"], "--swav-queue"),
+                         (["experiment", "--task", "jigsaw", "--unet-skips", "none"], "--unet-skips"),
+                         (["evaluate", "--cutout-fill", "noise"], "--cutout-fill")] {
+      let message = Self.refusal(line)
+      #expect(message?.contains(flag) == true && message?.contains("inpainting") == true || message?.contains("swav") == true, "\(line): \(message ?? "parsed")")
+    }
+    _ = try Pretext.parseAsRoot(["compare", "--tasks", "rotation", "inpainting:1,rotation:1", "--cutout-size", "3-7"])  // one task reads it
+    _ = try Pretext.parseAsRoot(["compare", "--unet-skips", "none"])  // the demo preset's tasks are U-Net tasks
     // A DICOM window with a negative centre is a value, not a flag.
     let compare = try #require(try Pretext.parseAsRoot(["compare", "--dicom-window", "-600,1500"]) as? CompareCommand)
     #expect(try compare.options.config().dicomWindow == [-600, 1500])

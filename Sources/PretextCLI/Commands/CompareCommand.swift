@@ -48,6 +48,7 @@ struct CompareCommand: DataParallelCommand {
     let plan = try plan()
     do { try plan.validate() } catch let e as StudyConfig.ConfigError { throw ValidationError(e.message) }
     try options.validate(protocols: plan.protocols.compactMap(Scenario.init(rawValue:)))
+    try options.validateTaskFlags(pretextTasks: plan.tasks)
     if try options.config(severalLengths: true).channels == 1, let colour = try colourTasks(plan.tasks).first {
       throw ValidationError("--tasks: \(colour) needs colour images: it cannot train with --channels 1 (leave it out of --tasks)")
     }

@@ -40,6 +40,7 @@ struct EvaluateCommand: DataParallelCommand {
       try validateEncoderFile(encoderFile, flag: "--encoder")
     }
     try options.validate(protocols: [scenario])
+    try options.validateTaskFlags(pretextTasks: [])
   }
 
   func runOnEveryRank() throws { try runEvaluation(scenario, encoder: encoderFile, options) }

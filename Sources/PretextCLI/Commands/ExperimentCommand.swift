@@ -17,7 +17,10 @@ struct ExperimentCommand: DataParallelCommand {
   @OptionGroup var options: StudyOptions
   @OptionGroup var launch: LaunchFlags
 
-  func validate() throws { try options.validate(protocols: Scenario.study) }
+  func validate() throws {
+    try options.validate(protocols: Scenario.study)
+    try options.validateTaskFlags(pretextTasks: [options.config().task])
+  }
 
   func runOnEveryRank() throws {
     let config = try options.config()

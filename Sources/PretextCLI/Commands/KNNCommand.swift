@@ -23,6 +23,7 @@ struct KNNCommand: DataParallelCommand {
     guard k >= 1 else { throw ValidationError("--k must be at least 1 (got \(k))") }
     guard temperature > 0, temperature.isFinite else { throw ValidationError("--temperature must be above 0 (got \(temperature))") }
     if encoder != "random" { try validateEncoderFile(encoder, flag: "--encoder") }
+    try options.validateTaskFlags(pretextTasks: [])
   }
 
   func runOnEveryRank() throws {

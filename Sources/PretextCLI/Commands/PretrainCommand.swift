@@ -21,6 +21,7 @@ struct PretrainCommand: DataParallelCommand {
     if let taskName {
       do { _ = try PretextTasks.parse(taskName) } catch let e as PretextTasks.SpecError { throw ValidationError(e.description) }
     }
+    try options.validateTaskFlags(pretextTasks: [taskName ?? options.config().task])
   }
 
   func runOnEveryRank() throws {

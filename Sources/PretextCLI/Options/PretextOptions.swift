@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Study
 import ImageData
+import SelfSupervised
 import Torch
 
 /// The pretext task, its own settings and its training.
@@ -19,6 +20,28 @@ struct PretextOptions: ParsableArguments {
   @Option(help: "U-Net tasks (inpainting, colorization, masked): the encoder-to-decoder skip connections, all (fastai's) or none (the decoder sees only the deepest features).") var unetSkips: String?
   @Option(help: "Pretext: kNN accuracy of the encoder on the downstream data every N epochs and at the last (default 0: off).") var knnEvery: Int?
   @Option(help: "The kNN monitor's bank and queries: at most about this many train/ and val/ images each, class-stratified (default 2000).") var knnMonitorImages: Int?
+  /// The task-specific flags given, each with the setting it sets.
+  var taskFlagsGiven: [(flag: String, setting: TaskSetting)] {
+    let given: [(Bool, String, TaskSetting)] = [
+      (cutoutHoles != nil, "--cutout-holes", .cutout), (cutoutSize != nil, "--cutout-size", .cutout),
+      (cutoutFill != nil, "--cutout-fill", .cutout), (swavQueue != nil, "--swav-queue", .swavQueue),
+      (unetSkips != nil, "--unet-skips", .unetSkips),
+    ]
+    return given.filter(\.0).map { ($0.1, $0.2) }
+  }
+
+  /// A task-specific flag is refused when none of `tasks` (the specs this command trains; none for a command
+  /// that trains no pretext) reads its setting: it would change nothing, silently.
+  func validateTaskFlags(tasks: [String]) throws {
+    let names = try tasks.flatMap { try PretextTasks.parse($0).map(\.name) }
+    let read = Set(names.compactMap { PretextTasks.named($0)?.settingsRead }.joined())
+    for (flag, setting) in taskFlagsGiven where !read.contains(setting) {
+      let readers = PretextTasks.all.filter { $0.settingsRead.contains(setting) }.map { $0.name }.joined(separator: ", ")
+      throw ValidationError("\(flag) is a setting of \(readers), and "
+        + (names.isEmpty ? "this command trains no pretext task" : "no task trained here reads it (\(names.joined(separator: ", ")))"))
+    }
+  }
+
   /// `--pretext-epochs` as numbers (nil when not given).
   func pretextLengths() throws -> [Int]? {
     guard let pretextEpochs else { return nil }

@@ -43,6 +43,9 @@ struct StudyOptions: ParsableArguments {
 
   func pretextLengths() throws -> [Int]? { try pretext.pretextLengths() }
 
+  /// The task-specific flags checked against the pretext tasks this command trains (`PretextOptions`).
+  func validateTaskFlags(pretextTasks: [String]) throws { try pretext.validateTaskFlags(tasks: pretextTasks) }
+
   /// The settings: the preset, then each group's flags; `severalLengths`: `--pretext-epochs` may list several
   /// (compare), the longest is the config's.
   func config(severalLengths: Bool = false) throws -> StudyConfig {

@@ -11,6 +11,7 @@ import Training
 public final class ColorizationTask: RegisteredTask {
   public static let name = "colorization"
   public static let summary = "predict colour (CIE ab) from lightness (L): U-Net regression, MSE (Zhang et al.'s L2 baseline)"
+  public static var settingsRead: Set<TaskSetting> { [.unetSkips] }
   public static let abScale = 110.0
   public static let needsColour = true
   let settings: TaskSettings

@@ -8,6 +8,7 @@ import Training
 public final class InpaintingTask: RegisteredTask {
   public static let name = "inpainting"
   public static let summary = "restore RandomCutout holes (U-Net over xresnet34, MSE): the study's pretext"
+  public static var settingsRead: Set<TaskSetting> { [.cutout, .unetSkips] }
   let settings: TaskSettings
   public let unet: DynamicUnet
 

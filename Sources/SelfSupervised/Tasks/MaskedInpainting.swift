@@ -12,6 +12,7 @@ import Training
 public final class MaskedInpaintingTask: RegisteredTask {
   public static let name = "masked"
   public static let summary = "restore 60 % of an 8×8 patch grid from the rest, per-patch normalised targets (SparK-style, U-Net, MSE on masked patches)"
+  public static var settingsRead: Set<TaskSetting> { [.unetSkips] }
   public static let grid = 8, ratio = 0.6
   let settings: TaskSettings
   public let unet: DynamicUnet

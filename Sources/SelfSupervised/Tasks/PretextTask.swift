@@ -54,6 +54,17 @@ public protocol PretextTask: AnyObject {
   var paperRecipe: TrainingRecipe? { get }
 }
 
+/// The settings of `TaskSettings` that only some tasks read: a flag for one of them is refused when no task being
+/// trained reads it (`--cutout-size` with `--task rotation` would be silently ignored).
+public enum TaskSetting: String, Sendable, CaseIterable {
+  /// Inpainting's holes: count, size and fill (`--cutout-holes`, `--cutout-size`, `--cutout-fill`).
+  case cutout
+  /// SwAV's queue (`--swav-queue`).
+  case swavQueue
+  /// The U-Net's skip connections (`--unet-skips`), in the tasks that build one.
+  case unetSkips
+}
+
 /// A task in the registry, selected by name (`--task NAME`).
 public protocol RegisteredTask: PretextTask {
   /// The registry name and one line about it (`pretext tasks`).
@@ -61,6 +72,8 @@ public protocol RegisteredTask: PretextTask {
   static var summary: String { get }
   /// Whether the task is about colour (colorization): it cannot train on 1-channel images.
   static var needsColour: Bool { get }
+  /// The task-specific settings it reads (none by default).
+  static var settingsRead: Set<TaskSetting> { get }
   /// The task on `backbone` when given (an xresnet34 body of the settings' width; a multi-task run passes
   /// every task the same one), else on a new one.
   init(_ settings: TaskSettings, backbone: Sequential?) throws
@@ -69,6 +82,7 @@ public protocol RegisteredTask: PretextTask {
 extension RegisteredTask {
   public init(_ settings: TaskSettings) throws { try self.init(settings, backbone: nil) }
   public static var needsColour: Bool { false }
+  public static var settingsRead: Set<TaskSetting> { [] }
 }
 
 extension PretextTask {

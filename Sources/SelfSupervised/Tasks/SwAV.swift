@@ -16,6 +16,7 @@ import Training
 public final class SwAVTask: RegisteredTask {
   public static let name = "swav"
   public static let summary = "predict one crop's Sinkhorn cluster codes from another's (SwAV: prototypes, 2 + 6 multi-crop, optional queue)"
+  public static var settingsRead: Set<TaskSetting> { [.swavQueue] }
   public static let temperature = 0.1, sinkhornIterations = 3, sinkhornEpsilon = 0.05
   public static let prototypes = 512, projection = 128, globalCrops = 2, localCrops = 6
   static let global = SSLAugment.Recipe(minScale: 0.14, jitter: (0.8, 0.8, 0.8, 0.2), blurP: 0.5)
