@@ -151,8 +151,8 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
 
 /// The recipe the config asks for: the study's (Ranger + flat-cos at `pretextLR`) or the task's paper's.
 public func pretextRecipe(_ task: any PretextTask, _ config: StudyConfig) throws -> TrainingRecipe {
-  if config.pretextRecipe == "fastai" { return .fastai(lr: config.pretextLR, weightDecay: config.weightDecay) }
-  guard config.pretextRecipe == "paper" else { return .study(lr: config.pretextLR, weightDecay: config.weightDecay) }
+  if config.pretextRecipe == .fastai { return .fastai(lr: config.pretextLR, weightDecay: config.weightDecay) }
+  guard config.pretextRecipe == .paper else { return .study(lr: config.pretextLR, weightDecay: config.weightDecay) }
   guard let recipe = task.paperRecipe else {
     throw StudyConfig.ConfigError("--pretext-recipe paper: '\(config.task)' has no paper recipe (several tasks at once have several papers; use --pretext-recipe study)")
   }

@@ -5,6 +5,20 @@ import SelfSupervised
 import Torch
 import Training
 
+/// How the pretext is optimised (`--pretext-recipe`): the study's Ranger + flat-cos at `pretextLR` for every task,
+/// fastai's Adam + one-cycle, or the task's paper's optimizer, batch-scaled lr, weight decay and schedule.
+public enum PretextRecipe: String, Codable, Sendable, CaseIterable { case study, paper, fastai }
+
+/// How the classifier is optimised (`--downstream-recipe`): the study's Ranger + flat-cos, or fastai's Adam + one-cycle.
+public enum DownstreamRecipe: String, Codable, Sendable, CaseIterable { case study, fastai }
+
+/// The U-Net tasks' encoder-to-decoder skip connections (`--unet-skips`): all (fastai's unet_learner), or none (a
+/// context encoder: the decoder sees only the deepest features).
+public enum UnetSkips: String, Codable, Sendable, CaseIterable {
+  case all
+  case withoutSkips = "none"  // not `none`: that would read as Optional's nil where a skips setting is optional
+}
+
 /// Every setting of the study, with the published protocol as the `imagewang` preset.
 public struct StudyConfig: Codable, Sendable, Equatable {
   // Pretext.
@@ -20,21 +34,21 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   public var cutoutHoles = [5, 9]
   public var cutoutHoleSize = [5, 49]
   /// What inpainting's holes hold: zero (the study's black), noise, or mixed (either, per hole).
-  public var cutoutFill = "zero"
+  public var cutoutFill = RandomCutout.Fill.zero
   /// SwAV's queue length per global crop (0: no queue; else at least the pretext batch).
   public var swavQueue = 0
   /// The U-Net tasks' skip connections: all (fastai's unet_learner, the study's) or none (a context encoder: the
   /// decoder sees only the encoder's deepest features).
-  public var unetSkips = "all"
+  public var unetSkips = UnetSkips.all
   /// How the pretext is optimised: `study` (Ranger + flat-cos at `pretextLR`, every task alike) or `paper`
   /// (the task's paper's optimizer, batch-scaled lr, weight decay and schedule).
-  public var pretextRecipe = "study"
+  public var pretextRecipe = PretextRecipe.study
   /// The downstream classifier's head: linear (xresnet's avg-pool + linear) or fastai (vision_learner's
   /// concat-pool head with BatchNorm and two linears). A linear probe always uses the linear head.
-  public var head = "linear"
+  public var head = XResNet.Head.linear
   /// How the downstream stages are optimised: study (Ranger + flat-cos) or fastai (Adam + one-cycle, fastai's
   /// defaults: β 0.9/0.99, ε 1e-5, decoupled weight decay, momentum cycled 0.95–0.85).
-  public var downstreamRecipe = "study"
+  public var downstreamRecipe = DownstreamRecipe.study
   /// The linear probe trains on the frozen body's features computed once (validation crop, no augmentation)
   /// instead of running the body on augmented crops every epoch.
   public var cacheFeatures = false
@@ -101,9 +115,19 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     self.init()
     let c = try decoder.container(keyedBy: CodingKeys.self)
     func take<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws { value = try c.decodeIfPresent(T.self, forKey: key) ?? value }
+    // A choice whose value is not one of its cases is refused naming the flag that sets it.
+    func choose<T: RawRepresentable & CaseIterable>(_ key: CodingKeys, _ value: inout T, _ flag: String) throws where T.RawValue == String {
+      guard let text = try c.decodeIfPresent(String.self, forKey: key) else { return }
+      guard let v = T(rawValue: text) else {
+        throw ConfigError("--\(flag) must be \(T.allCases.map(\.rawValue).joined(separator: ", ")) (got \(text))")
+      }
+      value = v
+    }
     try take(.task, &task); try take(.cutoutHoles, &cutoutHoles); try take(.cutoutHoleSize, &cutoutHoleSize)
-    try take(.cutoutFill, &cutoutFill); try take(.head, &head); try take(.downstreamRecipe, &downstreamRecipe); try take(.cacheFeatures, &cacheFeatures)
-    try take(.swavQueue, &swavQueue); try take(.unetSkips, &unetSkips); try take(.pretextRecipe, &pretextRecipe); try take(.labelFraction, &labelFraction)
+    try choose(.cutoutFill, &cutoutFill, "cutout-fill"); try choose(.head, &head, "head")
+    try choose(.downstreamRecipe, &downstreamRecipe, "downstream-recipe"); try take(.cacheFeatures, &cacheFeatures)
+    try take(.swavQueue, &swavQueue); try choose(.unetSkips, &unetSkips, "unet-skips"); try choose(.pretextRecipe, &pretextRecipe, "pretext-recipe")
+    try take(.labelFraction, &labelFraction)
     try take(.tuningSplit, &tuningSplit); try take(.knnEvery, &knnEvery); try take(.knnMonitorImages, &knnMonitorImages)
     try take(.pretextSize, &pretextSize); try take(.pretextBatch, &pretextBatch); try take(.pretextEpochs, &pretextEpochs)
     try take(.pretextLR, &pretextLR); try take(.cutoutReferenceSize, &cutoutReferenceSize); try take(.size, &size)
@@ -171,17 +195,6 @@ public struct StudyConfig: Codable, Sendable, Equatable {
     }
     try real(labelFraction, "label-fraction", above: 0, atMost: 1)
     try real(tuningSplit, "tuning-split", above: 0, atMost: 0.9, orEqual: true)
-    guard ["study", "paper", "fastai"].contains(pretextRecipe) else {
-      throw ConfigError("--pretext-recipe must be study, paper or fastai (got \(pretextRecipe))")
-    }
-    guard ["study", "fastai"].contains(downstreamRecipe) else {
-      throw ConfigError("--downstream-recipe must be study or fastai (got \(downstreamRecipe))")
-    }
-    guard XResNet.Head(rawValue: head) != nil else { throw ConfigError("--head must be linear or fastai (got \(head))") }
-    guard ["all", "none"].contains(unetSkips) else { throw ConfigError("--unet-skips must be all or none (got \(unetSkips))") }
-    guard RandomCutout.Fill(rawValue: cutoutFill) != nil else {
-      throw ConfigError("--cutout-fill must be zero, noise or mixed (got \(cutoutFill))")
-    }
     guard Device(device) != nil else { throw ConfigError("--device '\(device)' is not a device (cpu, cuda, cuda:N)") }
     if let autoPrecision {
       guard precision == .auto, autoPrecision != .auto else {
@@ -287,8 +300,8 @@ public struct StudyConfig: Codable, Sendable, Equatable {
   public var taskSettings: TaskSettings {
     TaskSettings(size: pretextSize, widen: widen, channels: channels, cutout: RandomCutout(
       count: cutoutHoles[0]...cutoutHoles[1], holeSize: cutoutHoleSize[0]...cutoutHoleSize[1],
-      relativeTo: pretextSize == cutoutReferenceSize ? nil : cutoutReferenceSize, fill: RandomCutout.Fill(rawValue: cutoutFill) ?? .zero),
-      swavQueue: swavQueue, unetSkips: unetSkips != "none")
+      relativeTo: pretextSize == cutoutReferenceSize ? nil : cutoutReferenceSize, fill: cutoutFill),
+      swavQueue: swavQueue, unetSkips: unetSkips == .all)
   }
 
   /// A setting out of its range, naming the flag that sets it.

@@ -3,9 +3,13 @@ import ArgumentParser
 import ImageData
 import NN
 import SelfSupervised
+import Study
 import Training
 
 extension XResNet.Head: ExpressibleByArgument {}
 extension RandomCutout.Fill: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
 extension Scenario: ExpressibleByArgument {}
+extension PretextRecipe: ExpressibleByArgument {}
+extension DownstreamRecipe: ExpressibleByArgument {}
+extension UnetSkips: ExpressibleByArgument {}

@@ -14,10 +14,10 @@ struct DownstreamOptions: ParsableArguments {
   @Option(help: "Scenario 3: head-only epochs before unfreezing.") var headEpochs: Int?
   @Option(help: "Learning rate (downstream; the pretext's with `pretrain`).") var lr: Double?
   @Option(help: "Downstream classifier head: linear (xresnet's) or fastai (vision_learner's concat-pool head); a linear probe is always linear.") var head: XResNet.Head?
-  @Option(help: "Downstream optimisation: study (Ranger + flat-cos) or fastai (Adam + one-cycle, fastai's defaults).") var downstreamRecipe: String?
+  @Option(help: "Downstream optimisation: study (Ranger + flat-cos) or fastai (Adam + one-cycle, fastai's defaults).") var downstreamRecipe: DownstreamRecipe?
   @Flag(help: "Linear probe: train on the frozen body's features computed once (no augmentation; much faster).") var cacheFeatures = false
   func apply(to c: inout StudyConfig) throws {
-    if let head { c.head = head.rawValue }
+    if let head { c.head = head }
     if let downstreamRecipe { c.downstreamRecipe = downstreamRecipe }
     if cacheFeatures { c.cacheFeatures = true }
     if let runs { c.runs = runs }

@@ -12,12 +12,12 @@ struct PretextOptions: ParsableArguments {
   @Option(help: "Pretext epochs (compare: several lengths, e.g. 2,5,10: trained once, the encoder saved at each).") var pretextEpochs: String?
   @Option(help: "Pretext image size.") var pretextSize: Int?
   @Option(help: "Pretext batch size.") var pretextBatch: Int?
-  @Option(help: "Pretext optimisation: study (Ranger + flat-cos at --lr, every task alike), fastai (Adam + one-cycle at --lr) or paper (the task's paper's optimizer, lr scaled with the batch, weight decay, schedule; --lr is not used).") var pretextRecipe: String?
+  @Option(help: "Pretext optimisation: study (Ranger + flat-cos at --lr, every task alike), fastai (Adam + one-cycle at --lr) or paper (the task's paper's optimizer, lr scaled with the batch, weight decay, schedule; --lr is not used).") var pretextRecipe: PretextRecipe?
   @Option(help: "Inpainting: holes per image, LO-HI (default 5-9).") var cutoutHoles: String?
   @Option(help: "Inpainting: hole side in pixels at 160 px, LO-HI (default 5-49).") var cutoutSize: String?
   @Option(help: "Inpainting: what the holes hold: zero (black, the study's), noise, or mixed (either, per hole).") var cutoutFill: RandomCutout.Fill?
   @Option(help: "SwAV: projections queued per global crop, used in Sinkhorn once full (default 0: no queue).") var swavQueue: Int?
-  @Option(help: "U-Net tasks (inpainting, colorization, masked): the encoder-to-decoder skip connections, all (fastai's) or none (the decoder sees only the deepest features).") var unetSkips: String?
+  @Option(help: "U-Net tasks (inpainting, colorization, masked): the encoder-to-decoder skip connections, all (fastai's) or none (the decoder sees only the deepest features).") var unetSkips: UnetSkips?
   @Option(help: "Pretext: kNN accuracy of the encoder on the downstream data every N epochs and at the last (default 0: off).") var knnEvery: Int?
   @Option(help: "The kNN monitor's bank and queries: at most about this many train/ and val/ images each, class-stratified (default 2000).") var knnMonitorImages: Int?
   /// The task-specific flags given, each with the setting it sets.
@@ -65,7 +65,7 @@ struct PretextOptions: ParsableArguments {
     if let v = try range(cutoutSize, "cutout-size") { c.cutoutHoleSize = v }
     if let swavQueue { c.swavQueue = swavQueue }
     if let unetSkips { c.unetSkips = unetSkips }
-    if let cutoutFill { c.cutoutFill = cutoutFill.rawValue }
+    if let cutoutFill { c.cutoutFill = cutoutFill }
     if let pretextRecipe { c.pretextRecipe = pretextRecipe }
     if let knnEvery { c.knnEvery = knnEvery }
     if let knnMonitorImages { c.knnMonitorImages = knnMonitorImages }

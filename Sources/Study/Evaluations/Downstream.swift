@@ -33,12 +33,12 @@ public func trainScenario(
   try config.validate(protocols: [scenario])
   // Few-label runs: the same seeded subset of train/'s labels for every run and protocol.
   let data = config.downstreamData(data)
-  let evaluation = FineTune(scenario, oneCycle: config.downstreamRecipe == "fastai")
+  let evaluation = FineTune(scenario, oneCycle: config.downstreamRecipe == .fastai)
   let stage = stage ?? Stage.evaluation(runDir, protocol: evaluation.name, run: run)
   let start = Date()
   let seed = config.seed &+ UInt64(run) &* 1000
   Runtime.manualSeed(seed)
-  let head = scenario == .linear ? .linear : XResNet.Head(rawValue: config.head) ?? .linear  // a probe is linear
+  let head = scenario == .linear ? .linear : config.head  // a probe is linear
   let model = try Init.withGenerator(Generator(seed: seed)) {
     try XResNet(.resnet34, inChannels: config.channels, classes: data.train.classes.count, widen: config.widen, head: head)
   }
@@ -56,7 +56,7 @@ public func trainScenario(
     try EncoderTransfer.loadBody(try SafeTensors.File(path: encoder).checked().tensors(), into: model, source: encoder)
   }
   try model.to(device: config.torchDevice, memoryFormat: config.memoryFormat)
-  let recipe = config.downstreamRecipe == "fastai" ? TrainingRecipe.fastai(lr: config.lr, weightDecay: config.weightDecay)
+  let recipe = config.downstreamRecipe == .fastai ? TrainingRecipe.fastai(lr: config.lr, weightDecay: config.weightDecay)
     : .study(lr: config.lr, weightDecay: config.weightDecay)
   let logs: [Callback] = callbacks + (try Parallel.writers([CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)]))
   let learner: Learner, plan: FitPlan

@@ -12,7 +12,7 @@ public enum CompareReport {
     let c = r.config
     return [
       "Dataset: \(r.dataset). Downstream: \(r.labelledImages) labelled train/ images\(c.labelFraction < 1 ? " (label fraction \(c.labelFraction))" : ""), validated on \(r.validation); \(c.epochs) epochs at \(c.size) px, batch \(c.batch), lr \(c.lr), xresnet34 × \(c.widen), seeds \(c.seed) + 1000 · run.",
-      "Pretext: \(r.pretexts.map(\.trainingItems).first.map(String.init) ?? "0") images of train/ and unsup/ without labels, \(c.pretextSize) px, batch \(c.pretextBatch), recipe \(c.pretextRecipe)\(c.pretextRecipe == "study" ? " (lr \(c.pretextLR))" : ""); "
+      "Pretext: \(r.pretexts.map(\.trainingItems).first.map(String.init) ?? "0") images of train/ and unsup/ without labels, \(c.pretextSize) px, batch \(c.pretextBatch), recipe \(c.pretextRecipe.rawValue)\(c.pretextRecipe == .study ? " (lr \(c.pretextLR))" : ""); "
         + (r.plan.pretextRuns == 1 ? "one pretext per task (a row's ± is the downstream seeds' spread only). "
           : "\(r.plan.pretextRuns) pretexts per task, seeds \(c.seed) + 1000 · k; run r fine-tunes pretext r mod \(r.plan.pretextRuns), so a row's ± includes the pretext's seed. ")
         + (r.pretextSawValid ? "It read val/'s images (never their labels) for its validation loss and picture only; it never trained on them."
