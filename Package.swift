@@ -95,7 +95,7 @@ let package = Package(
     .testTarget(
       name: "TrainingTests", dependencies: ["Training", "TestSupport"], exclude: ["Fixtures/make_fixtures.py"],
       resources: [.copy("Fixtures")]),
-    .testTarget(name: "ImageDataTests", dependencies: ["ImageData"], exclude: ["Fixtures/make_dicom_fixtures.py", "Fixtures/make_tiff_fixtures.py"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "ImageDataTests", dependencies: ["ImageData", "SelfSupervised"], exclude: ["Fixtures/make_dicom_fixtures.py", "Fixtures/make_tiff_fixtures.py"], resources: [.copy("Fixtures")]),
     .testTarget(name: "StudyTests", dependencies: ["Study", "SelfSupervised", "TestSupport"], exclude: ["Fixtures/make_inpainting_fixture.sh", "Fixtures/make_old_run_fixture.sh"],
                 resources: [.copy("Fixtures")]),
     .testTarget(name: "SelfSupervisedTests", dependencies: ["SelfSupervised", "TestSupport"],

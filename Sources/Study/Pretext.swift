@@ -5,13 +5,6 @@ import SelfSupervised
 import Torch
 import Training
 
-extension ImageLoader: BatchSource {
-  public func batches(epoch: Int) throws -> BatchStream {
-    let pass = pass(epoch: epoch)
-    return BatchStream { try pass.next().map(Batch.init) }
-  }
-}
-
 /// A stage's folder in a run (`pretext/<task>/`, `eval/<protocol>/<run>/`) and the files in it. A stage's
 /// `result.json` is written only once the stage is complete, so its presence means "done".
 public struct Stage: Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ImageData
+import SelfSupervised  // PatchMask, a task's view
 @testable import Torch
 
 /// Transforms make their images and masks in the item's rows of the batch when the loader lends them
