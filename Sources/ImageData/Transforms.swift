@@ -128,19 +128,19 @@ public struct RandomCutout: Sendable {
   /// RandomErasing-style inpainting).
   public enum Fill: String, Codable, Sendable, CaseIterable { case zero, noise, mixed }
   public var count: ClosedRange<Int> = 5...9
-  public var holeSize: ClosedRange<Int> = 5...49
+  public var size: ClosedRange<Int> = 5...49
   public var relativeTo: Int?
   public var fill: Fill = .zero
 
-  public init(count: ClosedRange<Int> = 5...9, holeSize: ClosedRange<Int> = 5...49, relativeTo: Int? = nil, fill: Fill = .zero) {
-    (self.count, self.holeSize, self.relativeTo, self.fill) = (count, holeSize, relativeTo, fill)
+  public init(count: ClosedRange<Int> = 5...9, size: ClosedRange<Int> = 5...49, relativeTo: Int? = nil, fill: Fill = .zero) {
+    (self.count, self.size, self.relativeTo, self.fill) = (count, size, relativeTo, fill)
   }
 
   public func holes(width: Int, height: Int, rng: inout SplitMix64) -> [Hole] {
     let scale = relativeTo.map { Double(Swift.min(width, height)) / Double($0) } ?? 1
     return (0..<Int.random(in: count, using: &rng)).map { _ in
-      let hh = Swift.max(1, Int((Double(Int.random(in: holeSize, using: &rng)) * scale).rounded()))
-      let hw = Swift.max(1, Int((Double(Int.random(in: holeSize, using: &rng)) * scale).rounded()))
+      let hh = Swift.max(1, Int((Double(Int.random(in: size, using: &rng)) * scale).rounded()))
+      let hw = Swift.max(1, Int((Double(Int.random(in: size, using: &rng)) * scale).rounded()))
       let cy = Int.random(in: 0..<height, using: &rng), cx = Int.random(in: 0..<width, using: &rng)
       return Hole(x0: Swift.max(0, cx - hw / 2), y0: Swift.max(0, cy - hh / 2),
                   x1: Swift.min(width, cx - hw / 2 + hw), y1: Swift.min(height, cy - hh / 2 + hh))

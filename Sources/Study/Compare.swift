@@ -97,14 +97,14 @@ public struct PretextSummary: Codable, Sendable {
 /// changes no result (`withoutBookkeeping`).
 func comparable(_ c: StudyConfig) -> StudyConfig {
   var c = c.withoutBookkeeping()
-  (c.task, c.pretextEpochs, c.runs) = ("", 0, 0)
+  (c.pretext.task, c.pretext.epochs, c.downstream.runs) = ("", 0, 0)
   return c
 }
 
 /// The config of one (task, length) of a comparison.
 func configFor(_ base: StudyConfig, task: String, epochs: Int) -> StudyConfig {
   var c = base
-  (c.task, c.pretextEpochs) = (task, epochs)
+  (c.pretext.task, c.pretext.epochs) = (task, epochs)
   return c
 }
 
@@ -118,7 +118,7 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
                        log: (String) -> Void = { print($0) }, callbacks: [Callback] = []) throws -> CompareResult {
   try plan.validate()
   // Every task of the plan is checked before anything trains (the config's checks see its first task only).
-  if base.channels == 1, let colour = try colourTasks(plan.tasks).first {
+  if base.data.channels == 1, let colour = try colourTasks(plan.tasks).first {
     throw StudyConfig.ConfigError("--tasks: \(colour) needs colour images: it cannot train with --channels 1 (leave it out of --tasks)")
   }
   if Parallel.isWriter { try RunFolder.write(plan, to: runDir + "/compare.json") }
@@ -142,7 +142,7 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
       let stage = Stage(runDir + "/eval/\(source)/knn/\(run)")
       log("\(source) knn run \(run + 1): \(stageNote(stage))")
       var c = configFor(base, task: task, epochs: epochs)
-      c.seed = base.seed &+ UInt64(run) &* 1000  // random weights: each run its own draw, as the fine-tunes' seeds
+      c.runtime.seed = base.runtime.seed &+ UInt64(run) &* 1000  // random weights: each run its own draw, as the fine-tunes' seeds
       let r: KNNResult, fingerprint = try c.fingerprint(stage: "knn run \(run)")
       if let done = try RunFolder.readResult(KNNResult.self, from: stage.result, stage: fingerprint) { r = done } else {
         r = try evaluateKNN(data, encoder: encoder, c)
@@ -169,7 +169,7 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
   }
 
   for task in plan.tasks { for k in 0..<plan.pretextRuns {
-    let config = configFor(base, task: task, epochs: longest), seed = base.seed &+ UInt64(k) &* 1000
+    let config = configFor(base, task: task, epochs: longest), seed = base.runtime.seed &+ UInt64(k) &* 1000
     // Pretext 0 keeps the folder names of one-pretext comparisons, so such a folder extends to more pretexts.
     let suffix = k == 0 ? "" : "-p\(k)", runs = allRuns.filter { $0 % plan.pretextRuns == k }
     let stage = Stage(runDir + "/pretext/\(config.taskFolder)-\(longest)ep\(suffix)")
@@ -186,7 +186,7 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
       let encoder = stage.file(file), source = "\(config.taskFolder)-\(epochs)ep\(suffix)"
       // The cost of one pretext: the mean over the task's pretexts.
       pretextSeconds["\(task)/\(epochs)", default: 0] += pretext.seconds(upTo: epochs) / Double(plan.pretextRuns)
-      imagesSeen["\(task)/\(epochs)"] = pretext.trainingItems / base.pretextBatch * base.pretextBatch * epochs
+      imagesSeen["\(task)/\(epochs)"] = pretext.trainingItems / base.pretext.batch * base.pretext.batch * epochs
       for p in plan.protocols {
         if p == "knn" { try knn(task: task, epochs: epochs, encoder: encoder, source: source, runs: [k]); continue }
         try fineTune(Scenario(rawValue: p)!, task: task, epochs: epochs, encoder: encoder, source: source, runs: runs)
@@ -199,8 +199,8 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
                                labelledImages: downstream.train.count)
   let result = CompareResult(
     config: base, plan: plan, dataset: data.root, rows: rows, pretexts: pretexts, leaderboard: board,
-    validation: base.tuningSplit > 0 ? "a tuning split: \(downstream.valid.count) images held out of train/ (val/ not read)" : "val/ (\(downstream.valid.count) images)",
-    pretextSawValid: base.tuningSplit == 0, labelledImages: downstream.train.count, validImages: downstream.valid.count,
+    validation: base.data.tuningSplit > 0 ? "a tuning split: \(downstream.valid.count) images held out of train/ (val/ not read)" : "val/ (\(downstream.valid.count) images)",
+    pretextSawValid: base.data.tuningSplit == 0, labelledImages: downstream.train.count, validImages: downstream.valid.count,
     trainClasses: downstream.train.classes.count, validClasses: downstream.validClasses.count)
   if Parallel.isWriter {
     try RunFolder.write(result, to: runDir + "/results.json")
@@ -219,7 +219,7 @@ public func openCompareFolder(_ runDir: String, config: inout StudyConfig, datas
     return try RunFolder.start(runDir, config: config, manifest: RunManifest(kind: .compare, dataset: dataset))
   }
   let (old, manifest, lock) = try RunFolder.open(runDir)
-  if config.precision == .auto && old.precision == .auto { config.autoPrecision = old.autoPrecision }
+  if config.runtime.precision == .auto && old.runtime.precision == .auto { config.runtime.autoPrecision = old.runtime.autoPrecision }
   guard manifest.kind == .compare else { throw FileError(path: runDir, "holds a \(manifest.kind.rawValue) run, not a comparison") }
   guard URL(fileURLWithPath: manifest.dataset).standardizedFileURL.path == URL(fileURLWithPath: dataset).standardizedFileURL.path else {
     throw FileError(path: runDir, "compares on \(manifest.dataset), not \(dataset): use a new run folder")

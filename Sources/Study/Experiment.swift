@@ -32,7 +32,7 @@ public struct ExperimentResult: Codable, Sendable {
   /// Every downstream run as a row.
   public var rows: [ResultRow] {
     scenarios.map { s in
-      ResultRow(task: s.scenario == .random ? "random" : config.task, pretextEpochs: s.scenario == .random ? 0 : config.pretextEpochs,
+      ResultRow(task: s.scenario == .random ? "random" : config.pretext.task, pretextEpochs: s.scenario == .random ? 0 : config.pretext.epochs,
                 protocol: s.scenario.rawValue, run: s.run, finalAccuracy: s.finalAccuracy, bestAccuracy: s.bestAccuracy,
                 finalAccuracyAmongValidClasses: s.finalAccuracyAmongValidClasses, epochs: s.history.count, seconds: s.seconds)
     }
@@ -47,11 +47,11 @@ public func runExperiment(
   callbacks: [Callback] = []
 ) throws -> ExperimentResult {
   let data = config.select(data)
-  log("pretext: \(config.task) on \(data.train.count + (data.unsup?.count ?? 0)) images (train/ + unsup/), \(config.pretextEpochs) epochs at \(config.pretextSize) px")
+  log("pretext: \(config.pretext.task) on \(data.train.count + (data.unsup?.count ?? 0)) images (train/ + unsup/), \(config.pretext.epochs) epochs at \(config.pretext.size) px")
   let (pretext, stage) = try runPretext(data, config, runDir: runDir, resume: resume, callbacks: callbacks)
   log(String(format: "pretext done in %.0f s, valid loss %.4f", pretext.seconds, pretext.history.last?.validLoss ?? .nan))
   var results: [ScenarioResult] = []
-  for run in 0..<config.runs {
+  for run in 0..<config.downstream.runs {
     for scenario in Scenario.study {
       let r = try trainScenario(scenario, run: run, data: data, encoder: stage.file(pretext.encoderFile), config, runDir: runDir,
                                 resume: resume, callbacks: callbacks)

@@ -82,7 +82,7 @@ public enum Parallel {
     // PRETEXT_DDP_FIND_UNUSED=1: DDP's find_unused_parameters, for a model whose loss skips some of its parameters.
     let findUnused = ProcessInfo.processInfo.environment["PRETEXT_DDP_FIND_UNUSED"] == "1"
     learner.callbacks.insert(DataParallel(group: group, findUnused: findUnused), at: 0)
-    if config.syncBatchNorm { model.useSyncBatchNorm(group) }
+    if config.runtime.syncBatchNorm { model.useSyncBatchNorm(group) }
     learner.writesCheckpoints = isWriter
   }
 

@@ -67,7 +67,7 @@ final class EncoderSnapshots: Callback {
 /// The config's pretext task (one, or several at once), built from its settings.
 public func makeTask(_ config: StudyConfig) throws -> any PretextTask {
   do {
-    return try PretextTasks.make(config.task, config.taskSettings)
+    return try PretextTasks.make(config.pretext.task, config.taskSettings)
   } catch let e as PretextTasks.SpecError {
     throw StudyConfig.ConfigError(e.description)
   }
@@ -83,14 +83,14 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
                        pretextSeed: UInt64? = nil) throws -> (result: PretextResult, stage: Stage)
 {
   // The pretext's own draws (weights, order, augmentations); what data is held out stays `config.seed`'s.
-  let seed = pretextSeed ?? config.seed
+  let seed = pretextSeed ?? config.runtime.seed
   let data = config.select(data)
   let stage = stage ?? Stage.pretext(runDir, task: config.taskFolder)
-  let snapshots = Set(snapshots.filter { $0 < config.pretextEpochs })
+  let snapshots = Set(snapshots.filter { $0 < config.pretext.epochs })
   // What this stage's checkpoints and result file are sealed with: another stage's or config's are refused.
-  let fingerprint = try config.fingerprint(stage: "pretext \(config.task)" + (seed == config.seed ? "" : " seed \(seed)"))
+  let fingerprint = try config.fingerprint(stage: "pretext \(config.pretext.task)" + (seed == config.runtime.seed ? "" : " seed \(seed)"))
   if resume, let done = try RunFolder.readResult(PretextResult.self, from: stage.result, stage: fingerprint) { return (done, stage) }
-  try Parallel.requireEvenShares(config.pretextBatch, flag: "--pretext-batch", syncBatchNorm: config.syncBatchNorm)
+  try Parallel.requireEvenShares(config.pretext.batch, flag: "--pretext-batch", syncBatchNorm: config.runtime.syncBatchNorm)
   if Parallel.isWriter { try RunFolder.makeFolders(stage.dir) }
   let start = Date()
   Runtime.manualSeed(seed)
@@ -100,21 +100,21 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
   // Paths only: the pretext loader is never given a label.
   let paths = data.train.paths + (data.unsup?.paths ?? [])
   // Data-parallel: each rank its part of every global batch (`Parallel`), in one process's order.
-  let train = ImageLoader(paths: paths, pipeline: task.pipeline(training: true), batchSize: config.pretextBatch, shuffle: true,
-                          seed: seed, workers: config.workers, shard: Parallel.shard, channels: config.channels, samples: .bytes)
+  let train = ImageLoader(paths: paths, pipeline: task.pipeline(training: true), batchSize: config.pretext.batch, shuffle: true,
+                          seed: seed, workers: config.runtime.workers, shard: Parallel.shard, channels: config.data.channels, samples: .bytes)
   // The loss is monitored on val/'s images, or with a tuning split on its held-out train/ images (val/ unread).
-  let monitored = config.tuningSplit > 0 ? config.downstreamData(data).valid.paths : data.valid.paths
+  let monitored = config.data.tuningSplit > 0 ? config.downstreamData(data).valid.paths : data.valid.paths
   let part = Parallel.part(monitored)
-  let valid = ImageLoader(paths: part.items, pipeline: task.pipeline(training: false), batchSize: config.pretextBatch,
-                          shuffle: false, seed: seed, workers: config.workers, itemOffset: part.offset,
-                          channels: config.channels, samples: .bytes)
+  let valid = ImageLoader(paths: part.items, pipeline: task.pipeline(training: false), batchSize: config.pretext.batch,
+                          shuffle: false, seed: seed, workers: config.runtime.workers, itemOffset: part.offset,
+                          channels: config.data.channels, samples: .bytes)
   let recipe = try pretextRecipe(task, config)
   let learner = Learner(
     model: task.model, train: OnDevice(train, config), valid: OnDevice(valid, config), step: task.step,
-    optimizer: recipe.makeOptimizer(for: task.model, batch: config.pretextBatch),
+    optimizer: recipe.makeOptimizer(for: task.model, batch: config.pretext.batch),
     metrics: task.metrics,
-    callbacks: callbacks + (config.knnEvery > 0 ? [KNNMonitor(task: task, data: data, config: config, every: config.knnEvery)] : [])
-      + (try Parallel.writers((snapshots.isEmpty ? [] : [EncoderSnapshots(task: task, epochs: snapshots, stage: stage, source: "pretext \(config.task)")])
+    callbacks: callbacks + (config.pretext.knnEvery > 0 ? [KNNMonitor(task: task, data: data, config: config, every: config.pretext.knnEvery)] : [])
+      + (try Parallel.writers((snapshots.isEmpty ? [] : [EncoderSnapshots(task: task, epochs: snapshots, stage: stage, source: "pretext \(config.pretext.task)")])
         + [CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)])))
   Parallel.attach(learner, model: task.model, config)
   learner.mixedPrecision = try config.autocastDType
@@ -124,14 +124,14 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
   for e in snapshots where e <= done && !FileManager.default.fileExists(atPath: stage.file(EncoderSnapshot.fileName(e))) {
     throw FileError(path: stage.file(EncoderSnapshot.fileName(e)), "the checkpoint is past epoch \(e) but its encoder snapshot is missing: delete \(stage.dir) to retrain this pretext")
   }
-  try learner.fit(recipe.plan(epochs: config.pretextEpochs, batch: config.pretextBatch), startEpoch: done)
-  var result = PretextResult(task: config.task, encoderFile: "encoder.safetensors", pictureFile: config.taskFolder + ".png",
+  try learner.fit(recipe.plan(epochs: config.pretext.epochs, batch: config.pretext.batch), startEpoch: done)
+  var result = PretextResult(task: config.pretext.task, encoderFile: "encoder.safetensors", pictureFile: config.taskFolder + ".png",
                              history: learner.history, seconds: Date().timeIntervalSince(start) + earlierSeconds(learner, done),
                              trainingItems: paths.count, sawLabels: train.labels != nil || valid.labels != nil)
   result.precision = try config.resolvedPrecision
   result.snapshots = snapshots.sorted().map { EncoderSnapshot(epochs: $0, file: EncoderSnapshot.fileName($0)) }
   if Parallel.isWriter {
-    try SafeTensors.save(task.encoderState(), metadata: ["format": "pt", "source": "pretext \(config.task)"], checksum: true,
+    try SafeTensors.save(task.encoderState(), metadata: ["format": "pt", "source": "pretext \(config.pretext.task)"], checksum: true,
                          to: stage.file(result.encoderFile))
     try task.model.save(to: stage.file(task.weightsFile))
     try writePicture(task, valid, rows: 4, to: stage.file(result.pictureFile), device: config.torchDevice)
@@ -144,10 +144,10 @@ public func runPretext(_ data: ImageWangLayout, _ config: StudyConfig, runDir: S
 
 /// The recipe the config asks for: the study's (Ranger + flat-cos at `pretextLR`) or the task's paper's.
 public func pretextRecipe(_ task: any PretextTask, _ config: StudyConfig) throws -> TrainingRecipe {
-  if config.pretextRecipe == .fastai { return .fastai(lr: config.pretextLR, weightDecay: config.weightDecay) }
-  guard config.pretextRecipe == .paper else { return .study(lr: config.pretextLR, weightDecay: config.weightDecay) }
+  if config.pretext.recipe == .fastai { return .fastai(lr: config.pretext.lr, weightDecay: config.weightDecay) }
+  guard config.pretext.recipe == .paper else { return .study(lr: config.pretext.lr, weightDecay: config.weightDecay) }
   guard let recipe = task.paperRecipe else {
-    throw StudyConfig.ConfigError("--pretext-recipe paper: '\(config.task)' has no paper recipe (several tasks at once have several papers; use --pretext-recipe study)")
+    throw StudyConfig.ConfigError("--pretext-recipe paper: '\(config.pretext.task)' has no paper recipe (several tasks at once have several papers; use --pretext-recipe study)")
   }
   return recipe
 }
@@ -164,7 +164,7 @@ public func showPicture(runDir: String, config: StudyConfig, data: ImageWangLayo
   let task = try makeTask(config)
   try task.model.load(from: (stage ?? Stage.pretext(runDir, task: config.taskFolder)).file(task.weightsFile))
   let valid = ImageLoader(paths: data.valid.paths, pipeline: task.pipeline(training: false), batchSize: rows, shuffle: false,
-                          seed: config.seed, workers: config.workers, channels: config.channels)
+                          seed: config.runtime.seed, workers: config.runtime.workers, channels: config.data.channels)
   try writePicture(task, valid, rows: rows, to: path, device: .cpu)
 }
 
@@ -175,7 +175,7 @@ public func pretextStageToShow(runDir: String, config: StudyConfig, manifest: Ru
   -> (config: StudyConfig, stage: Stage)
 {
   guard manifest.kind == .compare else {
-    if let task, task != config.task { throw FileError(path: runDir, "trained the pretext \(config.task), not \(task)") }
+    if let task, task != config.pretext.task { throw FileError(path: runDir, "trained the pretext \(config.pretext.task), not \(task)") }
     return (config, Stage.pretext(runDir, task: config.taskFolder))
   }
   guard let plan = try RunFolder.read(ComparePlan.self, from: runDir + "/compare.json") else {
@@ -206,7 +206,7 @@ struct OnDevice: BatchSource {
   let device: Device
   let channelsLast: Bool
   init(_ source: BatchSource, _ config: StudyConfig) {
-    (self.source, self.device, self.channelsLast) = (source, config.torchDevice, config.channelsLast)
+    (self.source, self.device, self.channelsLast) = (source, config.torchDevice, config.runtime.channelsLast)
   }
   var batchCount: Int { source.batchCount }
   func batches(epoch: Int) throws -> BatchStream {

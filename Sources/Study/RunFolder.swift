@@ -209,7 +209,7 @@ public enum RunFolder {
 
   /// Deletes a finished stage's checkpoints (its result file is written) unless the config keeps them.
   static func dropCheckpoints(_ paths: [String], _ config: StudyConfig) throws {
-    guard !config.keepCheckpoints else { return }
+    guard !config.runtime.keepCheckpoints else { return }
     for p in paths where FileManager.default.fileExists(atPath: p) { try FileManager.default.removeItem(atPath: p) }
   }
 }

@@ -15,8 +15,8 @@ public func loadStudyData(root: String, config: StudyConfig, log: (String) -> Vo
 /// `loadStudyData`, and whether every image it kept is stored gray. A config whose task needs colour is refused on
 /// all-gray data (colorization's targets would all be zero: a loss of 0 and nothing learnt).
 public func scanStudyData(root: String, config: StudyConfig, log: (String) -> Void) throws -> (layout: ImageWangLayout, allGray: Bool) {
-  DicomImage.windowSetting = config.dicomWindow.map { (center: $0[0], width: $0[1]) }  // before any image is decoded
-  let detected = try LayoutDetector.detect(root: root, options: config.layout)
+  DicomImage.windowSetting = config.data.dicomWindow.map { (center: $0[0], width: $0[1]) }  // before any image is decoded
+  let detected = try LayoutDetector.detect(root: root, options: config.data.layout)
   if detected.kind != .imagewang { log("\(root): \(detected.kind.rawValue) layout (\(detected.reason))") }
   for warning in detected.warnings { log(warning) }
   let selected = config.select(detected.layout)
@@ -24,7 +24,7 @@ public func scanStudyData(root: String, config: StudyConfig, log: (String) -> Vo
   if let warning = report.warning { log(warning) }
   let usable = try selected.excluding(Set(report.bad.map(\.path)))
   try config.validate(against: usable)
-  if report.allGray, let colour = try colourTasks([config.task]).first {
+  if report.allGray, let colour = try colourTasks([config.pretext.task]).first {
     throw StudyConfig.ConfigError("--task \(colour) needs colour images, and every image of \(root) is gray (its targets would all be zero and it would learn nothing): choose another task")
   }
   return (usable, report.allGray)

@@ -49,7 +49,7 @@ import SelfSupervised  // PatchMask, a task's view
   @Test func imagesMadeInTheirRowsGiveTheBatchOfItemsMadeAlone() throws {
     let paths = try makeImages(9)
     let crop = Pipeline.crop(size: 24, training: true)
-    let inpainting = crop.then(Cutout(RandomCutout(count: 2...4, holeSize: 3...9)))
+    let inpainting = crop.then(Cutout(RandomCutout(count: 2...4, size: 3...9)))
     for workers in [1, 3] {
       let loader = try Self.compare(inpainting, workers: workers, paths: paths)
       if workers == 1 {
@@ -62,7 +62,7 @@ import SelfSupervised  // PatchMask, a task's view
       _ = try Self.compare(crop.then(ColorJitter(p: 1)).then(Grayscale(p: 0.5)).then(GaussianBlur(p: 1)), workers: workers, paths: paths)
       // Views and namespaced pipelines make their slots in the rows of the names they end up under.
       let views = Views([("view0", [Crop(size: 24, training: true), ColorJitter(p: 1)]),
-                         ("view1", [Crop(size: 16, training: true), Cutout(RandomCutout(count: 1...2, holeSize: 2...5), keep: nil)])])
+                         ("view1", [Crop(size: 16, training: true), Cutout(RandomCutout(count: 1...2, size: 2...5), keep: nil)])])
       _ = try Self.compare(Pipeline(decodeSide: 24, [views]), workers: workers, paths: paths)
       _ = try Self.compare(Pipeline(decodeSide: 24, [Namespaced("rotation", crop.then(Rotate90())), Namespaced("inpainting", inpainting)]),
                            workers: workers, paths: paths)
@@ -81,7 +81,7 @@ import SelfSupervised  // PatchMask, a task's view
     b.withUnsafeMutableBytes { $0[0] = 9 }
     #expect(a.pixels == [1, 2, 3, 4, 5, 6] && b.pixels == [9, 2, 3, 4, 5, 6] && a != b)
     var c = a, g = SplitMix64(seed: 1)
-    _ = RandomCutout(count: 1...1, holeSize: 9...9).cut(&c, rng: &g)
+    _ = RandomCutout(count: 1...1, size: 9...9).cut(&c, rng: &g)
     #expect(a.pixels == [1, 2, 3, 4, 5, 6] && c.pixels == [0, 0, 0, 0, 0, 0])
     let m = Mask(width: 2, height: 2, fill: 7)
     var n = m

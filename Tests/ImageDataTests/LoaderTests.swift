@@ -57,7 +57,7 @@ func collect(_ loader: ImageLoader, epoch: Int) throws -> [(Tensor, Tensor)] {
 
   @Test func inpaintingInputHasHolesAndTargetIsTheImage() throws {
     let paths = try makeImages(4)
-    let loader = ImageLoader(paths: paths, pipeline: Pipeline.crop(size: 32, training: false).then(Cutout(RandomCutout(count: 2...2, holeSize: 6...6))),  batchSize: 4, shuffle: false)
+    let loader = ImageLoader(paths: paths, pipeline: Pipeline.crop(size: 32, training: false).then(Cutout(RandomCutout(count: 2...2, size: 6...6))),  batchSize: 4, shuffle: false)
     let (x, y) = try collect(loader, epoch: 0)[0]
     let holes = try (x .== 0).logicalAnd(y .!= 0).to(dtype: .float32).sum().item(Double.self)
     #expect(holes > 0)  // cut pixels
@@ -71,7 +71,7 @@ func collect(_ loader: ImageLoader, epoch: Int) throws -> [(Tensor, Tensor)] {
   /// the floats a `.unitFloats` loader writes (on any worker count); a batch with a 16-bit image in it is floats.
   @Test func byteSamplesBecomeTheSameFloats() throws {
     var paths = try makeImages(6)
-    let pipeline = Pipeline.crop(size: 32, training: true).then(Cutout(RandomCutout(count: 2...3, holeSize: 4...9)))
+    let pipeline = Pipeline.crop(size: 32, training: true).then(Cutout(RandomCutout(count: 2...3, size: 4...9)))
     func batches(_ paths: [String], _ samples: ImageLoader.SampleFormat, workers: Int) throws -> [[String: Tensor]] {
       let pass = ImageLoader(paths: paths, pipeline: pipeline, batchSize: 3, shuffle: true, seed: 3, workers: workers, samples: samples).pass(epoch: 1)
       var out: [[String: Tensor]] = []

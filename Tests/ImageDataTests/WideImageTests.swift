@@ -77,8 +77,8 @@ struct Keep: ItemTransform {
     let chains: [(String, [any ItemTransform], Double)] = [
       ("crop", [Crop(size: 16, training: true)], resampled),
       ("validation crop", [Crop(size: 16, training: false)], resampled),
-      ("cutout", [Keep(), Cutout(RandomCutout(count: 2...3, holeSize: 3...6))], 0),
-      ("noise cutout", [Keep(), Cutout(RandomCutout(count: 2...3, holeSize: 3...6, fill: .noise))], 255),  // noise differs by design; the draws stay aligned
+      ("cutout", [Keep(), Cutout(RandomCutout(count: 2...3, size: 3...6))], 0),
+      ("noise cutout", [Keep(), Cutout(RandomCutout(count: 2...3, size: 3...6, fill: .noise))], 255),  // noise differs by design; the draws stay aligned
       ("rotate", [Keep(), Rotate90()], 0),
       ("jitter", [Keep(), ColorJitter(p: 1)], exact),
       ("blur", [Keep(), GaussianBlur(p: 1)], exact),

@@ -64,14 +64,14 @@ import TestSupport
     _ = try Pretext.parseAsRoot(["compare", "--unet-skips", "none"])  // the demo preset's tasks are U-Net tasks
     // A DICOM window with a negative centre is a value, not a flag.
     let compare = try #require(try Pretext.parseAsRoot(["compare", "--dicom-window", "-600,1500"]) as? CompareCommand)
-    #expect(try compare.options.config().dicomWindow == [-600, 1500])
+    #expect(try compare.options.config().data.dicomWindow == [-600, 1500])
   }
 
   @Test func settingsReachTheConfig() throws {
     let command = try #require(try Pretext.parseAsRoot(["pretrain", "--task", "inpainting", "--cutout-size", "3-7", "--widen", "0.5",
                                                          "--pretext-epochs", "4", "--precision", "fp32"]) as? PretrainCommand)
     let c = try command.options.config()
-    #expect(c.cutoutHoleSize == [3, 7] && c.widen == 0.5 && c.pretextEpochs == 4 && c.precision == .fp32)
+    #expect(c.pretext.inpainting.cutoutSize == [3, 7] && c.widen == 0.5 && c.pretext.epochs == 4 && c.runtime.precision == .fp32)
   }
 
   /// docs/CLI.md is what scripts/docs/cli-md.sh makes from the built tool's `--help`: it cannot go stale unnoticed.

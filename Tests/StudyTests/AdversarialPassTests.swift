@@ -147,13 +147,13 @@ import TestSupport
   /// Item 4: a protocol with a head-only phase first is refused when that phase would take every epoch.
   @Test func discriminativeAndLPFTNeedAnEpochAfterTheHeadPhase() throws {
     var c = StudyConfig.demo
-    (c.epochs, c.headEpochs) = (2, 2)
+    (c.downstream.epochs, c.downstream.headEpochs) = (2, 2)
     for p in [Scenario.discriminative, .lpft] {
       let e = #expect(throws: StudyConfig.ConfigError.self) { try c.validate(protocols: [p]) }
       #expect(e?.message.contains("--head-epochs 2") == true && e?.message.contains("--epochs 2") == true)
     }
     try c.validate(protocols: [.full, .head, .linear, .random])
-    c.headEpochs = 0
+    c.downstream.headEpochs = 0
     try c.validate(protocols: [.discriminative, .lpft])
     let t = try TinyRun()
     let encoder = t.root + "/encoder.safetensors"
@@ -228,7 +228,7 @@ import TestSupport
     let copy = t.root + "/copy"
     try Self.fm.copyItem(atPath: run, toPath: copy)
     var config = try #require(try RunFolder.read(StudyConfig.self, from: run + "/config.json"))
-    config.epochs = 3
+    config.downstream.epochs = 3
     try RunFolder.write(config, to: run + "/config.json")
     try Self.fm.removeItem(atPath: run + "/eval/head/0")
     let resumed = try t.pretext(["resume", run])
@@ -277,12 +277,12 @@ import TestSupport
     _ = try PretextTasks.parse("rotation:0,simclr:1e-3")
     // Batch 1 trains BatchNorm on one image: refused, saying so.
     var c = StudyConfig.demo
-    c.batch = 1
+    c.downstream.batch = 1
     let b = #expect(throws: StudyConfig.ConfigError.self) { try c.validate() }
     #expect(b?.message.contains("BatchNorm") == true)
     // Settings compared by value: a run folder's layout is never reported as changed when it is not.
     var a = StudyConfig.demo
-    (a.layout.csv, a.layout.imageColumn, a.layout.labelColumn, a.layout.splitColumn) = ("l.csv", "image", "label", "is_valid")
+    (a.data.layout.csv, a.data.layout.imageColumn, a.data.layout.labelColumn, a.data.layout.splitColumn) = ("l.csv", "image", "label", "is_valid")
     var w = a
     w.widen = 0.5
     for _ in 0..<50 { #expect(try differences(a, w).map { String($0.prefix { $0 != ":" }) } == ["widen"]) }
@@ -297,7 +297,7 @@ import TestSupport
                         to: root + "/compare.json")
     let manifest = RunManifest(kind: .compare, dataset: "/data")
     let (first, stage) = try pretextStageToShow(runDir: root, config: StudyConfig.demo, manifest: manifest, task: nil)
-    #expect(first.task == "rotation" && stage.dir == root + "/pretext/rotation-3ep")
+    #expect(first.pretext.task == "rotation" && stage.dir == root + "/pretext/rotation-3ep")
     #expect(throws: FileError.self) { try pretextStageToShow(runDir: root, config: StudyConfig.demo, manifest: manifest, task: "jigsaw") }
   }
 
@@ -344,7 +344,7 @@ import TestSupport
       try ImageCodec.write(try ImageCodec.decode(contentsOf: path).converted(channels: 1), to: path)
     }
     var config = StudyConfig.demo
-    config.task = "colorization"
+    config.pretext.task = "colorization"
     #expect(throws: StudyConfig.ConfigError.self) { try scanStudyData(root: t.data, config: config, log: { _ in }) }
     let refused = try t.pretext(["compare", "--data", t.data, "--tasks", "colorization", "--channels", "1", "--out", t.root + "/runs"])
     #expect(refused.status != 0 && refused.output.contains("colorization needs colour images"), "\(refused.output)")

@@ -48,7 +48,7 @@ import TestSupport
     try SyntheticImageWang(size: 16, trainPerClass: 10, validPerClass: 2, unsupCount: 4, seed: 1).write(to: root)
     let data = try ImageWangLayout(root: root)
     var base = StudyConfig()
-    (base.labelFraction, base.tuningSplit) = (0.2, 0.2)
+    (base.data.labelFraction, base.data.tuningSplit) = (0.2, 0.2)
     let sets = ["inpainting", "simclr", "rotation:1,jigsaw:1"].map { configFor(base, task: $0, epochs: 3).downstreamData(data) }
     #expect(sets.allSatisfy { $0.train.paths == sets[0].train.paths && $0.valid.paths == sets[0].valid.paths })
     #expect(sets[0].train.count == 40 && Set(sets[0].train.labels).count == 20)  // 8 per class left after the split, 0.2 of them: 2

@@ -106,7 +106,7 @@ struct TinyRun {
 
     // In the library: the body starts from the encoder, and every group gets the same lr at every step.
     var config = StudyConfig()
-    (config.size, config.batch, config.epochs, config.widen) = (32, 8, 1, 0.125)
+    (config.downstream.size, config.downstream.batch, config.downstream.epochs, config.widen) = (32, 8, 1, 0.125)
     let watch = Watch()
     _ = try trainScenario(.full, run: 0, data: ImageWangLayout(root: t.data), encoder: encoder, config, runDir: t.root + "/lib",
                           callbacks: [watch])
@@ -216,7 +216,7 @@ struct TinyRun {
     let made = Locked<[String]>([])
     DispatchQueue.concurrentPerform(iterations: 8) { i in
       var config = StudyConfig.demo
-      config.seed = UInt64(i)
+      config.runtime.seed = UInt64(i)
       if let (dir, lock) = try? RunFolder.create(in: out, name: "experiment-demo-same-second", config: config,
                                                  manifest: RunManifest(kind: .experiment, dataset: t.data)) {
         made.update { $0.append(dir) }
@@ -224,7 +224,7 @@ struct TinyRun {
       }
     }
     #expect(Set(made.value).count == 8)
-    let seeds = try made.value.map { try #require(try RunFolder.read(StudyConfig.self, from: $0 + "/config.json")).seed }
+    let seeds = try made.value.map { try #require(try RunFolder.read(StudyConfig.self, from: $0 + "/config.json")).runtime.seed }
     #expect(Set(seeds).count == 8)  // no run's config overwrote another's
   }
 

@@ -17,7 +17,7 @@ import Training
     let img = Image(width: 40, height: 30, pixels: (0..<(40 * 30 * 3)).map { UInt8(truncatingIfNeeded: 7 * $0 + 1) })
     func cut(_ fill: RandomCutout.Fill) -> (Image, [Hole]) {
       var rng = SplitMix64(seed: 11)
-      return RandomCutout(count: 3...3, holeSize: 6...12, fill: fill)(img, rng: &rng)
+      return RandomCutout(count: 3...3, size: 6...12, fill: fill)(img, rng: &rng)
     }
     let (black, holes) = cut(.zero), (noisy, noisyHoles) = cut(.noise)
     #expect(holes == noisyHoles && !holes.isEmpty)

@@ -47,8 +47,8 @@ import TestSupport
     let root = NSTemporaryDirectory() + "pretext-layouts-\(UUID().uuidString)"
     let kaggle = try Self.layouts(root)["csv"]!
     var config = StudyConfig.demo
-    config.layout.validFraction = 0.5
-    (config.batch, config.pretextBatch) = (8, 8)
+    config.data.layout.validFraction = 0.5
+    (config.downstream.batch, config.pretext.batch) = (8, 8)
     let data = try loadStudyData(root: kaggle, config: config, log: { _ in })
     let test = Set(try listImages(kaggle + "/test"))
     #expect(Set(data.unsup?.paths ?? []) == test && test.count == 12)

@@ -23,7 +23,7 @@ import TestSupport
     manifest.dataset = root + "/data"
     try RunFolder.write(manifest, to: run + "/run.json")
     let config = try #require(try RunFolder.read(StudyConfig.self, from: run + "/config.json"))
-    #expect(config.task == "rotation" && config.widen == 0.03125 && config.precision == .fp32)
+    #expect(config.pretext.task == "rotation" && config.widen == 0.03125 && config.runtime.precision == .fp32)
     let randomResult = try Data(contentsOf: URL(fileURLWithPath: run + "/eval/random/0/result.json"))
 
     let r = try runTool(try builtTool("pretext"), ["resume", run], environment: ["OMP_NUM_THREADS": "1"])

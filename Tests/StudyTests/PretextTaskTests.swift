@@ -175,9 +175,9 @@ func tensorCRCs(_ path: String) throws -> [String: String] {
     let root = NSTemporaryDirectory() + "pretext-rot-\(UUID().uuidString)"
     try Self.landscapes(root + "/data", count: 256)
     var config = StudyConfig()
-    config.task = "rotation"
-    (config.pretextSize, config.pretextBatch, config.pretextEpochs, config.pretextLR) = (32, 32, 6, 8e-3)
-    (config.widen, config.workers) = (0.25, 2)
+    config.pretext.task = "rotation"
+    (config.pretext.size, config.pretext.batch, config.pretext.epochs, config.pretext.lr) = (32, 32, 6, 8e-3)
+    (config.widen, config.runtime.workers) = (0.25, 2)
     let data = try ImageWangLayout(root: root + "/data")
     let task = try makeTask(config)
     let batch = try #require(try ImageLoader(paths: data.train.paths, pipeline: task.pipeline(training: true), batchSize: 4,
@@ -217,7 +217,7 @@ func tensorCRCs(_ path: String) throws -> [String: String] {
     }
     // `auto` was resolved once, when the run started, and the resumed process trained in that arithmetic (a second
     // timing on a loaded machine could decide otherwise, and bf16 epochs after fp32 ones are other weights).
-    let recorded = try #require(try RunFolder.read(StudyConfig.self, from: b + "/config.json")?.autoPrecision)
+    let recorded = try #require(try RunFolder.read(StudyConfig.self, from: b + "/config.json")?.runtime.autoPrecision)
     #expect(try RunFolder.read(PretextResult.self, from: b + "/pretext/rotation/result.json")?.precision == recorded)
   }
 

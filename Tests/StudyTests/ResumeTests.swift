@@ -86,7 +86,7 @@ import TestSupport
     try SyntheticImageWang(size: 16, trainPerClass: 3, validPerClass: 2, unsupCount: 9, seed: 4).write(to: root)
     let full = try ImageWangLayout(root: root)
     var config = StudyConfig()
-    (config.maxTrainPerClass, config.maxValidPerClass, config.maxUnsup) = (2, 1, 5)
+    (config.data.maxTrainPerClass, config.data.maxValidPerClass, config.data.maxUnsup) = (2, 1, 5)
     let used = config.select(full)
     #expect(used.train.count == 2 * 20 && used.valid.count == 10 && used.unsup?.count == 5)
     #expect(used.train.classes == full.train.classes)

@@ -73,7 +73,7 @@ import Torch
     let root = NSTemporaryDirectory() + "pretext-gray-\(name)-\(UUID().uuidString)"
     try SyntheticImageWang(size: 32, trainPerClass: 1, validPerClass: 1, unsupCount: 24, seed: 4).write(to: root + "/data")
     var config = tinyPretext(name, epochs: 1)
-    (config.channels, config.pretextBatch) = (1, 8)
+    (config.data.channels, config.pretext.batch) = (1, 8)
     let (result, stage) = try runPretext(try ImageWangLayout(root: root + "/data"), config, runDir: root + "/run")
     #expect(result.history.allSatisfy { $0.trainLoss.isFinite }, "\(name)")
     let encoder = try SafeTensors.File(path: stage.file(result.encoderFile)).tensors()

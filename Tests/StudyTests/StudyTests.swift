@@ -26,8 +26,8 @@ final class Watch: Callback {
     try SyntheticImageWang(size: 32, trainPerClass: 2, validPerClass: 1, unsupCount: 40, seed: 1).write(to: root + "/data")
     let data = try ImageWangLayout(root: root + "/data")
     var config = StudyConfig()
-    (config.pretextSize, config.pretextBatch, config.pretextEpochs) = (32, 8, 1)
-    (config.size, config.batch, config.epochs, config.headEpochs) = (32, 8, 2, 1)
+    (config.pretext.size, config.pretext.batch, config.pretext.epochs) = (32, 8, 1)
+    (config.downstream.size, config.downstream.batch, config.downstream.epochs, config.downstream.headEpochs) = (32, 8, 2, 1)
     config.widen = 0.125
 
     let (pretext, stage) = try runPretext(data, config, runDir: root + "/run")
@@ -64,7 +64,7 @@ final class Watch: Callback {
     // 3. Discriminative: after the head epoch, the groups train with lrs lr/100 … lr, in one phased fit.
     let w3 = Watch()
     let r3 = try trainScenario(.discriminative, run: 0, data: data, encoder: stage.file(pretext.encoderFile), config, runDir: root + "/run", callbacks: [w3])
-    let perEpoch = data.train.count / config.batch
+    let perEpoch = data.train.count / config.downstream.batch
     let unfrozen = w3.lrs[perEpoch...]
     #expect(!unfrozen.isEmpty && unfrozen.allSatisfy { Swift.abs($0[0] / $0[2] - 0.01) < 1e-9 && $0[0] > 0 })
     #expect(w3.lrs[0][0] == w3.lrs[0][2])  // the head epoch used one lr (only the head trains)
@@ -77,8 +77,8 @@ final class Watch: Callback {
     let root = NSTemporaryDirectory() + "pretext-exp-\(UUID().uuidString)"
     try SyntheticImageWang(size: 32, trainPerClass: 2, validPerClass: 1, unsupCount: 30, seed: 2).write(to: root + "/data")
     var config = StudyConfig()
-    (config.pretextSize, config.pretextBatch, config.pretextEpochs) = (32, 8, 1)
-    (config.size, config.batch, config.epochs, config.headEpochs, config.runs) = (32, 8, 2, 1, 2)
+    (config.pretext.size, config.pretext.batch, config.pretext.epochs) = (32, 8, 1)
+    (config.downstream.size, config.downstream.batch, config.downstream.epochs, config.downstream.headEpochs, config.downstream.runs) = (32, 8, 2, 1, 2)
     config.widen = 0.125
     var lines: [String] = []
     let data = try ImageWangLayout(root: root + "/data")

@@ -12,9 +12,9 @@ import TestSupport
 /// A tiny pretext config on 32-px images (xresnet34 × 0.125: 64 features), batches of 16.
 func tinyPretext(_ task: String, epochs: Int = 4) -> StudyConfig {
   var config = StudyConfig()
-  config.task = task
-  (config.pretextSize, config.pretextBatch, config.pretextEpochs, config.pretextLR) = (32, 16, epochs, 8e-3)
-  (config.widen, config.workers) = (0.125, 2)
+  config.pretext.task = task
+  (config.pretext.size, config.pretext.batch, config.pretext.epochs, config.pretext.lr) = (32, 16, epochs, 8e-3)
+  (config.widen, config.runtime.workers) = (0.125, 2)
   return config
 }
 
@@ -177,7 +177,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     let root = NSTemporaryDirectory() + "pretext-swavq-\(UUID().uuidString)"
     let data = try tinyPretextData(root + "/data")
     var config = tinyPretext("swav", epochs: 3)
-    config.swavQueue = 32
+    config.pretext.swav.queue = 32
     let (result, stage) = try runPretext(data, config, runDir: root + "/run")
     let steps = (data.train.count + (data.unsup?.count ?? 0)) / 16 * 3
     let queued = try SafeTensors.File(path: stage.file("swav.safetensors")).tensor("queued").item().doubleValue
@@ -321,7 +321,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     let root = NSTemporaryDirectory() + "pretext-noskip-\(UUID().uuidString)"
     let data = try tinyPretextData(root + "/data")
     var config = tinyPretext("inpainting", epochs: 3)
-    config.unetSkips = .withoutSkips
+    config.pretext.unet.skips = .withoutSkips
     try config.validate()
     let (result, stage) = try runPretext(data, config, runDir: root + "/run")
     #expect(result.history.last!.trainLoss < result.history.first!.trainLoss, "\(result.history.map(\.trainLoss))")
@@ -364,7 +364,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
       #expect(task.paperRecipe != nil, "\(name)")
     }
     var config = tinyPretext("rotation:1,simclr:1")
-    config.pretextRecipe = .paper
+    config.pretext.recipe = .paper
     #expect(throws: StudyConfig.ConfigError.self) { try pretextRecipe(makeTask(config), config) }
     let simclr = try #require(SimCLRTask(TaskSettings(size: 32, widen: 0.125)).paperRecipe)
     #expect(Swift.abs(simclr.learningRate(batch: 512) - 0.6) < 1e-12)
@@ -380,7 +380,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     let root = NSTemporaryDirectory() + "pretext-recipe-\(UUID().uuidString)"
     let data = try tinyPretextData(root + "/data")
     var config = tinyPretext("simclr", epochs: 3)
-    config.pretextRecipe = .paper
+    config.pretext.recipe = .paper
     let recipe = try pretextRecipe(makeTask(config), config)
     #expect(recipe.makeOptimizer(for: try makeTask(config).model, batch: 16) is LARS)
     let (result, _) = try runPretext(data, config, runDir: root + "/run")
@@ -396,7 +396,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     let root = NSTemporaryDirectory() + "pretext-multipic-\(UUID().uuidString)"
     let data = try tinyPretextData(root + "/data")
     var config = tinyPretext("jigsaw:1,swav:1,colorization:0.5", epochs: 1)
-    config.swavQueue = 16
+    config.pretext.swav.queue = 16
     let (result, stage) = try runPretext(data, config, runDir: root + "/run")
     #expect(result.history.allSatisfy { $0.trainLoss.isFinite })
     for name in ["jigsaw", "swav", "colorization"] { #expect(result.history[0].metrics["train_\(name)_loss"] != nil, "\(name)") }
@@ -413,7 +413,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     let root = NSTemporaryDirectory() + "pretext-probe-\(UUID().uuidString)"
     let data = try tinyPretextData(root + "/data")
     var config = tinyPretext("rotation", epochs: 1)
-    (config.size, config.batch, config.epochs, config.cacheFeatures) = (32, 8, 2, cached)
+    (config.downstream.size, config.downstream.batch, config.downstream.epochs, config.downstream.cacheFeatures) = (32, 8, 2, cached)
     let (pretext, stage) = try runPretext(data, config, runDir: root + "/run")
     let encoder = try SafeTensors.File(path: stage.file(pretext.encoderFile))
     let probe = try trainScenario(.linear, run: 0, data: data, encoder: stage.file(pretext.encoderFile), config, runDir: root + "/run")
@@ -422,7 +422,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     #expect(body.count > 100)
     for (name, t) in body { #expect(try t.equal(encoder.tensor(name)), "\(name) moved") }
     // The classifier as run 0 started (its seed, its own generator): the head must have moved from there.
-    let fresh = try Init.withGenerator(Generator(seed: config.seed)) { try XResNet(.resnet34, classes: 20, widen: 0.125) }
+    let fresh = try Init.withGenerator(Generator(seed: config.runtime.seed)) { try XResNet(.resnet34, classes: 20, widen: 0.125) }
     let head = Set(probe.model.stateDict().map(\.name)).subtracting(body.map(\.name))
     #expect(!head.isEmpty)
     let before = Dictionary(uniqueKeysWithValues: fresh.stateDict().map { ($0.name, $0.tensor) })
@@ -448,12 +448,12 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     #expect(zip(half.paths, half.labels).allSatisfy { p, l in data.train.labels[data.train.paths.firstIndex(of: p)!] == l })
 
     var config = tinyPretext("rotation", epochs: 1)
-    (config.size, config.batch, config.epochs, config.labelFraction) = (32, 4, 1, 0.2)
+    (config.downstream.size, config.downstream.batch, config.downstream.epochs, config.data.labelFraction) = (32, 4, 1, 0.2)
     let (pretext, stage) = try runPretext(data, config, runDir: root + "/run")
     #expect(pretext.trainingItems == data.train.count + data.unsup!.count)
     let r = try trainScenario(.head, run: 0, data: data, encoder: stage.file(pretext.encoderFile), config, runDir: root + "/run")
     #expect(r.learner?.train.batchCount == 20 * 2 / 4)  // 2 of 10 per class, 20 classes, batches of 4
-    config.batch = 64
+    config.downstream.batch = 64
     #expect(throws: StudyConfig.ConfigError.self) { try config.validate(against: data) }
   }
 
@@ -488,7 +488,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     }
     let data = try ImageWangLayout(root: root + "/data")
     var config = tinyPretext("rotation", epochs: 1)
-    (config.size, config.batch) = (32, 8)
+    (config.downstream.size, config.downstream.batch) = (32, 8)
     let random = try evaluateKNN(data, encoder: nil, config, k: 1)
     #expect(random.accuracy == 1 && random.accuracyAmongValidClasses == 1 && random.validImages == 30 && random.trainImages == 60)
     let (pretext, stage) = try runPretext(data, config, runDir: root + "/run")
@@ -509,7 +509,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     try SyntheticImageWang(size: 32, trainPerClass: 5, validPerClass: 1, unsupCount: 20, seed: 8).write(to: root + "/data")
     let data = try ImageWangLayout(root: root + "/data")
     var config = tinyPretext("rotation", epochs: 1)
-    (config.size, config.batch, config.epochs, config.tuningSplit) = (32, 8, 1, 0.2)
+    (config.downstream.size, config.downstream.batch, config.downstream.epochs, config.data.tuningSplit) = (32, 8, 1, 0.2)
     let split = config.downstreamData(data)
     #expect(split.valid.countsPerClass().allSatisfy { $0.1 == 1 } && split.train.countsPerClass().allSatisfy { $0.1 == 4 })
     #expect(Set(split.valid.paths).isDisjoint(with: split.train.paths) && split.valid.paths.allSatisfy { $0.contains("/train/") })
@@ -529,13 +529,13 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     let root = NSTemporaryDirectory() + "pretext-knnmon-\(UUID().uuidString)"
     let data = try tinyPretextData(root + "/data")
     var config = tinyPretext("simclr", epochs: 4)
-    (config.size, config.batch) = (32, 8)
+    (config.downstream.size, config.downstream.batch) = (32, 8)
     // Bit-identity of two runs in one process is asked in float32: in bfloat16 (the default here) the two runs
     // agree alone, but not beside other suites running bf16 in the same process (the first epoch's loss moves in
     // the third decimal; cause not isolated, NOTES.md "bfloat16"); alone, the monitor changes nothing in bf16 too.
-    config.precision = .fp32
+    config.runtime.precision = .fp32
     let plain = try runPretext(data, config, runDir: root + "/a")
-    config.knnEvery = 3
+    config.pretext.knnEvery = 3
     let watched = try runPretext(data, config, runDir: root + "/b")
     #expect(watched.result.history.map { $0.metrics["knn_accuracy"] != nil } == [true, false, true, true])
     #expect(watched.result.history.compactMap { $0.metrics["knn_accuracy_among_valid_classes"] }.allSatisfy { (0...1).contains($0) })
@@ -554,41 +554,41 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     let root = NSTemporaryDirectory() + "pretext-precision-\(UUID().uuidString)"
     let data = try tinyPretextData(root + "/data")
     var config = tinyPretext("inpainting", epochs: 3)
-    config.precision = .bf16
+    config.runtime.precision = .bf16
     let (result, stage) = try runPretext(data, config, runDir: root + "/bf16")
     #expect(result.history.last!.trainLoss < result.history.first!.trainLoss, "\(result.history.map(\.trainLoss))")
     #expect(try RunFolder.read(PretextResult.self, from: stage.result)?.precision == .bf16)
     try loadedClassifier(stage, result)
-    config.pretextEpochs = 1
-    config.precision = .fp32
+    config.pretext.epochs = 1
+    config.runtime.precision = .fp32
     #expect(try runPretext(data, config, runDir: root + "/fp32").result.precision == .fp32)
-    config.precision = .auto
+    config.runtime.precision = .auto
     #expect(try runPretext(data, config, runDir: root + "/auto").result.precision == (try Precision.cpuPrefersBFloat16() ? .bf16 : .fp32))
-    #expect(StudyConfig().precision == .auto)  // the default since 2026-12-06 (NOTES.md, "bfloat16")
+    #expect(StudyConfig().runtime.precision == .auto)  // the default since 2026-12-06 (NOTES.md, "bfloat16")
     let old = try JSONDecoder().decode(StudyConfig.self, from: Data(#"{"task": "rotation"}"#.utf8))
-    #expect(old.precision == .fp32 && old.task == "rotation" && old.autoPrecision == nil)
+    #expect(old.runtime.precision == .fp32 && old.pretext.task == "rotation" && old.runtime.autoPrecision == nil)
   }
 
   /// `auto` is decided by timing GEMMs, so a run records what it resolved to (config.json's autoPrecision) and
   /// follows the record, whatever this process would measure: a resumed run cannot change arithmetic midway.
   @Test func autoFollowsWhatTheRunRecorded() throws {
     var config = StudyConfig()
-    config.precision = .auto
+    config.runtime.precision = .auto
     let fixed = try config.fixingAutoPrecision()
-    #expect(fixed.autoPrecision == (try Precision.cpuPrefersBFloat16() ? .bf16 : .fp32))
+    #expect(fixed.runtime.autoPrecision == (try Precision.cpuPrefersBFloat16() ? .bf16 : .fp32))
     for (recorded, dtype) in [(Precision.fp32, DType?.none), (.bf16, DType.bfloat16)] {
-      config.autoPrecision = recorded
+      config.runtime.autoPrecision = recorded
       try config.validate()
       let (autocast, resolved) = (try config.autocastDType, try config.resolvedPrecision)
       #expect(autocast == dtype && resolved == recorded)
-      #expect(try config.fixingAutoPrecision().autoPrecision == recorded)  // a recorded resolution is never redone
+      #expect(try config.fixingAutoPrecision().runtime.autoPrecision == recorded)  // a recorded resolution is never redone
       let read = try JSONDecoder().decode(StudyConfig.self, from: try RunFolder.encoder().encode(config))
       let readAutocast = try read.autocastDType
-      #expect(read.autoPrecision == recorded && readAutocast == dtype)
+      #expect(read.runtime.autoPrecision == recorded && readAutocast == dtype)
     }
-    config.precision = .fp32
+    config.runtime.precision = .fp32
     #expect(throws: StudyConfig.ConfigError.self) { try config.validate() }  // a record of auto without auto
-    config.autoPrecision = nil
-    #expect(try config.fixingAutoPrecision().autoPrecision == nil)
+    config.runtime.autoPrecision = nil
+    #expect(try config.fixingAutoPrecision().runtime.autoPrecision == nil)
   }
 }

@@ -16,20 +16,20 @@ guard a.count >= 3, ["pretext", "downstream"].contains(a[1]) else {
   exit(2)
 }
 var config = StudyConfig.demo
-(config.epochs, config.pretextEpochs, config.headEpochs) = (1, 1, 0)
-(config.maxTrainPerClass, config.maxValidPerClass, config.maxUnsup) = (nil, nil, nil)  // the whole dataset
-if a.count > 3, let s = Int(a[3]) { (config.size, config.pretextSize) = (s, s) }
+(config.downstream.epochs, config.pretext.epochs, config.downstream.headEpochs) = (1, 1, 0)
+(config.data.maxTrainPerClass, config.data.maxValidPerClass, config.data.maxUnsup) = (nil, nil, nil)  // the whole dataset
+if a.count > 3, let s = Int(a[3]) { (config.downstream.size, config.pretext.size) = (s, s) }
 if a.count > 4, let w = Double(a[4]) { config.widen = w }
-if a.count > 5, let b = Int(a[5]) { (config.batch, config.pretextBatch) = (b, b) }
-config.precision = .fp32  // the peer's default, whatever the tool's is
+if a.count > 5, let b = Int(a[5]) { (config.downstream.batch, config.pretext.batch) = (b, b) }
+config.runtime.precision = .fp32  // the peer's default, whatever the tool's is
 if a.count > 6 {
   guard let p = Precision(rawValue: a[6]) else { print("epoch-bench: unknown precision \(a[6])"); exit(2) }
-  config.precision = p
+  config.runtime.precision = p
 }
 Runtime.threadCount = Int(ProcessInfo.processInfo.environment["BENCH_THREADS"] ?? "2") ?? 2
 Runtime.cacheCPUMemoryUnlessDisabled()  // as `pretext` does
-config.workers = Int(ProcessInfo.processInfo.environment["BENCH_WORKERS"] ?? "2") ?? 2
-if ProcessInfo.processInfo.environment["BENCH_CONTIGUOUS"] == "1" { config.channelsLast = false }
+config.runtime.workers = Int(ProcessInfo.processInfo.environment["BENCH_WORKERS"] ?? "2") ?? 2
+if ProcessInfo.processInfo.environment["BENCH_CONTIGUOUS"] == "1" { config.runtime.channelsLast = false }
 
 func peakRSSMB() -> Double {
   var u = rusage()

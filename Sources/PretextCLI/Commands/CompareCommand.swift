@@ -33,15 +33,15 @@ struct CompareCommand: DataParallelCommand {
     let config = try options.config(severalLengths: true)
     let preset = options.preset == "demo" ? ComparePlan.demo : nil
     var presetTasks = preset?.tasks
-    if let all = presetTasks, config.channels == 1 || allGray {
+    if let all = presetTasks, config.data.channels == 1 || allGray {
       let colour = try colourTasks(all)
       presetTasks = all.filter { !colour.contains($0) }
     }
     return ComparePlan(
-      tasks: tasks.isEmpty ? presetTasks ?? [config.task] : tasks,
-      pretextEpochs: try options.pretextLengths() ?? preset?.pretextEpochs ?? [config.pretextEpochs],
+      tasks: tasks.isEmpty ? presetTasks ?? [config.pretext.task] : tasks,
+      pretextEpochs: try options.pretextLengths() ?? preset?.pretextEpochs ?? [config.pretext.epochs],
       protocols: protocols.isEmpty ? preset?.protocols ?? ["knn", "linear", "discriminative"] : protocols,
-      runs: options.runs ?? preset?.runs ?? config.runs, pretextRuns: pretextRuns ?? preset?.pretextRuns ?? 1)
+      runs: options.runs ?? preset?.runs ?? config.downstream.runs, pretextRuns: pretextRuns ?? preset?.pretextRuns ?? 1)
   }
 
   func validate() throws {
@@ -49,7 +49,7 @@ struct CompareCommand: DataParallelCommand {
     do { try plan.validate() } catch let e as StudyConfig.ConfigError { throw ValidationError(e.message) }
     try options.validate(protocols: plan.protocols.compactMap(Scenario.init(rawValue:)))
     try options.validateTaskFlags(pretextTasks: plan.tasks)
-    if try options.config(severalLengths: true).channels == 1, let colour = try colourTasks(plan.tasks).first {
+    if try options.config(severalLengths: true).data.channels == 1, let colour = try colourTasks(plan.tasks).first {
       throw ValidationError("--tasks: \(colour) needs colour images: it cannot train with --channels 1 (leave it out of --tasks)")
     }
   }
@@ -64,7 +64,7 @@ struct CompareCommand: DataParallelCommand {
   func runOnEveryRank() throws {
     var plan = try plan()
     var config = try options.config(severalLengths: true)
-    (config.task, config.pretextEpochs, config.runs) = (plan.tasks[0], plan.pretextEpochs.last!, plan.runs)
+    (config.pretext.task, config.pretext.epochs, config.downstream.runs) = (plan.tasks[0], plan.pretextEpochs.last!, plan.runs)
     let (layout, allGray) = try options.scannedDataset(config)
     say(layout.summary().split(separator: "\n").prefix(4).joined(separator: "\n"))
     // Colour tasks on gray images: the preset's are left out, with a notice; ones named in --tasks are refused.
@@ -73,11 +73,11 @@ struct CompareCommand: DataParallelCommand {
         throw CLIError("--tasks: \(colour) needs colour images, and every image of \(layout.root) is gray (its targets would all be zero): leave it out")
       }
       plan = try self.plan(allGray: true)
-      config.task = plan.tasks[0]
+      config.pretext.task = plan.tasks[0]
     }
     let leftOut = try presetTasksLeftOut(allGray: allGray)
     if !leftOut.isEmpty {
-      say("notice: \(leftOut.joined(separator: ", ")) left out of the \(options.preset) preset's tasks: \(config.channels == 1 ? "--channels 1" : "every image is gray"), and \(leftOut.count == 1 ? "it needs" : "they need") colour images")
+      say("notice: \(leftOut.joined(separator: ", ")) left out of the \(options.preset) preset's tasks: \(config.data.channels == 1 ? "--channels 1" : "every image is gray"), and \(leftOut.count == 1 ? "it needs" : "they need") colour images")
     }
     let start = Date()
     var (dir, lock): (String, RunLock?) = ("", nil)
@@ -86,13 +86,13 @@ struct CompareCommand: DataParallelCommand {
       try validateOutputFolder(runFolder, flag: "--run")
       dir = URL(fileURLWithPath: runFolder).standardizedFileURL.path
       // The folder's record of what `auto` resolved to (or none, from before the record) goes to every rank.
-      let measured = config.autoPrecision
+      let measured = config.runtime.autoPrecision
       let recorded = try Parallel.fromRankZero("open --run \(dir)") {
         lock = try openCompareFolder(dir, config: &config, dataset: layout.root)
-        return config.autoPrecision?.rawValue ?? ""
+        return config.runtime.autoPrecision?.rawValue ?? ""
       }
-      config.autoPrecision = Precision(rawValue: recorded)
-      if let measured, let adopted = config.autoPrecision, adopted != measured {
+      config.runtime.autoPrecision = Precision(rawValue: recorded)
+      if let measured, let adopted = config.runtime.autoPrecision, adopted != measured {
         say("precision: auto → \(adopted.rawValue) after all, as \(dir) recorded when it started (its stages trained so)")
       }
     } else {

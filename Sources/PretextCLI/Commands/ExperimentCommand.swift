@@ -19,14 +19,14 @@ struct ExperimentCommand: DataParallelCommand {
 
   func validate() throws {
     try options.validate(protocols: Scenario.study)
-    try options.validateTaskFlags(pretextTasks: [options.config().task])
+    try options.validateTaskFlags(pretextTasks: [options.config().pretext.task])
   }
 
   func runOnEveryRank() throws {
     let config = try options.config()
     let layout = try options.dataset(config)
     say(layout.summary().split(separator: "\n").prefix(4).joined(separator: "\n"))
-    let (runDir, lock) = try options.startSharedRun("experiment", config, RunManifest(kind: .experiment, dataset: layout.root, task: config.task))
+    let (runDir, lock) = try options.startSharedRun("experiment", config, RunManifest(kind: .experiment, dataset: layout.root, task: config.pretext.task))
     let start = Date()
     let result = try withExtendedLifetime(lock) {
       try runExperiment(data: layout, config: config, runDir: runDir, log: { say($0) }, callbacks: Parallel.writers([ProgressCallback()]))

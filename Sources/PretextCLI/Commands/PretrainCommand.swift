@@ -21,14 +21,14 @@ struct PretrainCommand: DataParallelCommand {
     if let taskName {
       do { _ = try PretextTasks.parse(taskName) } catch let e as PretextTasks.SpecError { throw ValidationError(e.description) }
     }
-    try options.validateTaskFlags(pretextTasks: [taskName ?? options.config().task])
+    try options.validateTaskFlags(pretextTasks: [taskName ?? options.config().pretext.task])
   }
 
   func runOnEveryRank() throws {
     var config = try options.config()
-    if let taskName { config.task = taskName }
+    if let taskName { config.pretext.task = taskName }
     let data = try options.dataset(config)
-    let (dir, lock) = try options.startSharedRun("pretrain", config, RunManifest(kind: .pretrain, dataset: data.root, task: config.task))
+    let (dir, lock) = try options.startSharedRun("pretrain", config, RunManifest(kind: .pretrain, dataset: data.root, task: config.pretext.task))
     let (r, stage) = try withExtendedLifetime(lock) { try runPretext(data, config, runDir: dir, callbacks: Parallel.writers([ProgressCallback()])) }
     say("encoder: \(stage.file(r.encoderFile))\npicture: \(stage.file(r.pictureFile))")
   }

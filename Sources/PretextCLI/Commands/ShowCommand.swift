@@ -30,7 +30,7 @@ struct ShowCommand: ParsableCommand {
     guard let root = data ?? manifest?.dataset else { throw CLIError("no run.json in \(folder): pass --data") }
     let (stageConfig, stage) = try manifest.map { try pretextStageToShow(runDir: folder, config: config, manifest: $0, task: task) }
       ?? (config, Stage.pretext(folder, task: config.taskFolder))
-    let layout = try LayoutDetector.detect(root: root, options: config.layout).layout
+    let layout = try LayoutDetector.detect(root: root, options: config.data.layout).layout
     let path = output ?? folder + "/show.png"
     try showPicture(runDir: folder, config: stageConfig, data: layout, rows: rows, to: path, stage: stage)
     sayWhere(path, path)

@@ -16,23 +16,23 @@ struct DataOptions: ParsableArguments {
   @Option(help: "At most this many unlabelled images (unsup/, first in file-name order), or all (the demo preset: 1000).") var maxUnsup: String?
   @Option(help: "Image channels the models take: 3 (gray images copied into RGB; default) or 1 (single-channel models: the xresnet stem takes 1 channel, colour images are turned to gray). 16-bit PNG, TIFF and DICOM samples keep their precision either way.") var channels: Int?
   func apply(to c: inout StudyConfig) throws {
-    if let labelFraction { c.labelFraction = labelFraction }
-    if let tuningSplit { c.tuningSplit = tuningSplit }
+    if let labelFraction { c.data.labelFraction = labelFraction }
+    if let tuningSplit { c.data.tuningSplit = tuningSplit }
     func cap(_ text: String?, _ flag: String) throws -> Int?? {
       guard let text else { return nil }
       if text == "all" { return .some(nil) }
       guard let n = Int(text), n >= 1 else { throw ValidationError("--\(flag) takes a count of at least 1 or `all` (got \(text))") }
       return .some(n)
     }
-    if let v = try cap(maxTrainPerClass, "max-train-per-class") { c.maxTrainPerClass = v }
-    if let v = try cap(maxValidPerClass, "max-valid-per-class") { c.maxValidPerClass = v }
-    if let v = try cap(maxUnsup, "max-unsup") { c.maxUnsup = v }
-    if let channels { c.channels = channels }
-    layoutFlags.apply(to: &c.layout)
+    if let v = try cap(maxTrainPerClass, "max-train-per-class") { c.data.maxTrainPerClass = v }
+    if let v = try cap(maxValidPerClass, "max-valid-per-class") { c.data.maxValidPerClass = v }
+    if let v = try cap(maxUnsup, "max-unsup") { c.data.maxUnsup = v }
+    if let channels { c.data.channels = channels }
+    layoutFlags.apply(to: &c.data.layout)
     if let text = layoutFlags.dicomWindow {
       let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
       guard parts.count == 2, let centre = parts[0], let width = parts[1] else { throw ValidationError("--dicom-window takes CENTRE,WIDTH, e.g. 40,400 (got \(text))") }
-      c.dicomWindow = [centre, width]
+      c.data.dicomWindow = [centre, width]
     }
   }
 }

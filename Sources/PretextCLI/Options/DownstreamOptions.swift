@@ -17,14 +17,14 @@ struct DownstreamOptions: ParsableArguments {
   @Option(help: "Downstream optimisation: study (Ranger + flat-cos) or fastai (Adam + one-cycle, fastai's defaults).") var downstreamRecipe: DownstreamRecipe?
   @Flag(help: "Linear probe: train on the frozen body's features computed once (no augmentation; much faster).") var cacheFeatures = false
   func apply(to c: inout StudyConfig) throws {
-    if let head { c.head = head }
-    if let downstreamRecipe { c.downstreamRecipe = downstreamRecipe }
-    if cacheFeatures { c.cacheFeatures = true }
-    if let runs { c.runs = runs }
-    if let epochs { c.epochs = epochs }
-    if let size { c.size = size }
-    if let batch { c.batch = batch }
-    if let headEpochs { c.headEpochs = headEpochs }
-    if let lr { (c.lr, c.pretextLR) = (lr, lr) }  // `pretrain --lr` is the pretext's
+    if let head { c.downstream.head = head }
+    if let downstreamRecipe { c.downstream.recipe = downstreamRecipe }
+    if cacheFeatures { c.downstream.cacheFeatures = true }
+    if let runs { c.downstream.runs = runs }
+    if let epochs { c.downstream.epochs = epochs }
+    if let size { c.downstream.size = size }
+    if let batch { c.downstream.batch = batch }
+    if let headEpochs { c.downstream.headEpochs = headEpochs }
+    if let lr { (c.downstream.lr, c.pretext.lr) = (lr, lr) }  // `pretrain --lr` is the pretext's
   }
 }

@@ -54,26 +54,26 @@ struct PretextOptions: ParsableArguments {
 
   /// `severalLengths`: `--pretext-epochs` may list several (compare); the longest is the config's.
   func apply(to c: inout StudyConfig, severalLengths: Bool) throws {
-    if let task { c.task = task }
+    if let task { c.pretext.task = task }
     func range(_ text: String?, _ flag: String) throws -> [Int]? {
       guard let text else { return nil }
       let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
       guard parts.count == 2, let lo = parts[0], let hi = parts[1] else { throw ValidationError("--\(flag) takes LO-HI, e.g. 5-9 (got \(text))") }
       return [lo, hi]
     }
-    if let v = try range(cutoutHoles, "cutout-holes") { c.cutoutHoles = v }
-    if let v = try range(cutoutSize, "cutout-size") { c.cutoutHoleSize = v }
-    if let swavQueue { c.swavQueue = swavQueue }
-    if let unetSkips { c.unetSkips = unetSkips }
-    if let cutoutFill { c.cutoutFill = cutoutFill }
-    if let pretextRecipe { c.pretextRecipe = pretextRecipe }
-    if let knnEvery { c.knnEvery = knnEvery }
-    if let knnMonitorImages { c.knnMonitorImages = knnMonitorImages }
+    if let v = try range(cutoutHoles, "cutout-holes") { c.pretext.inpainting.cutoutHoles = v }
+    if let v = try range(cutoutSize, "cutout-size") { c.pretext.inpainting.cutoutSize = v }
+    if let swavQueue { c.pretext.swav.queue = swavQueue }
+    if let unetSkips { c.pretext.unet.skips = unetSkips }
+    if let cutoutFill { c.pretext.inpainting.cutoutFill = cutoutFill }
+    if let pretextRecipe { c.pretext.recipe = pretextRecipe }
+    if let knnEvery { c.pretext.knnEvery = knnEvery }
+    if let knnMonitorImages { c.pretext.knnMonitorImages = knnMonitorImages }
     if let lengths = try pretextLengths() {
       guard lengths.count == 1 || severalLengths else { throw ValidationError("--pretext-epochs takes one number here (several only with `compare`)") }
-      c.pretextEpochs = lengths.max()!
+      c.pretext.epochs = lengths.max()!
     }
-    if let pretextSize { c.pretextSize = pretextSize }
-    if let pretextBatch { c.pretextBatch = pretextBatch }
+    if let pretextSize { c.pretext.size = pretextSize }
+    if let pretextBatch { c.pretext.batch = pretextBatch }
   }
 }

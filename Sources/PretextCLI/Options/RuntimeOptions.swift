@@ -20,7 +20,7 @@ struct RuntimeOptions: ParsableArguments {
   @Flag(help: "Data-parallel runs: BatchNorm statistics over the whole global batch across ranks (SyncBatchNorm), so N ranks train what one process does (default: each rank its own part, as PyTorch DDP).")
   var syncBatchnorm = false
   func apply(to c: inout StudyConfig) throws {
-    if let workers { c.workers = workers }
+    if let workers { c.runtime.workers = workers }
     if let widen { c.widen = widen }
     if let device {
       guard let d = Device(device) else { throw ValidationError("unknown device '\(device)' (cpu, cuda, cuda:N)") }
@@ -33,12 +33,12 @@ struct RuntimeOptions: ParsableArguments {
       if device != "cuda", d != .cpu, Parallel.group?.usesNCCL == true, d != .cuda(Parallel.localRank) {
         throw ValidationError("--device \(device): under NCCL each rank trains on its own GPU (LOCAL_RANK \(Parallel.localRank)'s): use --device cuda")
       }
-      c.device = device
+      c.runtime.device = device
     }
-    if let seed { c.seed = seed }
-    if let precision { c.precision = precision }
-    if let channelsLast { c.channelsLast = channelsLast }
-    c.keepCheckpoints = keepCheckpoints
-    c.syncBatchNorm = syncBatchnorm
+    if let seed { c.runtime.seed = seed }
+    if let precision { c.runtime.precision = precision }
+    if let channelsLast { c.runtime.channelsLast = channelsLast }
+    c.runtime.keepCheckpoints = keepCheckpoints
+    c.runtime.syncBatchNorm = syncBatchnorm
   }
 }

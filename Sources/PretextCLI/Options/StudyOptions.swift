@@ -65,7 +65,7 @@ struct StudyOptions: ParsableArguments {
   func scannedDataset(_ config: StudyConfig) throws -> (layout: ImageWangLayout, allGray: Bool) {
     let root = URL(fileURLWithPath: try data ?? defaultDataset()).standardizedFileURL.path
     let resolved = try config.resolvedPrecision
-    if config.precision == .auto {
+    if config.runtime.precision == .auto {
       let why: String
       if config.torchDevice != .cpu {
         why = resolved == .bf16 ? "this GPU computes bfloat16 natively" : "this GPU has no native bfloat16"

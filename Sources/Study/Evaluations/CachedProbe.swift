@@ -29,8 +29,8 @@ func cachedProbeLearner(_ model: XResNet, _ data: ImageWangLayout, _ config: Stu
   let device = config.torchDevice
   let learner = Learner(
     model: probe,
-    train: TensorBatches(inputs: try train.to(device), targets: try trainLabels.to(device), batchSize: config.batch, shuffle: true, seed: seed),
-    valid: TensorBatches(inputs: try valid.to(device), targets: try validLabels.to(device), batchSize: config.batch, shuffle: false),
+    train: TensorBatches(inputs: try train.to(device), targets: try trainLabels.to(device), batchSize: config.downstream.batch, shuffle: true, seed: seed),
+    valid: TensorBatches(inputs: try valid.to(device), targets: try validLabels.to(device), batchSize: config.downstream.batch, shuffle: false),
     step: SupervisedStep(loss: loss), optimizer: optimizer(probe),
     metrics: [Accuracy(), AccuracyAmong(classes: data.validClasses)], callbacks: callbacks)
   return (learner, probe)

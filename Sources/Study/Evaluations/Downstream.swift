@@ -33,14 +33,14 @@ public func trainScenario(
   try config.validate(protocols: [scenario])
   // Few-label runs: the same seeded subset of train/'s labels for every run and protocol.
   let data = config.downstreamData(data)
-  let evaluation = FineTune(scenario, oneCycle: config.downstreamRecipe == .fastai)
+  let evaluation = FineTune(scenario, oneCycle: config.downstream.recipe == .fastai)
   let stage = stage ?? Stage.evaluation(runDir, protocol: evaluation.name, run: run)
   let start = Date()
-  let seed = config.seed &+ UInt64(run) &* 1000
+  let seed = config.runtime.seed &+ UInt64(run) &* 1000
   Runtime.manualSeed(seed)
-  let head = scenario == .linear ? .linear : config.head  // a probe is linear
+  let head = scenario == .linear ? .linear : config.downstream.head  // a probe is linear
   let model = try Init.withGenerator(Generator(seed: seed)) {
-    try XResNet(.resnet34, inChannels: config.channels, classes: data.train.classes.count, widen: config.widen, head: head)
+    try XResNet(.resnet34, inChannels: config.data.channels, classes: data.train.classes.count, widen: config.widen, head: head)
   }
   let weights = stage.file("model.safetensors")
   let fingerprint = try config.fingerprint(stage: "\(evaluation.name) run \(run)")
@@ -48,7 +48,7 @@ public func trainScenario(
     try model.load(from: weights)
     return (done, nil, model)
   }
-  try Parallel.requireEvenShares(config.batch, flag: "--batch", syncBatchNorm: config.syncBatchNorm)
+  try Parallel.requireEvenShares(config.downstream.batch, flag: "--batch", syncBatchNorm: config.runtime.syncBatchNorm)
   if Parallel.isWriter { try RunFolder.makeFolders(stage.dir) }
   // A linear probe of random weights (encoder nil) is the probe's baseline: what the features hold before any pretext.
   if evaluation.usesEncoder && !(scenario == .linear && encoder == nil) {
@@ -56,27 +56,27 @@ public func trainScenario(
     try EncoderTransfer.loadBody(try SafeTensors.File(path: encoder).checked().tensors(), into: model, source: encoder)
   }
   try model.to(device: config.torchDevice, memoryFormat: config.memoryFormat)
-  let recipe = config.downstreamRecipe == .fastai ? TrainingRecipe.fastai(lr: config.lr, weightDecay: config.weightDecay)
-    : .study(lr: config.lr, weightDecay: config.weightDecay)
+  let recipe = config.downstream.recipe == .fastai ? TrainingRecipe.fastai(lr: config.downstream.lr, weightDecay: config.weightDecay)
+    : .study(lr: config.downstream.lr, weightDecay: config.weightDecay)
   let logs: [Callback] = callbacks + (try Parallel.writers([CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)]))
   let learner: Learner, plan: FitPlan
-  if scenario == .linear && config.cacheFeatures {
+  if scenario == .linear && config.downstream.cacheFeatures {
     (learner, _) = try cachedProbeLearner(model, data, config, seed: seed, loss: Losses.labelSmoothingCrossEntropy(),
-                                          optimizer: { recipe.makeOptimizer(for: $0, batch: config.batch) }, callbacks: logs)
-    plan = evaluation.fit(config.epochs, .value(config.lr))
+                                          optimizer: { recipe.makeOptimizer(for: $0, batch: config.downstream.batch) }, callbacks: logs)
+    plan = evaluation.fit(config.downstream.epochs, .value(config.downstream.lr))
   } else {
-    let train = ImageLoader(paths: data.train.paths, labels: data.train.labels, pipeline: .crop(size: config.size, training: true),
-                            batchSize: config.batch, shuffle: true, seed: seed, workers: config.workers, shard: Parallel.shard,
-                            channels: config.channels, samples: .bytes)
+    let train = ImageLoader(paths: data.train.paths, labels: data.train.labels, pipeline: .crop(size: config.downstream.size, training: true),
+                            batchSize: config.downstream.batch, shuffle: true, seed: seed, workers: config.runtime.workers, shard: Parallel.shard,
+                            channels: config.data.channels, samples: .bytes)
     let part = Parallel.part(Array(zip(data.valid.paths, data.valid.labels)))  // this rank's part of val/
-    let valid = ImageLoader(paths: part.items.map(\.0), labels: part.items.map(\.1), pipeline: .crop(size: config.size, training: false),
-                            batchSize: config.batch, shuffle: false, seed: seed, workers: config.workers, itemOffset: part.offset,
-                            channels: config.channels, samples: .bytes)
+    let valid = ImageLoader(paths: part.items.map(\.0), labels: part.items.map(\.1), pipeline: .crop(size: config.downstream.size, training: false),
+                            batchSize: config.downstream.batch, shuffle: false, seed: seed, workers: config.runtime.workers, itemOffset: part.offset,
+                            channels: config.data.channels, samples: .bytes)
     learner = Learner(
       model: model, train: OnDevice(train, config), valid: OnDevice(valid, config),
-      step: evaluation.step(model, loss: Losses.labelSmoothingCrossEntropy()), optimizer: recipe.makeOptimizer(for: model, batch: config.batch),
+      step: evaluation.step(model, loss: Losses.labelSmoothingCrossEntropy()), optimizer: recipe.makeOptimizer(for: model, batch: config.downstream.batch),
       metrics: [Accuracy(), AccuracyAmong(classes: data.validClasses)], callbacks: logs)
-    plan = evaluation.plan(model, epochs: config.epochs, headEpochs: config.headEpochs, lr: config.lr)
+    plan = evaluation.plan(model, epochs: config.downstream.epochs, headEpochs: config.downstream.headEpochs, lr: config.downstream.lr)
     Parallel.attach(learner, model: model, config)
   }
   learner.mixedPrecision = try config.autocastDType
@@ -89,8 +89,8 @@ public func trainScenario(
   result.precision = try config.resolvedPrecision
   if Parallel.isWriter {
     // The class names, input size and architecture ride along, so `pretext predict` needs only this file.
-    try model.save(to: weights, metadata: ClassifierInfo(classes: data.train.classes, size: config.size, widen: config.widen,
-                                                         head: head.rawValue, dicomWindow: config.dicomWindow, channels: config.channels).metadata)
+    try model.save(to: weights, metadata: ClassifierInfo(classes: data.train.classes, size: config.downstream.size, widen: config.widen,
+                                                         head: head.rawValue, dicomWindow: config.data.dicomWindow, channels: config.data.channels).metadata)
     try RunFolder.writeResult(result, to: stage.result, stage: fingerprint)
     try RunFolder.dropCheckpoints([stage.checkpoint], config)
   }

@@ -25,8 +25,8 @@ public func evaluateKNN(_ data: ImageWangLayout, encoder: String?, _ config: Stu
                         temperature: Double = 0.07) throws -> KNNResult {
   let start = Date()
   let data = config.downstreamData(data)
-  let model = try Init.withGenerator(Generator(seed: config.seed)) {
-    try XResNet(.resnet34, inChannels: config.channels, classes: data.train.classes.count, widen: config.widen)
+  let model = try Init.withGenerator(Generator(seed: config.runtime.seed)) {
+    try XResNet(.resnet34, inChannels: config.data.channels, classes: data.train.classes.count, widen: config.widen)
   }
   if let encoder { try EncoderTransfer.loadBody(try SafeTensors.File(path: encoder).checked().tensors(), into: model, source: encoder) }
   let (accuracy, among) = try knnAccuracy(PooledEncoder(body: model.body), data, config, k: k, temperature: temperature)
@@ -60,9 +60,9 @@ func pooledFeatures(_ folder: ImageFolder, _ config: StudyConfig, model: Module,
   let split = Parallel.group.map { folder.count >= $0.worldSize } ?? false
   let all = Array(zip(folder.paths, folder.labels))
   let part: (items: [(String, Int)], offset: Int) = split ? Parallel.part(all) : (all, 0)
-  let loader = ImageLoader(paths: part.items.map(\.0), labels: part.items.map(\.1), pipeline: .crop(size: config.size, training: false),
-                           batchSize: config.batch, shuffle: false, dropLast: false, seed: config.seed, workers: config.workers,
-                           itemOffset: part.offset, channels: config.channels)
+  let loader = ImageLoader(paths: part.items.map(\.0), labels: part.items.map(\.1), pipeline: .crop(size: config.downstream.size, training: false),
+                           batchSize: config.downstream.batch, shuffle: false, dropLast: false, seed: config.runtime.seed, workers: config.runtime.workers,
+                           itemOffset: part.offset, channels: config.data.channels)
   var f: [Tensor] = []
   let pass = loader.pass(epoch: 0)
   try inferring(model) {
@@ -88,15 +88,15 @@ func pooledFeatures(_ folder: ImageFolder, _ config: StudyConfig, model: Module,
 public final class KNNMonitor: Callback {
   let task: any PretextTask, data: ImageWangLayout, config: StudyConfig, every: Int
   public init(task: any PretextTask, data: ImageWangLayout, config: StudyConfig, every: Int) {
-    let sample = config.downstreamData(data).sampled(atMost: config.knnMonitorImages, seed: config.seed)
+    let sample = config.downstreamData(data).sampled(atMost: config.pretext.knnMonitorImages, seed: config.runtime.seed)
     (self.task, self.data, self.config, self.every) = (task, sample, config, every)
   }
   public func on(_ event: Event, _ learner: Learner) throws {
     guard event == .afterValidate else { return }
     let epoch = learner.epoch + 1, last = learner.totalIterations / Swift.max(learner.train.batchCount, 1)
     guard epoch == 1 || epoch % every == 0 || epoch == last else { return }  // the first: the log's columns
-    let model = try Init.withGenerator(Generator(seed: config.seed)) {
-      try XResNet(.resnet34, inChannels: config.channels, classes: data.train.classes.count, widen: config.widen)
+    let model = try Init.withGenerator(Generator(seed: config.runtime.seed)) {
+      try XResNet(.resnet34, inChannels: config.data.channels, classes: data.train.classes.count, widen: config.widen)
     }
     let state = try withNoGrad { try task.encoderState().map { (name: $0.name, tensor: try $0.tensor.to(.cpu).contiguous().clone()) } }
     // Data-parallel, the ranks encode parts of the sample: all with rank 0's weights (without SyncBatchNorm the

@@ -9,12 +9,14 @@ public enum CompareReport {
 
   /// What the data and the pretext were, in words.
   static func header(_ r: CompareResult) -> [String] {
-    let c = r.config
+    let (c, d, p, seed) = (r.config, r.config.downstream, r.config.pretext, r.config.runtime.seed)
+    let fraction = c.data.labelFraction, images = r.pretexts.map(\.trainingItems).first.map(String.init) ?? "0"
+    let recipe = p.recipe.rawValue + (p.recipe == .study ? " (lr \(p.lr))" : "")
     return [
-      "Dataset: \(r.dataset). Downstream: \(r.labelledImages) labelled train/ images\(c.labelFraction < 1 ? " (label fraction \(c.labelFraction))" : ""), validated on \(r.validation); \(c.epochs) epochs at \(c.size) px, batch \(c.batch), lr \(c.lr), xresnet34 × \(c.widen), seeds \(c.seed) + 1000 · run.",
-      "Pretext: \(r.pretexts.map(\.trainingItems).first.map(String.init) ?? "0") images of train/ and unsup/ without labels, \(c.pretextSize) px, batch \(c.pretextBatch), recipe \(c.pretextRecipe.rawValue)\(c.pretextRecipe == .study ? " (lr \(c.pretextLR))" : ""); "
+      "Dataset: \(r.dataset). Downstream: \(r.labelledImages) labelled train/ images\(fraction < 1 ? " (label fraction \(fraction))" : ""), validated on \(r.validation); \(d.epochs) epochs at \(d.size) px, batch \(d.batch), lr \(d.lr), xresnet34 × \(c.widen), seeds \(seed) + 1000 · run.",
+      "Pretext: \(images) images of train/ and unsup/ without labels, \(p.size) px, batch \(p.batch), recipe \(recipe); "
         + (r.plan.pretextRuns == 1 ? "one pretext per task (a row's ± is the downstream seeds' spread only). "
-          : "\(r.plan.pretextRuns) pretexts per task, seeds \(c.seed) + 1000 · k; run r fine-tunes pretext r mod \(r.plan.pretextRuns), so a row's ± includes the pretext's seed. ")
+          : "\(r.plan.pretextRuns) pretexts per task, seeds \(seed) + 1000 · k; run r fine-tunes pretext r mod \(r.plan.pretextRuns), so a row's ± includes the pretext's seed. ")
         + (r.pretextSawValid ? "It read val/'s images (never their labels) for its validation loss and picture only; it never trained on them."
           : "It never read val/ (its validation loss is on the tuning split's held-out train/ images)."),
       "Accuracy is the final epoch's over train/'s \(classCount(r)) classes (\"\(way(r))\")"

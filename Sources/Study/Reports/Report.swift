@@ -66,7 +66,7 @@ public enum Report {
     }
     lines.append("")
     lines.append("Accuracy is over train/'s classes, as in the study; \"among val classes\" restricts the prediction to the classes val/ holds.")
-    lines.append(String(format: "Pretext (%@): %d epochs, final valid loss %.4f, %.0f s. Dataset: %@.", r.config.task,
+    lines.append(String(format: "Pretext (%@): %d epochs, final valid loss %.4f, %.0f s. Dataset: %@.", r.config.pretext.task,
                         r.pretextHistory.count, r.pretextHistory.last?.validLoss ?? .nan, r.pretextSeconds, r.dataset))
     return lines.joined(separator: "\n") + "\n"
   }
@@ -109,7 +109,7 @@ public enum Report {
       </head><body><h1>Pretext experiment</h1><p>Dataset: \(escapeHTML(r.dataset))</p><table>\(table)</table>
       <p>\(legend)</p>
       \(svg("validation accuracy per epoch", acc))\(svg("validation loss per epoch", loss))
-      <h2>Pretext: \(escapeHTML(r.config.task))</h2><img src='\(escapeHTML(r.pictureFile))' style='image-rendering:pixelated;width:480px'>
+      <h2>Pretext: \(escapeHTML(r.config.pretext.task))</h2><img src='\(escapeHTML(r.pictureFile))' style='image-rendering:pixelated;width:480px'>
       </body></html>
       """
   }
