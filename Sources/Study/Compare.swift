@@ -145,7 +145,7 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
       c.runtime.seed = base.runtime.seed &+ UInt64(run) &* 1000  // random weights: each run its own draw, as the fine-tunes' seeds
       let r: KNNResult, fingerprint = try c.fingerprint(stage: "knn run \(run)")
       if let done = try RunFolder.readResult(KNNResult.self, from: stage.result, stage: fingerprint) { r = done } else {
-        r = try evaluateKNN(data, encoder: encoder, c)
+        r = try evaluateKNN(data, encoder: encoder, c, k: c.downstream.knnK, temperature: c.downstream.knnTemperature)
         if Parallel.isWriter {
           try RunFolder.makeFolders(stage.dir)
           try RunFolder.writeResult(r, to: stage.result, stage: fingerprint)

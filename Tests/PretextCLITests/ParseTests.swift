@@ -72,6 +72,12 @@ import TestSupport
                                                          "--pretext-epochs", "4", "--precision", "fp32"]) as? PretrainCommand)
     let c = try command.options.config()
     #expect(c.pretext.inpainting.cutoutSize == [3, 7] && c.widen == 0.5 && c.pretext.epochs == 4 && c.runtime.precision == .fp32)
+    // The kNN protocol's vote: `--knn-k` in any command, `--k` (its older spelling) in `knn`, not both.
+    let compare = try #require(try Pretext.parseAsRoot(["compare", "--knn-k", "5", "--knn-temperature", "0.1"]) as? CompareCommand)
+    #expect(try compare.options.config().downstream.knnK == 5 && compare.options.config().downstream.knnTemperature == 0.1)
+    let knn = try #require(try Pretext.parseAsRoot(["knn", "--encoder", "random", "--k", "3"]) as? KNNCommand)
+    #expect(try knn.config().downstream.knnK == 3)
+    #expect(Self.refusal(["knn", "--encoder", "random", "--k", "3", "--knn-k", "4"])?.contains("older spelling") == true)
   }
 
   /// docs/CLI.md is what scripts/docs/cli-md.sh makes from the built tool's `--help`: it cannot go stale unnoticed.

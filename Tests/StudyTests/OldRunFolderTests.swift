@@ -36,4 +36,21 @@ import TestSupport
     let head = try #require(try RunFolder.readResult(ScenarioResult.self, from: run + "/eval/head/0/result.json", stage: nil))
     #expect(head.history.count == 2)  // both epochs, from the checkpoint's history
   }
+
+  /// The fixture's config.json decodes and encodes to the very bytes it was written with (so every fingerprint made
+  /// from it holds), the config now being in parts; a setting added since (the kNN vote's k and temperature) is
+  /// written only when not its default, and then changes the fingerprint.
+  @Test func configJSONKeepsItsBytesAndNewSettingsStayOutAtTheirDefault() throws {
+    let fixture = try #require(Bundle.module.url(forResource: "run-2026-12-07", withExtension: nil, subdirectory: "Fixtures")).path
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: fixture + "/config.json"))
+    let config = try RunFolder.decoder().decode(StudyConfig.self, from: bytes)
+    #expect(try RunFolder.encoder().encode(config) == bytes)
+    #expect(!String(decoding: bytes, as: UTF8.self).contains("knnK"))
+    var changed = config
+    changed.downstream.knnK = 5
+    let text = String(decoding: try RunFolder.encoder().encode(changed), as: UTF8.self)
+    #expect(text.contains("\"knnK\" : 5") && !text.contains("knnTemperature"))
+    #expect(try RunFolder.decoder().decode(StudyConfig.self, from: Data(text.utf8)) == changed)
+    #expect(try changed.fingerprint(stage: "knn run 0") != config.fingerprint(stage: "knn run 0"))
+  }
 }

@@ -16,7 +16,12 @@ struct DownstreamOptions: ParsableArguments {
   @Option(help: "Downstream classifier head: linear (xresnet's) or fastai (vision_learner's concat-pool head); a linear probe is always linear.") var head: XResNet.Head?
   @Option(help: "Downstream optimisation: study (Ranger + flat-cos) or fastai (Adam + one-cycle, fastai's defaults).") var downstreamRecipe: DownstreamRecipe?
   @Flag(help: "Linear probe: train on the frozen body's features computed once (no augmentation; much faster).") var cacheFeatures = false
+  @Option(help: "The kNN protocol (compare --protocols knn): neighbours that vote (default 20).") var knnK: Int?
+  @Option(help: "The kNN protocol: each vote weighs exp(similarity / T) (default 0.07).") var knnTemperature: Double?
+
   func apply(to c: inout StudyConfig) throws {
+    if let knnK { c.downstream.knnK = knnK }
+    if let knnTemperature { c.downstream.knnTemperature = knnTemperature }
     if let head { c.downstream.head = head }
     if let downstreamRecipe { c.downstream.recipe = downstreamRecipe }
     if cacheFeatures { c.downstream.cacheFeatures = true }

@@ -106,6 +106,10 @@ public struct DownstreamSettings: Sendable, Equatable {
   public var cacheFeatures = false
   /// Runs (seeds) per protocol.
   public var runs = 3
+  /// The kNN protocol's vote: the `knnK` most similar train/ images, each weighted exp(similarity / `knnTemperature`)
+  /// (InstDisc's and DINO's 20 and 0.07). Added after 2026-12-07: written to config.json only when not the default.
+  public var knnK = 20
+  public var knnTemperature = 0.07
   public init() {}
 }
 

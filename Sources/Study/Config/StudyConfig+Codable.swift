@@ -1,6 +1,8 @@
 // config.json: one flat object, the keys runs have written since before the config had parts. The bytes are a
 // stage's fingerprint (`StudyConfig.fingerprint`): a change of key or value here would make every earlier run's
 // checkpoints and results "another configuration's" (OldRunFolderTests holds a run folder of 2026-12-07 to it).
+// So a setting added after 2026-12-07 is written only when it is not its default (`encodeUnlessDefault`): a run that
+// leaves it alone has the bytes, and the fingerprints, it had before the setting existed.
 import Foundation
 import ImageData
 import NN
@@ -12,7 +14,7 @@ extension StudyConfig: Codable {
     case task, pretextSize, pretextBatch, pretextEpochs, pretextLR, pretextRecipe, knnEvery, knnMonitorImages
     case cutoutReferenceSize, cutoutHoles, cutoutHoleSize, cutoutFill, swavQueue, unetSkips
     // Downstream.
-    case size, batch, epochs, lr, headEpochs, head, downstreamRecipe, cacheFeatures, runs
+    case size, batch, epochs, lr, headEpochs, head, downstreamRecipe, cacheFeatures, runs, knnK, knnTemperature
     // Data.
     case labelFraction, tuningSplit, maxTrainPerClass, maxValidPerClass, maxUnsup, layout, dicomWindow, channels
     // Runtime.
@@ -42,6 +44,13 @@ extension StudyConfig: Codable {
     try c.encodeIfPresent(r.autoPrecision, forKey: .autoPrecision); try c.encode(r.keepCheckpoints, forKey: .keepCheckpoints)
     try c.encode(r.syncBatchNorm, forKey: .syncBatchNorm)
     try c.encode(widen, forKey: .widen); try c.encode(weightDecay, forKey: .weightDecay)
+    // Added after 2026-12-07.
+    let defaults = StudyConfig()
+    func encodeUnlessDefault<T: Encodable & Equatable>(_ value: T, _ standard: T, _ key: CodingKeys) throws {
+      if value != standard { try c.encode(value, forKey: key) }
+    }
+    try encodeUnlessDefault(d.knnK, defaults.downstream.knnK, .knnK)
+    try encodeUnlessDefault(d.knnTemperature, defaults.downstream.knnTemperature, .knnTemperature)
   }
 
   /// Fields an older config.json lacks keep their defaults; a choice that is not one of its values is refused naming
@@ -66,7 +75,7 @@ extension StudyConfig: Codable {
     try take(.size, &downstream.size); try take(.batch, &downstream.batch); try take(.epochs, &downstream.epochs)
     try take(.lr, &downstream.lr); try take(.headEpochs, &downstream.headEpochs); try choose(.head, &downstream.head, "head")
     try choose(.downstreamRecipe, &downstream.recipe, "downstream-recipe"); try take(.cacheFeatures, &downstream.cacheFeatures)
-    try take(.runs, &downstream.runs)
+    try take(.runs, &downstream.runs); try take(.knnK, &downstream.knnK); try take(.knnTemperature, &downstream.knnTemperature)
     try take(.labelFraction, &data.labelFraction); try take(.tuningSplit, &data.tuningSplit)
     data.maxTrainPerClass = try c.decodeIfPresent(Int.self, forKey: .maxTrainPerClass)
     data.maxValidPerClass = try c.decodeIfPresent(Int.self, forKey: .maxValidPerClass)

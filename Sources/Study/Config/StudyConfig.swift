@@ -48,6 +48,8 @@ public struct StudyConfig: Sendable, Equatable {
     try count(pretext.knnEvery, "knn-every", 0...100_000)
     try count(pretext.knnMonitorImages, "knn-monitor-images", 20...10_000_000)
     try count(runtime.workers, "workers", 1...256)
+    try count(downstream.knnK, "knn-k", 1...100_000)
+    try real(downstream.knnTemperature, "knn-temperature", above: 0, atMost: 100)
     try count(pretext.inpainting.cutoutReferenceSize, "cutout-reference-size", 1...4096)
     try real(pretext.lr, "lr", above: 0, atMost: 10)
     try real(downstream.lr, "lr", above: 0, atMost: 10)
