@@ -170,17 +170,6 @@ public struct Cutout: ItemTransform {
   }
 }
 
-/// A rotation by k × 90° counter-clockwise, k uniform in 0…3, written to `label` (RotNet's pretext).
-public struct Rotate90: ItemTransform {
-  public var image: String, label: String
-  public init(image: String = "image", label: String = "rotation") { (self.image, self.label) = (image, label) }
-  public func apply(_ item: inout Item, rng: inout SplitMix64) throws {
-    let k = Int.random(in: 0..<4, using: &rng)
-    item.images[image] = try item.image(image).rotated90(times: k, into: image, of: item)
-    item.integers[label] = k
-  }
-}
-
 /// Grayscale with probability `p` (ITU-R 601 luma, as PIL's convert("L"), replicated to 3 channels; a gray
 /// image is left as it is). In C.
 public struct Grayscale: ItemTransform {
@@ -297,8 +286,9 @@ extension Image {
   /// Rotated by `times` × 90° counter-clockwise.
   public func rotated90(times: Int) -> Image { rotated90(times: times, into: "", of: nil) }
 
-  /// Rotated, in memory `item` gives for slot `slot` (`Item.makeImage`) when given.
-  func rotated90(times: Int, into slot: String, of item: Item?) -> Image {
+  /// Rotated, in memory `item` gives for slot `slot` (`Item.makeImage`) when given: a transform making the rotated
+  /// image of a slot writes it straight into the batch's row.
+  public func rotated90(times: Int, into slot: String, of item: Item?) -> Image {
     let k = ((times % 4) + 4) % 4
     guard k != 0 else { return self }
     let (w, h, pb) = (width, height, Int32(pixelBytes))

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 @testable import ImageData
-import SelfSupervised  // PatchMask, a task's view
+import SelfSupervised  // PatchMask and Rotate90, tasks' views
 @testable import Torch
 
 /// Transforms make their images and masks in the item's rows of the batch when the loader lends them

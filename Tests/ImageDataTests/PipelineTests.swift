@@ -2,6 +2,7 @@
 import Foundation
 import Testing
 @testable import ImageData
+import SelfSupervised  // Rotate90, a task's view
 @testable import Torch
 
 @Suite struct PipelineTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ImageData
+import SelfSupervised  // Rotate90, a task's view
 @testable import Torch
 
 /// 16-bit samples and 1-channel images, from the file to the batch: TIFF through libtiff (against what Pillow
