@@ -35,13 +35,13 @@ demo: release
 	  echo "[make demo] the comparison took $$(( $$(date +%s) - start )) s (set-up and build not counted)"
 
 # Side by side with PyTorch/fastai (a Python peer with the same torch in ~/.cache/pretext/pyenv): one table,
-# JSON in benchmarks/results/. ROUNDS=n for more interleaved rounds.
+# JSON in benchmarks/results/ (the committed reference: benchmarks/baseline.json). ROUNDS=n for more interleaved rounds.
 bench: release
 	@py=$$(scripts/pyenv.sh --fastai --lightly); "$$py" benchmarks/bench.py
 
 # Per-op overhead of the Swift layer against a C++ floor and PyTorch Python.
 bench-ops: release
-	benchmarks/op_overhead.sh
+	benchmarks/ops/op_overhead.sh
 
 clean:
 	rm -rf .build

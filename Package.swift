@@ -83,13 +83,13 @@ let package = Package(
     .executableTarget(name: "cpu-cache-check", dependencies: ["Torch"], path: "TestHelpers/cpu-cache-check"),
     // The C++ floor of the per-op benchmark: links libtorch through CTorch's linker settings, uses ATen directly.
     .target(
-      name: "BenchFloor", dependencies: ["CTorch"], path: "benchmarks/floor",
+      name: "BenchFloor", dependencies: ["CTorch"], path: "benchmarks/ops/floor",
       cxxSettings: [.unsafeFlags(["-isystem", "\(libtorch)/include"])]),
-    .executableTarget(name: "data-bench", dependencies: ["ImageData", "NN", "SelfSupervised"], path: "benchmarks/data-bench"),
-    .executableTarget(name: "dist-bench", dependencies: ["NN", "Training"], path: "benchmarks/dist-bench"),
-    .executableTarget(name: "model-bench", dependencies: ["NN", "Training", "SelfSupervised"], path: "benchmarks/model-bench"),
-    .executableTarget(name: "epoch-bench", dependencies: ["Study"], path: "benchmarks/epoch-bench"),
-    .executableTarget(name: "torch-bench", dependencies: ["Torch", "BenchFloor"], path: "benchmarks/torch-bench"),
+    .executableTarget(name: "data-bench", dependencies: ["ImageData", "NN", "SelfSupervised"], path: "benchmarks/data/data-bench"),
+    .executableTarget(name: "dist-bench", dependencies: ["NN", "Training"], path: "benchmarks/dist/dist-bench"),
+    .executableTarget(name: "model-bench", dependencies: ["NN", "Training", "SelfSupervised"], path: "benchmarks/train-step/model-bench"),
+    .executableTarget(name: "epoch-bench", dependencies: ["Study"], path: "benchmarks/epoch/epoch-bench"),
+    .executableTarget(name: "torch-bench", dependencies: ["Torch", "BenchFloor"], path: "benchmarks/ops/torch-bench"),
     // Helpers for tests that run the package's executables (not a product).
     .target(name: "TestSupport", path: "TestHelpers/TestSupport"),
     .testTarget(

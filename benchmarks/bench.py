@@ -4,7 +4,8 @@ layouts), the data pipeline (one thread; all cores), one full epoch of the prete
 scenario (data loading included, fastai's Learner as the peer), peak resident memory of each, and the
 fraction of this CPU's GEMM rate each train step reaches. Train steps run both sides at once in lockstep, step by step
 (ROUNDS scales the steps); the other rows alternate ROUNDS times; each side keeps its best (noise on a shared
-machine only slows). Prints one table; writes JSON to benchmarks/results/.
+machine only slows). Prints one table; writes JSON to benchmarks/results/ (not committed; `benchmarks/baseline.json` is the committed
+reference, `compare.py` sets a run beside it).
 Run by `make bench` (which builds release and sets up the peer first); environment: ROUNDS, DATA, BENCH_THREADS,
 PRECISIONS (default fp32,bf16), ROWS (default train,data,epoch,dist)."""
 import datetime
@@ -126,7 +127,7 @@ def dist_rows(result):
     2 processes × 1 thread and as 1 process × 2 threads; rounds alternate every configuration. Rates from each
     run's median step (global images/s); the rows' ratio is the median over rounds of that round's ratio."""
     size, batch, steps = "64", "32", str(6 * rounds)
-    ours, theirs = [os.path.join(release, "dist-bench"), size, batch, steps], [py, os.path.join(here, "dist_bench.py"), size, batch, steps]
+    ours, theirs = [os.path.join(release, "dist-bench"), size, batch, steps], [py, os.path.join(here, "dist", "dist_bench.py"), size, batch, steps]
     configs = {"ours 2x1": (ours + ["overlapped"], 2, 1), "ours 2x1 after-backward": (ours + ["after-backward"], 2, 1),
                "ddp 2x1": (theirs, 2, 1), "ours 1x2": (ours, 1, 2), "torch 1x2": (theirs, 1, 2),
                "ours 1x1": (ours, 1, 1), "torch 1x1": (theirs, 1, 1)}
@@ -166,11 +167,11 @@ def main():
     if "train" not in groups:
         steps = {}
     for (model, size), n in steps.items():
-        flops = float(run([py, os.path.join(here, "model_bench.py"), "--flops", model, str(size)]))
+        flops = float(run([py, os.path.join(here, "train-step", "model_bench.py"), "--flops", model, str(size)]))
         for layout in ["contiguous", "channels-last"]:
             for precision in precisions:  # each precision against the peer in the same one (torch.autocast)
                 args = [model, str(size), "32", str(n * rounds), layout] + ([precision] if precision != "fp32" else [])
-                r = lockstep([os.path.join(release, "model-bench")] + args, [py, os.path.join(here, "model_bench.py")] + args,
+                r = lockstep([os.path.join(release, "model-bench")] + args, [py, os.path.join(here, "train-step", "model_bench.py")] + args,
                              n * rounds, 32)
                 limit = gemm_of[precision] * 1e9
                 r.update(kind="train step", name=f"{model} @ {size} px, {layout}" + (f", {precision}" if precision != "fp32" else ""),
@@ -181,9 +182,9 @@ def main():
                 save(result)
     # The SimCLR task's two-view train step against lightly's (its heads and NT-Xent on fastai's xresnet34 body).
     for size, n in ([(64, 8)] if "train" in groups else []):
-        flops = float(run([py, os.path.join(here, "model_bench.py"), "--flops", "simclr", str(size)]))
+        flops = float(run([py, os.path.join(here, "train-step", "model_bench.py"), "--flops", "simclr", str(size)]))
         args = ["simclr", str(size), "32", str(n * rounds), "channels-last"]
-        r = lockstep([os.path.join(release, "model-bench")] + args, [py, os.path.join(here, "model_bench.py")] + args, n * rounds, 32)
+        r = lockstep([os.path.join(release, "model-bench")] + args, [py, os.path.join(here, "train-step", "model_bench.py")] + args, n * rounds, 32)
         r.update(kind="train step", name=f"simclr two views @ {size} px, channels-last (lightly)", unit="images/s", flops_per_image=flops,
                  ours_gemm_fraction=r["ours"] * flops / (gemm * 1e9), theirs_gemm_fraction=r["theirs"] * flops / (gemm * 1e9))
         result["rows"].append(r)
@@ -198,10 +199,10 @@ def main():
             ours_single.append(float(out["single_thread"]))
             ours_all.append(float(out["loader_2_workers_no_cache"]))
             ours_one.append(float(out["loader_1_worker_no_cache"]))
-            pil_single.append(float(run([py, os.path.join(here, "data_bench.py"), root, "1"]).split("\t")[1]))
-            pil_all.append(float(run([py, os.path.join(here, "data_bench.py"), root, "1", threads]).split("\t")[1]))
+            pil_single.append(float(run([py, os.path.join(here, "data", "data_bench.py"), root, "1"]).split("\t")[1]))
+            pil_all.append(float(run([py, os.path.join(here, "data", "data_bench.py"), root, "1", threads]).split("\t")[1]))
             # What a PyTorch user runs: torch's DataLoader making the same three slots, collated into batches.
-            torch_all.append(float(run([py, os.path.join(here, "data_bench.py"), root, "1", threads, "--dataloader"]).split("\t")[1]))
+            torch_all.append(float(run([py, os.path.join(here, "data", "data_bench.py"), root, "1", threads, "--dataloader"]).split("\t")[1]))
         # Rounds interleave the two sides; the row's ratio is the median over rounds of that round's ratio (like the
         # train steps' pairs), so its spread is the rounds' spread.
         for name, o, t in [("1 thread (PIL)", ours_single, pil_single), (f"{threads} workers (PIL in {threads} processes)", ours_all, pil_all),
@@ -219,8 +220,8 @@ def main():
             out = dict(line.split("\t", 1) for line in run([os.path.join(release, "data-bench"), "--simclr", root, "128", "1"]).splitlines())
             o1.append(float(out["simclr_loader_1_workers"]))
             on.append(float(out[f"simclr_loader_{threads}_workers"]))
-            t1.append(float(run([py, os.path.join(here, "simclr_data_bench.py"), root, "128", "1", "1"]).split("\t")[1]))
-            tn.append(float(run([py, os.path.join(here, "simclr_data_bench.py"), root, "128", "1", threads]).split("\t")[1]))
+            t1.append(float(run([py, os.path.join(here, "data", "simclr_data_bench.py"), root, "128", "1", "1"]).split("\t")[1]))
+            tn.append(float(run([py, os.path.join(here, "data", "simclr_data_bench.py"), root, "128", "1", threads]).split("\t")[1]))
         for name, o, t in [("simclr views, 1 thread (lightly)", o1, t1), (f"simclr views, {threads} workers (lightly DataLoader)", on, tn)]:
             r = {"kind": "data", "name": name, "unit": "images/s", "ours": max(o), "theirs": max(t), "ours_all": o, "theirs_all": t,
                  "ours_rss_mb": None, "theirs_rss_mb": None, "median_pair_ratio": median([a / b for a, b in zip(o, t)])}
@@ -238,7 +239,7 @@ def main():
         for precision in precisions:
             args = [task, root] + (["64", "0.25", "32"] if precision != "fp32" else [])
             r = best_of([os.path.join(release, "epoch-bench")] + args + (["auto"] if precision != "fp32" else []),
-                        [py, os.path.join(here, "epoch_bench.py")] + args + ([precision] if precision != "fp32" else []), n,
+                        [py, os.path.join(here, "epoch", "epoch_bench.py")] + args + ([precision] if precision != "fp32" else []), n,
                         higher_is_better=False)
             r.update(kind="full epoch", name=f"{task} epoch (fastai Learner)" + (", auto/bf16" if precision != "fp32" else ""),
                      unit="s", precision=precision)

@@ -3,7 +3,7 @@
 # one thread (ratio), and Pretext's loader on 2 workers (to set against the model's train step).
 # Uses ../shared/data/imagewang-mini when present, else a synthetic ImageWang it writes to the cache.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 py=$(scripts/pyenv.sh --fastai)  # brings Pillow
 root=${DATA:-../shared/data/imagewang-mini}
 passes=${PASSES:-2}
@@ -17,7 +17,7 @@ fi
 single=0 loader=0 pil=0 stages=""
 for r in $(seq "${ROUNDS:-3}"); do
   ours=$(.build/release/data-bench "$root" "$passes")
-  theirs=$("$py" benchmarks/data_bench.py "$root" "$passes")
+  theirs=$("$py" benchmarks/data/data_bench.py "$root" "$passes")
   s=$(echo "$ours" | awk -F'\t' '/single_thread/ {print $2}')
   l=$(echo "$ours" | awk -F'\t' '/loader_2_workers_cached/ {print $2}')
   p=$(echo "$theirs" | awk -F'\t' '{print $2}')

@@ -3,7 +3,7 @@
 # same thread count), side by side in one run. CASES: "model:size" pairs; STEPS timed steps each;
 # the two sides alternate ROUNDS times and each keeps its best (noise on a shared machine only slows).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 py=$(scripts/pyenv.sh --fastai)
 export BENCH_THREADS=${BENCH_THREADS:-2}
 batch=${BATCH:-32}
@@ -17,7 +17,7 @@ for case in ${CASES:-xresnet34:64 xresnet34:128 unet:64 unet:128}; do
     ours=0 theirs=0
     for r in $(seq "$rounds"); do
       o=$(.build/release/model-bench "$model" "$size" "$batch" "$steps" "$layout" | cut -f1)
-      t=$("$py" benchmarks/model_bench.py "$model" "$size" "$batch" "$steps" "$layout" 2>/dev/null | cut -f1)
+      t=$("$py" benchmarks/train-step/model_bench.py "$model" "$size" "$batch" "$steps" "$layout" 2>/dev/null | cut -f1)
       ours=$(echo "if ($o > $ours) $o else $ours" | bc -l)
       theirs=$(echo "if ($t > $theirs) $t else $theirs" | bc -l)
     done

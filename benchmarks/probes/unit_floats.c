@@ -1,7 +1,7 @@
 // The loader's uint8 -> float conversion (ci_bytes_to_unit_floats), one inpainting item's worth (458 KB of floats:
 // image, target, mask at 128 px), on a warm buffer: the SSE loop SwiftPM builds against an AVX2/AVX-512 clone; and
 // whether multiplying by 1/255 could replace the division bit for bit (it cannot: PyTorch parity).
-//   /opt/swift/usr/bin/clang -O2 -o /tmp/unit_floats benchmarks/unit_floats.c && /tmp/unit_floats
+//   /opt/swift/usr/bin/clang -O2 -o /tmp/unit_floats benchmarks/probes/unit_floats.c && /tmp/unit_floats
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@ split into its two phases by time (the bare loop's samples, then the loader's), 
 samples minus the bare loop's (both phases handle the same images), then who called a given leaf in each phase.
   perf record -F 4000 -g -o /tmp/p.data .build/release/data-bench --one-thread ROOT 10
   perf script -i /tmp/p.data | swift-demangle --simplified > /tmp/p.txt
-  python3 benchmarks/perf_phases.py /tmp/p.txt [LEAF…]      (e.g. memmove: the batch copy's callers)"""
+  python3 benchmarks/probes/perf_phases.py /tmp/p.txt [LEAF…]      (e.g. memmove: the batch copy's callers)"""
 import collections
 import re
 import sys

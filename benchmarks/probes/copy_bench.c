@@ -1,7 +1,7 @@
 // What copying one inpainting item's 115 KB of bytes into a batch costs: memcpy into rows of a warm 3.7 MB batch
 // (32 items, stays in the caches) and of a cold 29 MB rotation (8 batches, as several batches in flight leave it),
 // and SSE2 non-temporal stores into the cold one (what the loader's copy was tried with, and dropped: NOTES).
-//   cc -O2 -o /tmp/copy_bench benchmarks/copy_bench.c && /tmp/copy_bench
+//   cc -O2 -o /tmp/copy_bench benchmarks/probes/copy_bench.c && /tmp/copy_bench
 #include <emmintrin.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
 # overhead = time - floor. Swift and Python alternate for ROUNDS rounds and each keeps its best time per
 # op (noise on a shared machine only ever adds time).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 py=$(scripts/pyenv.sh)
 export BENCH_THREADS=${BENCH_THREADS:-1}
 rounds=${ROUNDS:-3}
@@ -15,7 +15,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for r in $(seq "$rounds"); do
   .build/release/torch-bench >>"$tmp/swift"
-  "$py" benchmarks/op_overhead.py >>"$tmp/python"
+  "$py" benchmarks/ops/op_overhead.py >>"$tmp/python"
 done
 # Best (lowest) value of column $2 per op in file $1.
 best() { awk -F'\t' -v col="$2" '!($1 in m) || $col < m[$1] { m[$1] = $col } END { for (k in m) print k "\t" m[k] }' "$1" | sort; }

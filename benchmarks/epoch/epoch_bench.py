@@ -10,7 +10,7 @@ import resource
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "interop"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "interop"))
 import fastai_env  # noqa: F401
 import torch
 from fastai.callback.schedule import *  # noqa: F401,F403  (fit_flat_cos)

@@ -14,8 +14,8 @@ import resource
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "interop"))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "SelfSupervisedTests", "Fixtures"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "interop"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "SelfSupervisedTests", "Fixtures"))
 import torchvision_env  # noqa: F401  (PyPI's torchvision, where installed: scripts/pyenv.sh --lightly)
 import torchvision_stub  # noqa: F401  (lightly imports torchvision; the stub stands in where it cannot load)
 import torchvision.io, torchvision.models, torchvision.transforms.functional  # noqa: E401,F401  (the stub's, before fastai_env's)
