@@ -1,4 +1,6 @@
-// Issue 14: the joint-embedding tasks and several tasks at once, through the study's pretext stage.
+// The tasks trained end to end through the study's pretext stage: they learn, do not collapse, save an encoder the
+// classifier loads, and draw their picture. (Each task's own units — views, losses, queues — are in
+// SelfSupervisedTests/Tasks/; the helpers here are shared with StudyProtocolTests.swift.)
 import Foundation
 import Testing
 import TestSupport
@@ -60,22 +62,6 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     #expect(try ImageCodec.decode(contentsOf: stage.file(result.pictureFile)).width == 2 * 32 + 2)
   }
 
-  /// BYOL's target follows the online network by EMA only: one step moves it by (1 − m) of the gap, and it
-  /// is in no parameter group.
-  @Test func byolTargetMovesByTheMomentumAndIsNotTrained() throws {
-    let task = try BYOLTask(TaskSettings(size: 32, widen: 0.125))
-    let net = task.net
-    let trained = Set(net.parameterGroups().flatMap { $0.map { ObjectIdentifier($0.parameter) } })
-    #expect(net.target.allSatisfy { !trained.contains(ObjectIdentifier($0)) && !$0.requiresGrad })
-    #expect(try zip(net.target, net.online).allSatisfy { try $0.value.equal($1.value) })  // starts as a copy
-    try withNoGrad { for p in net.online { try p.value.add_(1) } }
-    let before = try net.target.map { try $0.value.clone() }
-    try updateMomentum(target: net.target, online: net.online, momentum: 0.9)
-    for (i, t) in net.target.enumerated() {
-      let want = try before[i] * 0.9 + net.online[i].value * 0.1
-      #expect(try t.value.allClose(want, rtol: 1e-5, atol: 1e-6))
-    }
-  }
 }
 
 @Suite struct MultiTaskTests {
@@ -154,23 +140,6 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     try loadedClassifier(stage, result)
   }
 
-  /// The queue: empty until it holds `length` projections per global crop, newest first (the oldest fall
-  /// off), then its scores join Sinkhorn's; it is part of the saved state; a batch longer than it is refused.
-  @Test func queueFillsNewestFirstAndJoinsOnceFull() throws {
-    let net = try SwAVTask(TaskSettings(size: 32, widen: 0.125, swavQueue: 6)).net
-    #expect(try net.fullQueue == nil)
-    let a = try (0..<2).map { _ in try Tensor.randn([4, 128]).normalized() }, b = try (0..<2).map { _ in try Tensor.randn([4, 128]).normalized() }
-    try net.enqueue(a)
-    #expect(try net.fullQueue == nil)  // 4 of 6
-    try net.enqueue(b)
-    let q = try #require(try net.fullQueue)
-    for i in 0..<2 {
-      #expect(try q[i].narrow(dim: 0, start: 0, length: 4).equal(b[i]) && q[i].narrow(dim: 0, start: 4, length: 2).equal(a[i].narrow(dim: 0, start: 0, length: 2)))
-    }
-    #expect(Set(net.stateDict().map(\.name)).isSuperset(of: ["queue", "queued"]))
-    #expect(throws: (any Error).self) { try net.enqueue([try Tensor.randn([7, 128]), try Tensor.randn([7, 128])]) }
-  }
-
   /// In a run, every training step (never a validation one) queues its batch: the saved count is the
   /// number of training steps × the batch, and the loss with the queue in use stays finite and falls.
   @Test func aRunWithAQueueQueuesEveryTrainingStep() throws {
@@ -187,72 +156,7 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
   }
 }
 
-@Suite struct MaskedInpaintingTaskTests {
-  /// The loader draws exactly 60 % of the 8 × 8 patches per image; the step's input is blank exactly there;
-  /// each target patch has mean 0 and (unbiased) std 1; the loss sees the blanked patches only.
-  @Test func patchesAreBlankedAndTheLossSeesOnlyThem() throws {
-    let root = NSTemporaryDirectory() + "pretext-masked-\(UUID().uuidString)"
-    let data = try tinyPretextData(root + "/data")
-    let task = try MaskedInpaintingTask(TaskSettings(size: 32, widen: 0.125))
-    let batch = try #require(try ImageLoader(paths: data.train.paths, pipeline: task.pipeline(training: true), batchSize: 4,
-                                             shuffle: true).pass(epoch: 0).next())
-    #expect(Set(batch.keys) == ["image", "patches"])
-    let patches = try #require(batch["patches"])
-    #expect(patches.shape == [4, 1, 8, 8])
-    #expect(try patches.sum(dims: [1, 2, 3]).toArray(of: Float.self) == [38, 38, 38, 38])  // round(0.6 · 64)
-    let x = try #require(batch["image"])
-    let (input, target, mask) = try MaskedInpaintingStep.views(x, patches)
-    #expect(try (input * mask).abs().max().item().doubleValue == 0)
-    #expect(try (input * (1 - mask)).equal(x * (1 - mask)))
-    let p = try MaskedInpaintingStep.patchify(target)
-    #expect(try p.mean(dims: [1, 3, 5]).abs().max().item().doubleValue < 1e-4)
-    let std = try ((p.square().sum(dims: [1, 3, 5])) / Double(3 * 4 * 4 - 1)).sqrt()
-    #expect(try std.max().item().doubleValue < 1.0001)  // 1 for a patch with any variation, ~0 for a flat one
-    let prediction = try Tensor.randn(x.shape)
-    let base = try MaskedInpaintingStep.maskedLoss(prediction, target, mask).item().doubleValue
-    let visibleChanged = try prediction + Tensor.randn(x.shape) * (1 - mask)
-    #expect(Swift.abs(try MaskedInpaintingStep.maskedLoss(visibleChanged, target, mask).item().doubleValue - base) < 1e-6 * base)
-    #expect(throws: (any Error).self) { try MaskedInpaintingTask(TaskSettings(size: 36, widen: 0.125)) }
-  }
-
-}
-
 @Suite struct JigsawTaskTests {
-  /// The permutation set is fixed (the same on every call), 100 distinct orderings of the 9 cells from the
-  /// identity, far apart: every pair differs in at least 6 of the 9 places.
-  @Test func permutationsAreFixedDistinctAndFarApart() throws {
-    let p = JigsawTask.permutations
-    #expect(p == hammingPermutations(count: 100, cells: 9, pool: 5000, seed: 75))
-    #expect(p.count == 100 && Set(p).count == 100 && p.allSatisfy { $0.sorted() == Array(0..<9) } && p[0] == Array(0..<9))
-    var nearest = 9
-    for i in p.indices { for j in p.indices where j > i { nearest = Swift.min(nearest, zip(p[i], p[j]).filter { $0 != $1 }.count) } }
-    #expect(nearest >= 6, "minimum Hamming distance \(nearest)")
-  }
-
-  /// Slot s holds the tile of cell permutation[s]: centred in its cell in validation, the label the
-  /// permutation's index.
-  @Test func tilesFollowThePermutation() throws {
-    var pixels = [UInt8](repeating: 0, count: 30 * 30 * 3)
-    for y in 0..<30 { for x in 0..<30 { pixels[3 * (y * 30 + x)] = UInt8((y / 10) * 3 + x / 10) } }  // red = cell index
-    let reversed = Array((0..<9).reversed())
-    let t = JigsawTiles(grid: 3, permutations: [Array(0..<9), reversed], training: false)
-    var rng = SplitMix64(seed: 1)
-    var label = -1
-    for _ in 0..<20 where label != 1 {
-      var item = Item(source: Image(width: 30, height: 30, pixels: pixels))
-      item.images["image"] = item.images["source"]
-      try t.apply(&item, rng: &rng)
-      label = try #require(item.integers["permutation"])
-      let perm = label == 0 ? Array(0..<9) : reversed
-      for s in 0..<9 {
-        let tile = try item.image("tile\(s)")
-        #expect(tile.width == t.tileSide(30) && tile.width == 8)
-        #expect(stride(from: 0, to: tile.pixels.count, by: 3).allSatisfy { tile.pixels[$0] == UInt8(perm[s]) }, "slot \(s)")
-      }
-      #expect(item.images["image"] == nil)
-    }
-    #expect(label == 1)
-  }
 
   /// An ImageWang-layout set whose layout can be read off a tile: red grows to the right, green downwards,
   /// blue per image, noise. (The synthetic ImageWang's shapes give tiles that mostly hold flat background, and
@@ -286,19 +190,6 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     try loadedClassifier(stage, result)
     let side = 3 * JigsawTiles(permutations: JigsawTask.permutations, training: false).tileSide(32)
     #expect(try ImageCodec.decode(contentsOf: stage.file(result.pictureFile)).width == 2 * side + 2)
-  }
-}
-
-@Suite struct ColorizationTaskTests {
-  /// sRGB → Lab gives the reference values (white: L 100, a = b = 0; sRGB red: 53.24, 80.09, 67.20; mid gray
-  /// 0.5: L 53.39) and Lab → sRGB brings random colours back within 1e-4.
-  @Test func labConversionMatchesReferenceValuesAndRoundTrips() throws {
-    let colours = try Tensor([Float](arrayLiteral: 1, 1, 1, 1, 0, 0, 0.5, 0.5, 0.5), shape: [3, 3, 1, 1])
-    let lab = try Lab.fromRGB(colours).reshape([3, 3]).toArray(of: Float.self).map(Double.init)
-    let want: [Double] = [100, 0, 0, 53.24, 80.09, 67.20, 53.39, 0, 0]
-    for (g, w) in zip(lab, want) { #expect(Swift.abs(g - w) < 0.05, "\(lab)") }
-    let x = try Tensor.rand([2, 3, 8, 8])
-    #expect(try (Lab.toRGB(Lab.fromRGB(x)) - x).abs().max().item().doubleValue < 1e-4)
   }
 }
 
@@ -355,40 +246,6 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
 }
 
 
-@Suite struct RecipeTests {
-  /// Every single task has a paper recipe, multi-task none (refused by name); the schedules: linear warm-up
-  /// from 0, cosine to the final fraction, steps × factor at their fractions; lr scales with the batch.
-  @Test func paperRecipesAndTheirSchedules() throws {
-    for name in PretextTasks.names {
-      let task = try PretextTasks.make(name, TaskSettings(size: 32, widen: 0.125))
-      #expect(task.paperRecipe != nil, "\(name)")
-    }
-    var config = tinyPretext("rotation:1,simclr:1")
-    config.pretext.recipe = .paper
-    #expect(throws: StudyConfig.ConfigError.self) { try pretextRecipe(makeTask(config), config) }
-    let simclr = try #require(SimCLRTask(TaskSettings(size: 32, widen: 0.125)).paperRecipe)
-    #expect(Swift.abs(simclr.learningRate(batch: 512) - 0.6) < 1e-12)
-    #expect(simclr.schedule(0) == 0 && Swift.abs(simclr.schedule(0.05) - 0.5) < 1e-12 && Swift.abs(simclr.schedule(0.1) - 1) < 1e-12)
-    #expect(Swift.abs(simclr.schedule(0.55) - 0.5) < 1e-12 && Swift.abs(simclr.schedule(1)) < 1e-12)
-    let rotation = try #require(RotationTask(TaskSettings(size: 32, widen: 0.125)).paperRecipe)
-    #expect(rotation.schedule(0.29) == 1 && Swift.abs(rotation.schedule(0.3) - 0.2) < 1e-12 && Swift.abs(rotation.schedule(0.85) - 0.008) < 1e-12)
-    #expect(TrainingRecipe.study(lr: 8e-3, weightDecay: 1e-2).learningRate(batch: 999) == 8e-3)
-  }
-
-  /// A run with `--pretext-recipe paper` trains SimCLR with LARS at 0.3 × 16 / 256 and lowers its loss.
-  @Test func aPaperRecipeRunTrains() throws {
-    let root = NSTemporaryDirectory() + "pretext-recipe-\(UUID().uuidString)"
-    let data = try tinyPretextData(root + "/data")
-    var config = tinyPretext("simclr", epochs: 3)
-    config.pretext.recipe = .paper
-    let recipe = try pretextRecipe(makeTask(config), config)
-    #expect(recipe.makeOptimizer(for: try makeTask(config).model, batch: 16) is LARS)
-    let (result, _) = try runPretext(data, config, runDir: root + "/run")
-    #expect(result.history.allSatisfy { $0.trainLoss.isFinite } && result.history.last!.trainLoss < result.history.first!.trainLoss,
-            "\(result.history.map(\.trainLoss))")
-  }
-}
-
 @Suite struct MultiTaskPictureTests {
   /// Tasks whose pictures differ in tile size (jigsaw's 24-px boards, SwAV's 32-px crops) train together and
   /// draw one picture, each tile in a cell of the largest side; SwAV's queue works inside a multi-task run.
@@ -402,193 +259,5 @@ func tinyPretextData(_ root: String) throws -> ImageWangLayout {
     for name in ["jigsaw", "swav", "colorization"] { #expect(result.history[0].metrics["train_\(name)_loss"] != nil, "\(name)") }
     let picture = try ImageCodec.decode(contentsOf: stage.file(result.pictureFile))
     #expect(picture.width == 3 * 32 + 2 * 2 && picture.height == 12 * (32 + 2))  // 4 rows per task, 3 columns at most
-  }
-}
-
-@Suite struct LinearProbeTests {
-  /// The linear probe trains the head only and leaves every tensor of the body — weights, BatchNorm affine
-  /// parameters and running statistics, counters — bit-identical to the encoder it loaded, on augmented crops
-  /// and on cached features (`--cache-features`); `--protocol linear` is listed.
-  @Test(arguments: [false, true]) func theProbeLeavesTheWholeBodyAsLoaded(cached: Bool) throws {
-    let root = NSTemporaryDirectory() + "pretext-probe-\(UUID().uuidString)"
-    let data = try tinyPretextData(root + "/data")
-    var config = tinyPretext("rotation", epochs: 1)
-    (config.downstream.size, config.downstream.batch, config.downstream.epochs, config.downstream.cacheFeatures) = (32, 8, 2, cached)
-    let (pretext, stage) = try runPretext(data, config, runDir: root + "/run")
-    let encoder = try SafeTensors.File(path: stage.file(pretext.encoderFile))
-    let probe = try trainScenario(.linear, run: 0, data: data, encoder: stage.file(pretext.encoderFile), config, runDir: root + "/run")
-    #expect(probe.result.history.count == 2 && probe.result.history.allSatisfy { $0.trainLoss.isFinite })
-    let body = probe.model.body.stateDict()
-    #expect(body.count > 100)
-    for (name, t) in body { #expect(try t.equal(encoder.tensor(name)), "\(name) moved") }
-    // The classifier as run 0 started (its seed, its own generator): the head must have moved from there.
-    let fresh = try Init.withGenerator(Generator(seed: config.runtime.seed)) { try XResNet(.resnet34, classes: 20, widen: 0.125) }
-    let head = Set(probe.model.stateDict().map(\.name)).subtracting(body.map(\.name))
-    #expect(!head.isEmpty)
-    let before = Dictionary(uniqueKeysWithValues: fresh.stateDict().map { ($0.name, $0.tensor) })
-    #expect(try probe.model.stateDict().filter { head.contains($0.name) }.contains { try !$0.tensor.equal(before[$0.name]!) })
-    #expect(Scenario.allCases.contains(.linear) && FineTune(.linear).usesEncoder)
-  }
-}
-
-@Suite struct FewLabelTests {
-  /// The label subset: per class max(1, round(fraction × count)) images, the same for the same seed, a
-  /// smaller fraction's subset inside a larger one's, all at fraction 1; a downstream run trains on it while
-  /// the pretext still sees every image.
-  @Test func theSubsetIsSeededStratifiedAndNested() throws {
-    let root = NSTemporaryDirectory() + "pretext-few-\(UUID().uuidString)"
-    try SyntheticImageWang(size: 32, trainPerClass: 10, validPerClass: 1, unsupCount: 20, seed: 4).write(to: root + "/data")
-    let data = try ImageWangLayout(root: root + "/data")
-    let tenth = data.train.labelled(fraction: 0.1, seed: 42), half = data.train.labelled(fraction: 0.5, seed: 42)
-    #expect(tenth.countsPerClass().allSatisfy { $0.1 == 1 } && half.countsPerClass().allSatisfy { $0.1 == 5 })
-    #expect(tenth.paths == data.train.labelled(fraction: 0.1, seed: 42).paths)
-    #expect(tenth.paths != data.train.labelled(fraction: 0.1, seed: 43).paths)
-    #expect(Set(tenth.paths).isSubset(of: Set(half.paths)))
-    #expect(data.train.labelled(fraction: 1, seed: 42).paths == data.train.paths)
-    #expect(zip(half.paths, half.labels).allSatisfy { p, l in data.train.labels[data.train.paths.firstIndex(of: p)!] == l })
-
-    var config = tinyPretext("rotation", epochs: 1)
-    (config.downstream.size, config.downstream.batch, config.downstream.epochs, config.data.labelFraction) = (32, 4, 1, 0.2)
-    let (pretext, stage) = try runPretext(data, config, runDir: root + "/run")
-    #expect(pretext.trainingItems == data.train.count + data.unsup!.count)
-    let r = try trainScenario(.head, run: 0, data: data, encoder: stage.file(pretext.encoderFile), config, runDir: root + "/run")
-    #expect(r.learner?.train.batchCount == 20 * 2 / 4)  // 2 of 10 per class, 20 classes, batches of 4
-    config.downstream.batch = 64
-    #expect(throws: StudyConfig.ConfigError.self) { try config.validate(against: data) }
-  }
-
-  /// The kNN monitor's cap: about the asked number of train/ images, every class kept (stratified), seeded;
-  /// a split already under the cap (val/ here) is kept whole.
-  @Test func theMonitorsSampleIsCappedAndStratified() throws {
-    let root = NSTemporaryDirectory() + "pretext-cap-\(UUID().uuidString)"
-    try SyntheticImageWang(size: 32, trainPerClass: 10, validPerClass: 1, unsupCount: 2, seed: 4).write(to: root + "/data")
-    let data = try ImageWangLayout(root: root + "/data")
-    let sample = data.sampled(atMost: 60, seed: 42)
-    #expect(sample.train.count == 60 && sample.train.countsPerClass().allSatisfy { $0.1 == 3 })
-    #expect(Set(sample.train.paths).isSubset(of: Set(data.train.paths)))
-    #expect(sample.train.paths == data.sampled(atMost: 60, seed: 42).train.paths)
-    #expect(sample.valid.paths == data.valid.paths)
-  }
-}
-
-@Suite struct KNNEvaluationTests {
-  /// With val/ made of copies of train/ images (same classes), k = 1 finds each query's own copy: accuracy 1
-  /// for any encoder, random weights included; a pretext encoder evaluates without error through the CLI,
-  /// which prints and writes the result.
-  @Test func copiesAreTheirOwnNearestNeighbour() throws {
-    let root = NSTemporaryDirectory() + "pretext-knn-\(UUID().uuidString)"
-    try SyntheticImageWang(size: 32, trainPerClass: 3, validPerClass: 1, unsupCount: 20, seed: 6).write(to: root + "/data")
-    let fm = FileManager.default
-    let data0 = try ImageWangLayout(root: root + "/data")
-    try fm.removeItem(atPath: root + "/data/val")
-    for (path, label) in zip(data0.train.paths, data0.train.labels) where label % 2 == 0 {
-      let dir = root + "/data/val/" + data0.train.classes[label]
-      try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-      try fm.copyItem(atPath: path, toPath: dir + "/copy-" + (path as NSString).lastPathComponent)
-    }
-    let data = try ImageWangLayout(root: root + "/data")
-    var config = tinyPretext("rotation", epochs: 1)
-    (config.downstream.size, config.downstream.batch) = (32, 8)
-    let random = try evaluateKNN(data, encoder: nil, config, k: 1)
-    #expect(random.accuracy == 1 && random.accuracyAmongValidClasses == 1 && random.validImages == 30 && random.trainImages == 60)
-    let (pretext, stage) = try runPretext(data, config, runDir: root + "/run")
-    let tool = try builtTool("pretext")
-    let r = try runTool(tool, ["knn", "--encoder", stage.file(pretext.encoderFile), "--data", root + "/data", "--size", "32",
-                               "--widen", "0.125", "--batch", "8", "--k", "1", "--output", root + "/knn.json"])
-    #expect(r.status == 0 && r.output.contains("accuracy 1.0000"), "\(r.output)")
-    let written = try JSONDecoder().decode(KNNResult.self, from: Data(contentsOf: URL(fileURLWithPath: root + "/knn.json")))
-    #expect(written.k == 1 && written.accuracy == 1)
-  }
-}
-
-@Suite struct TuningSplitTests {
-  /// The tuning split holds out a seeded, class-stratified part of train/ as the validation set, disjoint from
-  /// what trains; with it no stage reads a val/ image (val/ is deleted after loading the layout to prove it).
-  @Test func theSplitIsDisjointStratifiedAndValIsNeverRead() throws {
-    let root = NSTemporaryDirectory() + "pretext-tune-\(UUID().uuidString)"
-    try SyntheticImageWang(size: 32, trainPerClass: 5, validPerClass: 1, unsupCount: 20, seed: 8).write(to: root + "/data")
-    let data = try ImageWangLayout(root: root + "/data")
-    var config = tinyPretext("rotation", epochs: 1)
-    (config.downstream.size, config.downstream.batch, config.downstream.epochs, config.data.tuningSplit) = (32, 8, 1, 0.2)
-    let split = config.downstreamData(data)
-    #expect(split.valid.countsPerClass().allSatisfy { $0.1 == 1 } && split.train.countsPerClass().allSatisfy { $0.1 == 4 })
-    #expect(Set(split.valid.paths).isDisjoint(with: split.train.paths) && split.valid.paths.allSatisfy { $0.contains("/train/") })
-    #expect(split.valid.paths == config.downstreamData(data).valid.paths)  // fixed by the seed
-    try FileManager.default.removeItem(atPath: root + "/data/val")
-    let (pretext, stage) = try runPretext(data, config, runDir: root + "/run")
-    let r = try trainScenario(.head, run: 0, data: data, encoder: stage.file(pretext.encoderFile), config, runDir: root + "/run")
-    #expect(r.result.history.allSatisfy { $0.validLoss?.isFinite ?? false })
-    _ = try evaluateKNN(data, encoder: stage.file(pretext.encoderFile), config)
-  }
-}
-
-@Suite struct KNNMonitorTests {
-  /// The online monitor logs kNN accuracy after the first epoch, every N-th and the last, into the history and
-  /// the CSV log, and changes nothing of the training: the same losses and encoder bytes as without it.
-  @Test func theMonitorLogsAndLeavesTrainingAsItWas() throws {
-    let root = NSTemporaryDirectory() + "pretext-knnmon-\(UUID().uuidString)"
-    let data = try tinyPretextData(root + "/data")
-    var config = tinyPretext("simclr", epochs: 4)
-    (config.downstream.size, config.downstream.batch) = (32, 8)
-    // Bit-identity of two runs in one process is asked in float32: in bfloat16 (the default here) the two runs
-    // agree alone, but not beside other suites running bf16 in the same process (the first epoch's loss moves in
-    // the third decimal; cause not isolated, NOTES.md "bfloat16"); alone, the monitor changes nothing in bf16 too.
-    config.runtime.precision = .fp32
-    let plain = try runPretext(data, config, runDir: root + "/a")
-    config.pretext.knnEvery = 3
-    let watched = try runPretext(data, config, runDir: root + "/b")
-    #expect(watched.result.history.map { $0.metrics["knn_accuracy"] != nil } == [true, false, true, true])
-    #expect(watched.result.history.compactMap { $0.metrics["knn_accuracy_among_valid_classes"] }.allSatisfy { (0...1).contains($0) })
-    #expect(plain.result.history.map(\.trainLoss) == watched.result.history.map(\.trainLoss))
-    #expect(try tensorCRCs(plain.stage.file("encoder.safetensors")) == tensorCRCs(watched.stage.file("encoder.safetensors")))
-    let log = try String(contentsOfFile: watched.stage.log, encoding: .utf8)
-    #expect(log.split(separator: "\n").first?.contains("knn_accuracy") == true)
-  }
-}
-
-@Suite struct PrecisionStudyTests {
-  /// `--precision bf16` reaches the pretext's learner (its loss still falls) and is recorded in the stage's
-  /// result.json; fp32 records fp32; `auto` records what it resolved to on this CPU; a config.json
-  /// from before the field existed reads as fp32 (what those runs trained in).
-  @Test func pretextRecordsTheArithmeticItTrainedIn() throws {
-    let root = NSTemporaryDirectory() + "pretext-precision-\(UUID().uuidString)"
-    let data = try tinyPretextData(root + "/data")
-    var config = tinyPretext("inpainting", epochs: 3)
-    config.runtime.precision = .bf16
-    let (result, stage) = try runPretext(data, config, runDir: root + "/bf16")
-    #expect(result.history.last!.trainLoss < result.history.first!.trainLoss, "\(result.history.map(\.trainLoss))")
-    #expect(try RunFolder.read(PretextResult.self, from: stage.result)?.precision == .bf16)
-    try loadedClassifier(stage, result)
-    config.pretext.epochs = 1
-    config.runtime.precision = .fp32
-    #expect(try runPretext(data, config, runDir: root + "/fp32").result.precision == .fp32)
-    config.runtime.precision = .auto
-    #expect(try runPretext(data, config, runDir: root + "/auto").result.precision == (try Precision.cpuPrefersBFloat16() ? .bf16 : .fp32))
-    #expect(StudyConfig().runtime.precision == .auto)  // the default since 2026-12-06 (NOTES.md, "bfloat16")
-    let old = try JSONDecoder().decode(StudyConfig.self, from: Data(#"{"task": "rotation"}"#.utf8))
-    #expect(old.runtime.precision == .fp32 && old.pretext.task == "rotation" && old.runtime.autoPrecision == nil)
-  }
-
-  /// `auto` is decided by timing GEMMs, so a run records what it resolved to (config.json's autoPrecision) and
-  /// follows the record, whatever this process would measure: a resumed run cannot change arithmetic midway.
-  @Test func autoFollowsWhatTheRunRecorded() throws {
-    var config = StudyConfig()
-    config.runtime.precision = .auto
-    let fixed = try config.fixingAutoPrecision()
-    #expect(fixed.runtime.autoPrecision == (try Precision.cpuPrefersBFloat16() ? .bf16 : .fp32))
-    for (recorded, dtype) in [(Precision.fp32, DType?.none), (.bf16, DType.bfloat16)] {
-      config.runtime.autoPrecision = recorded
-      try config.validate()
-      let (autocast, resolved) = (try config.autocastDType, try config.resolvedPrecision)
-      #expect(autocast == dtype && resolved == recorded)
-      #expect(try config.fixingAutoPrecision().runtime.autoPrecision == recorded)  // a recorded resolution is never redone
-      let read = try JSONDecoder().decode(StudyConfig.self, from: try RunFolder.encoder().encode(config))
-      let readAutocast = try read.autocastDType
-      #expect(read.runtime.autoPrecision == recorded && readAutocast == dtype)
-    }
-    config.runtime.precision = .fp32
-    #expect(throws: StudyConfig.ConfigError.self) { try config.validate() }  // a record of auto without auto
-    config.runtime.autoPrecision = nil
-    #expect(try config.fixingAutoPrecision().runtime.autoPrecision == nil)
   }
 }
