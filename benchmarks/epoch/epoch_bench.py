@@ -1,6 +1,6 @@
 """One full epoch (train + validation, data loading included) of the study's pretext task or downstream
 scenario with fastai's own Learner and DataLoaders, at the Pretext `demo` preset's settings; the peer of
-benchmarks/epoch-bench. Prints: seconds<TAB>peak RSS MB (this process + its largest loader worker).
+benchmarks/epoch/epoch-bench. Prints: seconds<TAB>peak RSS MB (this process + its largest loader worker).
 Usage: epoch_bench.py pretext|downstream ROOT [SIZE WIDEN BATCH [fp32|bf16]]
 (bf16: forward and loss of every batch, training and validation, under torch.autocast("cpu", bfloat16), entered
 and left where fastai's MixedPrecision callback does it: before_batch and after_loss.)"""

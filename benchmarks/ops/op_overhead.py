@@ -1,4 +1,4 @@
-"""Per-op call overhead of PyTorch Python: the same loops as benchmarks/torch-bench/main.swift."""
+"""Per-op call overhead of PyTorch Python: the same loops as benchmarks/ops/torch-bench/main.swift."""
 import os
 import time
 

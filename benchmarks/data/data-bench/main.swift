@@ -1,5 +1,5 @@
 // Data pipeline throughput: decode + RandomResizedCrop(128) + flip + RandomCutout, images/s, one thread;
-// then the threaded loader (2 workers, batch 32, tensors out). benchmarks/data.sh runs PIL beside it.
+// then the threaded loader (2 workers, batch 32, tensors out). benchmarks/data/data_bench.py runs PIL beside it (bench.py).
 // Usage: data-bench ROOT [passes]
 //        data-bench --one-thread ROOT PASSES: the one-thread rows only (run two at once for the machine's scaling),
 //        each with the CPU µs and page faults per image; BENCH_ONLY=bare|loader runs one of them (to profile it alone),

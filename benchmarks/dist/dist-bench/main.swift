@@ -1,7 +1,7 @@
 // Data-parallel train-step throughput: xresnet34 (classifier, 20 classes) on random images, SGD with momentum,
 // cross-entropy, through the Learner with the DataParallel callback when the launcher's environment names a
 // group (RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT, as torchrun sets them), else one process. BATCH is the global
-// batch: each rank takes BATCH / WORLD_SIZE. benchmarks/dist_bench.py runs PyTorch DDP (Gloo) the same way.
+// batch: each rank takes BATCH / WORLD_SIZE. benchmarks/dist/dist_bench.py runs PyTorch DDP (Gloo) the same way.
 // Prints (rank 0): global images/s from the median timed step<TAB>fastest step's images/s<TAB>gradient buckets.
 // Usage: dist-bench SIZE BATCH STEPS [overlapped|after-backward]   (BENCH_WIDEN=w: xresnet34 × w; the first 3
 //        steps warm up and are not timed; threads from OMP_NUM_THREADS, default 1)

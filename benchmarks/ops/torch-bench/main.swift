@@ -1,7 +1,7 @@
 // Per-op call overhead of the Swift Torch API: nanoseconds per call on tiny tensors, where the kernel's
 // own work is negligible and what is measured is the path from the caller to libtorch and back.
 // Each op's Swift loop alternates with the same loop written in C++ against ATen (the floor), in this
-// process, and each keeps its best time. benchmarks/op_overhead.sh adds PyTorch Python beside it.
+// process, and each keeps its best time. benchmarks/ops/op_overhead.sh adds PyTorch Python beside it.
 import BenchFloor
 import Foundation
 import Torch
