@@ -49,13 +49,10 @@ struct EvaluateCommand: DataParallelCommand {
 /// One evaluation run folder: `scenario` from `encoder` (nil: random init).
 func runEvaluation(_ scenario: Scenario, encoder: String?, _ options: StudyOptions) throws {
   let encoder = encoder.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-  let config = try options.config()
-  let data = try options.dataset(config)
-  let (dir, lock) = try options.startSharedRun(
-    "finetune", config, RunManifest(kind: .finetune, dataset: data.root, scenario: scenario, encoder: encoder))
-  let r = try withExtendedLifetime(lock) {
-    try trainScenario(scenario, run: 0, data: data, encoder: encoder, config, runDir: dir, callbacks: Parallel.writers([ProgressCallback()]))
+  let run = try options.startTrainingRun("finetune") { RunManifest(kind: .finetune, dataset: $1.root, scenario: scenario, encoder: encoder) }
+  let r = try run.holding {
+    try trainScenario(scenario, run: 0, data: run.data, encoder: encoder, run.config, runDir: run.dir, callbacks: run.callbacks)
   }
-  say("scenario: \(scenario.rawValue); run folder: \(dir)")
+  say("scenario: \(scenario.rawValue); run folder: \(run.dir)")
   say(String(format: "final accuracy %.4f, best %.4f", r.result.finalAccuracy, r.result.bestAccuracy))
 }

@@ -23,15 +23,14 @@ struct ExperimentCommand: DataParallelCommand {
   }
 
   func runOnEveryRank() throws {
-    let config = try options.config()
-    let layout = try options.dataset(config)
-    say(layout.summary().split(separator: "\n").prefix(4).joined(separator: "\n"))
-    let (runDir, lock) = try options.startSharedRun("experiment", config, RunManifest(kind: .experiment, dataset: layout.root, task: config.pretext.task))
+    let run = try options.startTrainingRun("experiment", summary: true) {
+      RunManifest(kind: .experiment, dataset: $1.root, task: $0.pretext.task)
+    }
     let start = Date()
-    let result = try withExtendedLifetime(lock) {
-      try runExperiment(data: layout, config: config, runDir: runDir, log: { say($0) }, callbacks: Parallel.writers([ProgressCallback()]))
+    let result = try run.holding {
+      try runExperiment(data: run.data, config: run.config, runDir: run.dir, log: { say($0) }, callbacks: run.callbacks)
     }
     say("\n" + Report.markdown(result))
-    say(String(format: "experiment took %.0f s; report: %@/report.md and report.html", Date().timeIntervalSince(start), runDir))
+    say(String(format: "experiment took %.0f s; report: %@/report.md and report.html", Date().timeIntervalSince(start), run.dir))
   }
 }

@@ -25,11 +25,10 @@ struct PretrainCommand: DataParallelCommand {
   }
 
   func runOnEveryRank() throws {
-    var config = try options.config()
-    if let taskName { config.pretext.task = taskName }
-    let data = try options.dataset(config)
-    let (dir, lock) = try options.startSharedRun("pretrain", config, RunManifest(kind: .pretrain, dataset: data.root, task: config.pretext.task))
-    let (r, stage) = try withExtendedLifetime(lock) { try runPretext(data, config, runDir: dir, callbacks: Parallel.writers([ProgressCallback()])) }
+    let run = try options.startTrainingRun("pretrain", adjust: { if let taskName { $0.pretext.task = taskName } }) {
+      RunManifest(kind: .pretrain, dataset: $1.root, task: $0.pretext.task)
+    }
+    let (r, stage) = try run.holding { try runPretext(run.data, run.config, runDir: run.dir, callbacks: run.callbacks) }
     say("encoder: \(stage.file(r.encoderFile))\npicture: \(stage.file(r.pictureFile))")
   }
 }
