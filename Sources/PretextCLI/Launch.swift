@@ -72,15 +72,12 @@ let launcherVariable = "PRETEXT_LAUNCHER_PID"
 struct LaunchFlags: ParsableArguments {
   @Option(help: "Data-parallel on this machine: start N ranks (processes) of this command, each with its part of every batch (also: run under torchrun --no-python or srun).") var nproc: Int?
 
-  func validate() throws { try validateRankCount(nproc) }
+  func validate() throws {
+    if let nproc, nproc < 1 { throw ValidationError("--nproc must be at least 1 (got \(nproc))") }
+  }
 
   /// With `--nproc` above 1, becomes the launcher of that many ranks (never returns).
   func startLocalRanksIfAsked() throws { if let nproc, nproc > 1 { try launchLocalRanks(nproc) } }
-}
-
-/// `--nproc` is a count of processes: 1 or more.
-func validateRankCount(_ n: Int?) throws {
-  if let n, n < 1 { throw ValidationError("--nproc must be at least 1 (got \(n))") }
 }
 
 /// `--nproc N`: runs this same command line (without `--nproc`) as N ranks on this machine, on loopback with a
@@ -118,7 +115,7 @@ func launchLocalRanks(_ n: Int) throws -> Never {
   }
   let started = ranks
   let received = ForwardedSignal()
-  var sources: [DispatchSourceSignal] = []
+  var sources: [DispatchSourceSignal] = []  // held for the launcher's life: a released source stops delivering
   for sig in [SIGINT, SIGTERM] {
     signal(sig, SIG_IGN)  // after the ranks started: they keep the default action
     let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())

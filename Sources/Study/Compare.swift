@@ -118,9 +118,7 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
                        log: (String) -> Void = { print($0) }, callbacks: [Callback] = []) throws -> CompareResult {
   try plan.validate()
   // Every task of the plan is checked before anything trains (the config's checks see its first task only).
-  if base.data.channels == 1, let colour = try colourTasks(plan.tasks).first {
-    throw StudyConfig.ConfigError("--tasks: \(colour) needs colour images: it cannot train with --channels 1 (leave it out of --tasks)")
-  }
+  try refuseColourTasks(plan.tasks, flag: "--tasks", channels: base.data.channels)
   if Parallel.isWriter { try RunFolder.write(plan, to: runDir + "/compare.json") }
   let data = base.select(data)
   let longest = plan.pretextEpochs.last!

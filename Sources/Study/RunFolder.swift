@@ -83,8 +83,10 @@ public enum RunFolder {
   /// copied in, or config.json changed since) is refused, naming it; `stage` nil checks the contents only. A
   /// result written before results were sealed is read as it is.
   public static func readResult<T: Codable>(_ type: T.Type, from path: String, stage: String?) throws -> T? {
-    guard let value = try read(T.self, from: path) else { return nil }
-    guard let seal = try read(ResultSeal.Holder.self, from: path)?.fingerprint else { return value }
+    guard FileManager.default.fileExists(atPath: path) else { return nil }
+    let bytes = try contents(path, as: T.self)  // read once: the value and its seal
+    let value = try decode(T.self, from: bytes, path: path)
+    guard let seal = try decode(ResultSeal.Holder.self, from: bytes, path: path).fingerprint else { return value }
     guard seal.checksum == ResultSeal.checksum(try json(value), stage: seal.stage) else {
       throw FileError(path: path, "does not match its fingerprint: it was edited or damaged after its stage wrote it; delete it (and what was made from it) to run that stage again")
     }
@@ -102,9 +104,19 @@ public enum RunFolder {
   /// The value in `path`, or nil when there is no such file; a file that does not decode is an error.
   public static func read<T: Decodable>(_ type: T.Type, from path: String) throws -> T? {
     guard FileManager.default.fileExists(atPath: path) else { return nil }
-    do {
-      return try decoder().decode(type, from: Data(contentsOf: URL(fileURLWithPath: path)))
-    } catch {
+    return try decode(type, from: try contents(path, as: type), path: path)
+  }
+
+  /// The bytes of the file at `path`; one that cannot be read is an error naming it.
+  static func contents<T>(_ path: String, as type: T.Type) throws -> Data {
+    do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+      throw FileError(path: path, "not a valid \(type) file: \(error)")
+    }
+  }
+
+  /// `bytes` (the file at `path`) as a `T`; one that does not decode is an error naming the file.
+  static func decode<T: Decodable>(_ type: T.Type, from bytes: Data, path: String) throws -> T {
+    do { return try decoder().decode(type, from: bytes) } catch {
       throw FileError(path: path, "not a valid \(type) file: \(error)")
     }
   }

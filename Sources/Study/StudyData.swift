@@ -24,10 +24,19 @@ public func scanStudyData(root: String, config: StudyConfig, log: (String) -> Vo
   if let warning = report.warning { log(warning) }
   let usable = try selected.excluding(Set(report.bad.map(\.path)))
   try config.validate(against: usable)
-  if report.allGray, let colour = try colourTasks([config.pretext.task]).first {
-    throw StudyConfig.ConfigError("--task \(colour) needs colour images, and every image of \(root) is gray (its targets would all be zero and it would learn nothing): choose another task")
-  }
+  if report.allGray { try refuseColourTasks([config.pretext.task], flag: "--task", channels: config.data.channels, grayData: root) }
   return (usable, report.allGray)
+}
+
+/// Refuses the first task of `specs` that needs colour where there is none: with `--channels 1`, or on data whose
+/// images are all stored gray (`grayData` names it), where colorization's targets would all be zero and it would
+/// learn nothing. `flag` is the flag that named the tasks.
+public func refuseColourTasks(_ specs: [String], flag: String, channels: Int, grayData: String? = nil) throws {
+  guard let colour = try colourTasks(specs).first else { return }
+  if channels == 1 { throw StudyConfig.ConfigError("\(flag) \(colour) needs colour images: it cannot train with --channels 1") }
+  if let grayData {
+    throw StudyConfig.ConfigError("\(flag) \(colour) needs colour images, and every image of \(grayData) is gray (its targets would all be zero and it would learn nothing)")
+  }
 }
 
 /// The tasks named in `specs` (task specs, each one task or several with weights) that need colour images.

@@ -49,9 +49,8 @@ struct CompareCommand: DataParallelCommand {
     do { try plan.validate() } catch let e as StudyConfig.ConfigError { throw ValidationError(e.message) }
     try options.validate(protocols: plan.protocols.compactMap(Scenario.init(rawValue:)))
     try options.validateTaskFlags(pretextTasks: plan.tasks)
-    if try options.config(severalLengths: true).data.channels == 1, let colour = try colourTasks(plan.tasks).first {
-      throw ValidationError("--tasks: \(colour) needs colour images: it cannot train with --channels 1 (leave it out of --tasks)")
-    }
+    do { try refuseColourTasks(plan.tasks, flag: "--tasks", channels: options.config(severalLengths: true).data.channels) }
+    catch let e as StudyConfig.ConfigError { throw ValidationError(e.message) }
   }
 
   /// The preset's tasks this data or `--channels 1` leaves out (colour tasks), said once.
@@ -69,9 +68,7 @@ struct CompareCommand: DataParallelCommand {
     say(layout.summary().split(separator: "\n").prefix(4).joined(separator: "\n"))
     // Colour tasks on gray images: the preset's are left out, with a notice; ones named in --tasks are refused.
     if allGray {
-      if !tasks.isEmpty, let colour = try colourTasks(tasks).first {
-        throw CLIError("--tasks: \(colour) needs colour images, and every image of \(layout.root) is gray (its targets would all be zero): leave it out")
-      }
+      try refuseColourTasks(tasks, flag: "--tasks", channels: config.data.channels, grayData: layout.root)
       plan = try self.plan(allGray: true)
       config.pretext.task = plan.tasks[0]
     }

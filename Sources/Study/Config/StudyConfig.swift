@@ -58,9 +58,7 @@ public struct StudyConfig: Sendable, Equatable {
     try real(widen, "widen", above: 1.0 / 32 - 1e-12, atMost: 16, orEqual: true)
     do { _ = try PretextTasks.parse(pretext.task) } catch let e as PretextTasks.SpecError { throw ConfigError(e.description) }
     guard data.channels == 1 || data.channels == 3 else { throw ConfigError("--channels must be 1 or 3 (got \(data.channels))") }
-    if data.channels == 1, let colour = try PretextTasks.parse(pretext.task).first(where: { PretextTasks.named($0.name)?.needsColour == true }) {
-      throw ConfigError("--task \(colour.name) needs colour images: it cannot train with --channels 1")
-    }
+    try refuseColourTasks([pretext.task], flag: "--task", channels: data.channels)
     for (v, flag, lo) in [(pretext.inpainting.cutoutHoles, "cutout-holes", 0), (pretext.inpainting.cutoutSize, "cutout-size", 1)] {
       guard v.count == 2, v[0] >= lo, v[0] <= v[1], v[1] <= 4096 else {
         throw ConfigError("--\(flag) must be LO-HI with \(lo) ≤ LO ≤ HI ≤ 4096 (got \(v.map(String.init).joined(separator: "-")))")
