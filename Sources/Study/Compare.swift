@@ -12,7 +12,8 @@ public struct ComparePlan: Codable, Sendable, Equatable {
   public var tasks: [String]
   /// Pretext lengths in epochs, ascending and distinct.
   public var pretextEpochs: [Int]
-  /// Evaluation protocols: fine-tune scenarios (`linear`, `head`, `discriminative`, `full`) and `knn`.
+  /// Evaluation protocols: fine-tune scenarios (`linear`, `head`, `discriminative`, `full`, `lpft`), the
+  /// semi-supervised `joint`, and `knn`.
   public var protocols: [String]
   /// Seeds per (task, length, protocol); kNN of a pretext encoder is deterministic and runs once per pretext.
   public var runs: Int
@@ -132,7 +133,8 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
                                 runDir: runDir, resume: true, callbacks: callbacks, stage: stage)
       rows.append(ResultRow(task: task, pretextEpochs: epochs, protocol: scenario.rawValue, run: run, finalAccuracy: r.result.finalAccuracy,
                             bestAccuracy: r.result.bestAccuracy, finalAccuracyAmongValidClasses: r.result.finalAccuracyAmongValidClasses,
-                            epochs: r.result.history.count, seconds: r.result.seconds))
+                            epochs: r.result.history.count, seconds: r.result.seconds, steps: r.result.steps,
+                            labelledImagesSeen: r.result.labelledImagesSeen, unlabelledImagesSeen: r.result.unlabelledImagesSeen))
     }
   }
   func knn(task: String, epochs: Int, encoder: String?, source: String, runs: [Int]) throws {
@@ -162,8 +164,10 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
   // The protocols that read a frozen encoder get a random-weights row of their own: what the probe finds in features
   // no pretext shaped is their baseline (the report compares their rows with it).
   if plan.protocols.contains("knn") { try knn(task: "random", epochs: 0, encoder: nil, source: "random", runs: allRuns) }
-  if plan.protocols.contains(Scenario.linear.rawValue) {
-    try fineTune(.linear, task: "random", epochs: 0, encoder: nil, source: "random", runs: allRuns)
+  // So do the protocols that also train from random weights: a linear probe, and `joint` (whose random-init row is
+  // the semi-supervised answer: the unlabelled images used while the classifier trains, no pretext before).
+  for p in plan.protocols.compactMap(Scenario.init(rawValue:)) where p.runsWithoutEncoder && p != .random {
+    try fineTune(p, task: "random", epochs: 0, encoder: nil, source: "random", runs: allRuns)
   }
 
   for task in plan.tasks { for k in 0..<plan.pretextRuns {

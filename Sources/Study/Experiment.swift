@@ -16,6 +16,10 @@ public struct ResultRow: Codable, Sendable, Equatable {
   public let finalAccuracyAmongValidClasses: Double
   public let epochs: Int
   public let seconds: Double
+  /// Optimizer steps and the labelled and unlabelled images they read (nil: not recorded, or kNN, which trains nothing).
+  public var steps: Int? = nil
+  public var labelledImagesSeen: Int? = nil
+  public var unlabelledImagesSeen: Int? = nil
 }
 
 /// The whole study: the pretext once, then each protocol `runs` times with different seeds; writes the

@@ -20,8 +20,15 @@ public struct Batch: @unchecked Sendable {
     return t
   }
 
-  /// Items in the batch (dim 0 of its tensors; 0 when empty).
-  public var count: Int { tensors.values.first?.shape.first ?? 0 }
+  /// Items in the batch: dim 0 of its own tensors (0 when empty). A name with a `/` is another stream's or a task's
+  /// slot (`unlabelled/image`, `rotation/image`), whose batch may be of another size; the batch's own tensors are
+  /// those without one, where there are any. Read from the first name in sorted order: a dictionary's order differs
+  /// from process to process, and a loss averaged by this count must not.
+  public var count: Int {
+    let names = tensors.keys.sorted()
+    let own = names.first { !$0.contains("/") } ?? names.first
+    return own.flatMap { tensors[$0]?.shape.first } ?? 0
+  }
 
   /// Every tensor transformed by `f` (e.g. moved to a device).
   public func map(_ f: (String, Tensor) throws -> Tensor) throws -> Batch {

@@ -21,7 +21,7 @@ struct CompareCommand: DataParallelCommand {
       finishes an interrupted one.
       """)
   @Option(parsing: .upToNextOption, help: "Pretext tasks (specs as --task; several at once: inpainting:1,rotation:0.5).") var tasks: [String] = []
-  @Option(parsing: .upToNextOption, help: "Protocols: linear, head, discriminative, full, lpft (head first, then all at one lr), knn (random init is always a row).") var protocols: [String] = []
+  @Option(parsing: .upToNextOption, help: "Protocols: linear, head, discriminative, full, lpft (head first, then all at one lr), joint (semi-supervised: an auxiliary pretext task on unlabelled images while the classifier trains; also a row from random init), knn (random init is always a row).") var protocols: [String] = []
   @Option(name: .customLong("run"), help: "The comparison folder to start or extend (default: a new one under --out).") var runFolder: String?
   @Option(help: "Pretexts per task, each its own seed (seed + 1000 · k); downstream run r fine-tunes pretext r mod N, so with N = --runs every run is a whole pipeline and a row's spread includes the pretext's (default 1).") var pretextRuns: Int?
   @OptionGroup var options: StudyOptions
@@ -48,7 +48,7 @@ struct CompareCommand: DataParallelCommand {
     let plan = try plan()
     do { try plan.validate() } catch let e as StudyConfig.ConfigError { throw ValidationError(e.message) }
     try options.validate(protocols: plan.protocols.compactMap(Scenario.init(rawValue:)))
-    try options.validateTaskFlags(pretextTasks: plan.tasks)
+    try options.validateTaskFlags(pretextTasks: plan.tasks, protocols: plan.protocols.compactMap(Scenario.init(rawValue:)))
     do { try refuseColourTasks(plan.tasks, flag: "--tasks", channels: options.config(severalLengths: true).data.channels) }
     catch let e as StudyConfig.ConfigError { throw ValidationError(e.message) }
   }

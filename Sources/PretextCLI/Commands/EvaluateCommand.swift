@@ -15,7 +15,7 @@ struct EvaluateCommand: DataParallelCommand {
     commandName: "evaluate", abstract: "Train the classifier under a protocol (random, or one from an encoder) and report its accuracy.",
     aliases: ["finetune"])
   @Option(name: [.customLong("protocol"), .customLong("mode")],
-          help: "The protocol (default: full with an encoder, random without): random (no encoder), full (every layer at one lr), head (body frozen), discriminative (head first, then lr/100…lr), lpft (head first, then every layer at one lr) or linear (a probe).")
+          help: "The protocol (default: full with an encoder, random without): random (no encoder), full (every layer at one lr), head (body frozen), discriminative (head first, then lr/100…lr), lpft (head first, then every layer at one lr), linear (a probe; random weights without --encoder) or joint (semi-supervised: every layer at one lr with an auxiliary pretext task on unlabelled images, --aux; from random init without --encoder).")
   var `protocol`: Scenario?
   @Option(name: [.customLong("encoder"), .customLong("init"), .customLong("init-from")],
           help: "The encoder file (e.g. a run's pretext/<task>/encoder.safetensors), or random (the same as none).")
@@ -36,11 +36,11 @@ struct EvaluateCommand: DataParallelCommand {
   func validate() throws {
     if scenario == .random {
       guard encoderFile == nil else { throw ValidationError("--protocol random starts from random weights: no --encoder") }
-    } else {
+    } else if !(scenario.runsWithoutEncoder && encoderFile == nil) {
       try validateEncoderFile(encoderFile, flag: "--encoder")
     }
     try options.validate(protocols: [scenario])
-    try options.validateTaskFlags(pretextTasks: [])
+    try options.validateTaskFlags(pretextTasks: [], protocols: [scenario])
   }
 
   func runOnEveryRank() throws { try runEvaluation(scenario, encoder: encoderFile, options) }

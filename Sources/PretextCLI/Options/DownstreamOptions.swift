@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Study
 import NN
+import SelfSupervised
 import Torch
 
 /// How the classifier trains under a protocol.
@@ -18,10 +19,23 @@ struct DownstreamOptions: ParsableArguments {
   @Flag(help: "Linear probe: train on the frozen body's features computed once (no augmentation; much faster).") var cacheFeatures = false
   @Option(help: "The kNN protocol (compare --protocols knn): neighbours that vote (default 20).") var knnK: Int?
   @Option(help: "The kNN protocol: each vote weighs exp(similarity / T) (default 0.07).") var knnTemperature: Double?
+  @Option(help: "The joint protocol: the auxiliary pretext task trained on unlabelled images beside the classifier, or weighted tasks (rotation:0.5,jigsaw:1; default rotation).") var aux: String?
+  @Option(help: "The joint protocol: unlabelled images per step (default: --batch).") var unlabelledBatch: Int?
+  @Flag(help: "The joint protocol: the auxiliary task also reads the labelled train/ images (S4L); default unsup/ alone.") var auxOnLabelled = false
+
+  /// The semi-supervised flags, refused when no protocol being trained reads them.
+  func validateSemiSupervisedFlags(protocols: [Scenario]) throws {
+    let given = [aux.map { _ in "--aux" }, unlabelledBatch.map { _ in "--unlabelled-batch" }, auxOnLabelled ? "--aux-on-labelled" : nil].compactMap { $0 }
+    guard let first = given.first, !protocols.contains(where: \.isSemiSupervised) else { return }
+    throw ValidationError("\(first) sets the joint protocol's unlabelled stream, and no protocol here is joint: it would be ignored")
+  }
 
   func apply(to c: inout StudyConfig) throws {
     if let knnK { c.downstream.knnK = knnK }
     if let knnTemperature { c.downstream.knnTemperature = knnTemperature }
+    if let aux { c.downstream.semi.aux = aux }
+    if let unlabelledBatch { c.downstream.semi.unlabelledBatch = unlabelledBatch }
+    if auxOnLabelled { c.downstream.semi.auxOnLabelled = true }
     if let head { c.downstream.head = head }
     if let downstreamRecipe { c.downstream.recipe = downstreamRecipe }
     if cacheFeatures { c.downstream.cacheFeatures = true }

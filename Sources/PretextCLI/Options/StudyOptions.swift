@@ -44,7 +44,11 @@ struct StudyOptions: ParsableArguments {
   func pretextLengths() throws -> [Int]? { try pretext.pretextLengths() }
 
   /// The task-specific flags checked against the pretext tasks this command trains (`PretextOptions`).
-  func validateTaskFlags(pretextTasks: [String]) throws { try pretext.validateTaskFlags(tasks: pretextTasks) }
+  /// And the semi-supervised flags against the protocols it trains.
+  func validateTaskFlags(pretextTasks: [String], protocols: [Scenario] = []) throws {
+    try pretext.validateTaskFlags(tasks: pretextTasks)
+    try downstream.validateSemiSupervisedFlags(protocols: protocols)
+  }
 
   /// The settings: the preset, then each group's flags; `severalLengths`: `--pretext-epochs` may list several
   /// (compare), the longest is the config's.

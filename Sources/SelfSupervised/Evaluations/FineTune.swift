@@ -31,12 +31,19 @@ public enum Scenario: String, Codable, Sendable, CaseIterable {
   /// A linear probe: the pretext encoder frozen and kept in eval mode (its BatchNorm statistics untouched),
   /// only the linear head trained.
   case linear
+  /// Semi-supervised: everything trained at one lr from the first epoch (as `full`), with a pretext task on
+  /// unlabelled images as an auxiliary loss (`JointTraining`); from random weights without an encoder.
+  case joint
 
   /// The study's three scenarios.
   public static let study: [Scenario] = [.random, .head, .discriminative]
 
   /// Whether it starts from a pretext's encoder.
   public var usesEncoder: Bool { self != .random }
+  /// Whether it also runs without an encoder, from random weights (the protocol's own baseline row).
+  public var runsWithoutEncoder: Bool { self == .random || self == .linear || self == .joint }
+  /// Whether it reads the unlabelled images while the classifier trains.
+  public var isSemiSupervised: Bool { self == .joint }
 }
 
 /// Fine-tuning the xresnet classifier (label-smoothing CE, Ranger, flat-cos) in one of the scenarios.
@@ -54,7 +61,7 @@ public struct FineTune: Evaluation {
   public func plan(_ model: XResNet, epochs: Int, headEpochs: Int, lr: Double) -> FitPlan {
     let all = fit(epochs, .value(lr))
     switch scenario {
-    case .random, .full:
+    case .random, .full, .joint:
       return all.preparing { _ in try model.unfreeze() }
     case .head:
       return all.preparing { _ in try model.freeze() }

@@ -20,9 +20,9 @@ public final class MultiTask: PretextTask {
   public let net: MultiTaskNet
   let settings: TaskSettings
 
-  public init(_ spec: [(name: String, weight: Double)], _ settings: TaskSettings) throws {
+  public init(_ spec: [(name: String, weight: Double)], _ settings: TaskSettings, backbone: Sequential? = nil) throws {
     self.settings = settings
-    backbone = try settings.newBackbone()
+    self.backbone = try backbone ?? settings.newBackbone()
     var parts: [Part] = []
     for (name, weight) in spec where weight > 0 {
       guard let type = PretextTasks.named(name) else { throw PretextTasks.SpecError(description: "'\(name)' is not a pretext task") }

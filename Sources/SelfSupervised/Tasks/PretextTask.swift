@@ -149,11 +149,12 @@ public enum PretextTasks {
     return out
   }
 
-  /// The task a spec names: one registered task, or a `MultiTask` of several.
-  public static func make(_ spec: String, _ settings: TaskSettings) throws -> any PretextTask {
+  /// The task a spec names: one registered task, or a `MultiTask` of several; on `backbone` when given (a
+  /// classifier's body, for a task trained beside it), else on a new one.
+  public static func make(_ spec: String, _ settings: TaskSettings, backbone: Sequential? = nil) throws -> any PretextTask {
     let parsed = try parse(spec)
-    if parsed.count == 1, parsed[0].weight == nil { return try named(parsed[0].name)!.init(settings) }
-    return try MultiTask(parsed.map { ($0.name, $0.weight!) }, settings)
+    if parsed.count == 1, parsed[0].weight == nil { return try named(parsed[0].name)!.init(settings, backbone: backbone) }
+    return try MultiTask(parsed.map { ($0.name, $0.weight!) }, settings, backbone: backbone)
   }
 }
 

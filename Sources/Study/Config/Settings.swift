@@ -110,6 +110,20 @@ public struct DownstreamSettings: Sendable, Equatable {
   /// (InstDisc's and DINO's 20 and 0.07). Added after 2026-12-07: written to config.json only when not the default.
   public var knnK = 20
   public var knnTemperature = 0.07
+  /// The semi-supervised protocols' unlabelled images (issue 37; written to config.json only when not the default).
+  public var semi = SemiSupervisedOptions()
+  public init() {}
+}
+
+/// What the semi-supervised protocols (`joint`) do with the unlabelled images while the classifier trains.
+public struct SemiSupervisedOptions: Sendable, Equatable {
+  /// `joint`'s auxiliary pretext task spec (`--aux`): a task, or weighted tasks (`rotation:0.5,jigsaw:1`).
+  public var aux = "rotation"
+  /// Unlabelled images per step (`--unlabelled-batch`); nil: the labelled batch's size.
+  public var unlabelledBatch: Int?
+  /// The auxiliary task also reads the labelled images (`--aux-on-labelled`): S4L's "on all images"; else
+  /// unsup/ alone (SESEMI's).
+  public var auxOnLabelled = false
   public init() {}
 }
 

@@ -15,6 +15,7 @@ extension StudyConfig: Codable {
     case cutoutReferenceSize, cutoutHoles, cutoutHoleSize, cutoutFill, swavQueue, unetSkips
     // Downstream.
     case size, batch, epochs, lr, headEpochs, head, downstreamRecipe, cacheFeatures, runs, knnK, knnTemperature
+    case aux, unlabelledBatch, auxOnLabelled
     // Data.
     case labelFraction, tuningSplit, maxTrainPerClass, maxValidPerClass, maxUnsup, layout, dicomWindow, channels
     // Runtime.
@@ -51,6 +52,9 @@ extension StudyConfig: Codable {
     }
     try encodeUnlessDefault(d.knnK, defaults.downstream.knnK, .knnK)
     try encodeUnlessDefault(d.knnTemperature, defaults.downstream.knnTemperature, .knnTemperature)
+    try encodeUnlessDefault(d.semi.aux, defaults.downstream.semi.aux, .aux)
+    try c.encodeIfPresent(d.semi.unlabelledBatch, forKey: .unlabelledBatch)
+    try encodeUnlessDefault(d.semi.auxOnLabelled, defaults.downstream.semi.auxOnLabelled, .auxOnLabelled)
   }
 
   /// Fields an older config.json lacks keep their defaults; a choice that is not one of its values is refused naming
@@ -76,6 +80,8 @@ extension StudyConfig: Codable {
     try take(.lr, &downstream.lr); try take(.headEpochs, &downstream.headEpochs); try choose(.head, &downstream.head, "head")
     try choose(.downstreamRecipe, &downstream.recipe, "downstream-recipe"); try take(.cacheFeatures, &downstream.cacheFeatures)
     try take(.runs, &downstream.runs); try take(.knnK, &downstream.knnK); try take(.knnTemperature, &downstream.knnTemperature)
+    try take(.aux, &downstream.semi.aux); try take(.auxOnLabelled, &downstream.semi.auxOnLabelled)
+    downstream.semi.unlabelledBatch = try c.decodeIfPresent(Int.self, forKey: .unlabelledBatch)
     try take(.labelFraction, &data.labelFraction); try take(.tuningSplit, &data.tuningSplit)
     data.maxTrainPerClass = try c.decodeIfPresent(Int.self, forKey: .maxTrainPerClass)
     data.maxValidPerClass = try c.decodeIfPresent(Int.self, forKey: .maxValidPerClass)

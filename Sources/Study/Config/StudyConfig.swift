@@ -59,6 +59,11 @@ public struct StudyConfig: Sendable, Equatable {
     do { _ = try PretextTasks.parse(pretext.task) } catch let e as PretextTasks.SpecError { throw ConfigError(e.description) }
     guard data.channels == 1 || data.channels == 3 else { throw ConfigError("--channels must be 1 or 3 (got \(data.channels))") }
     try refuseColourTasks([pretext.task], flag: "--task", channels: data.channels)
+    do { _ = try PretextTasks.parse(downstream.semi.aux) } catch let e as PretextTasks.SpecError {
+      throw ConfigError("--aux: " + e.description.replacingOccurrences(of: "--task", with: "--aux"))
+    }
+    try refuseColourTasks([downstream.semi.aux], flag: "--aux", channels: data.channels)
+    if let b = downstream.semi.unlabelledBatch { try count(b, "unlabelled-batch", 2...65536) }
     for (v, flag, lo) in [(pretext.inpainting.cutoutHoles, "cutout-holes", 0), (pretext.inpainting.cutoutSize, "cutout-size", 1)] {
       guard v.count == 2, v[0] >= lo, v[0] <= v[1], v[1] <= 4096 else {
         throw ConfigError("--\(flag) must be LO-HI with \(lo) ≤ LO ≤ HI ≤ 4096 (got \(v.map(String.init).joined(separator: "-")))")
@@ -106,6 +111,7 @@ public struct StudyConfig: Sendable, Equatable {
     guard labelled >= downstream.batch else {
       throw ConfigError("--batch \(downstream.batch) is larger than the \(labelled) train/ images\(self.data.labelFraction < 1 ? " kept by --label-fraction \(self.data.labelFraction)" : ""): no batch would be formed")
     }
+
   }
 
   /// This config with the settings that change nothing a run computes set to fixed values: the loader's thread count
@@ -160,6 +166,16 @@ public struct StudyConfig: Sendable, Equatable {
     let split = self.data.tuningSplit > 0 ? selected.tuningSplit(fraction: self.data.tuningSplit, seed: runtime.seed) : selected
     return split.labelled(fraction: self.data.labelFraction, seed: runtime.seed)
   }
+
+  /// The images the semi-supervised protocols read without labels: unsup/ (as `select` caps it), and with
+  /// `auxOnLabelled` the labelled train/ images of `downstreamData` too. Never the images a stage validates on.
+  public func unlabelledPaths(_ data: ImageWangLayout) -> [String] {
+    let selected = select(data)
+    return (selected.unsup?.paths ?? []) + (downstream.semi.auxOnLabelled ? downstreamData(data).train.paths : [])
+  }
+
+  /// The unlabelled images per step.
+  public var unlabelledBatch: Int { downstream.semi.unlabelledBatch ?? downstream.batch }
 
   /// The device this process trains on: `cuda` (no index) is rank r's own GPU r in a data-parallel run.
   public var torchDevice: Device { Parallel.device(runtime.device, localRank: Parallel.localRank, dataParallel: Parallel.group != nil) }

@@ -13,6 +13,11 @@ public struct ScenarioResult: Codable, Sendable {
   public let seconds: Double
   /// The arithmetic it trained in (`auto` resolved on the machine that trained it); nil in older results.
   public var precision: Precision? = nil
+  /// Optimizer steps, and the labelled and unlabelled images they read (nil in results from before they were
+  /// recorded): a semi-supervised row and its supervised baseline are compared at equal steps.
+  public var steps: Int? = nil
+  public var labelledImagesSeen: Int? = nil
+  public var unlabelledImagesSeen: Int? = nil
   public var finalAccuracy: Double { history.last?.metrics["accuracy"] ?? .nan }
   public var bestAccuracy: Double { history.compactMap { $0.metrics["accuracy"] }.max() ?? .nan }
   /// The final accuracy with predictions restricted to val/'s classes (`AccuracyAmong`).
@@ -31,10 +36,10 @@ public func trainScenario(
   resume: Bool = false, callbacks: [Callback] = [], stage: Stage? = nil
 ) throws -> (result: ScenarioResult, learner: Learner?, model: XResNet) {
   try config.validate(protocols: [scenario])
+  let dataset = data
   // Few-label runs: the same seeded subset of train/'s labels for every run and protocol.
   let data = config.downstreamData(data)
-  let evaluation = FineTune(scenario, oneCycle: config.downstream.recipe == .fastai)
-  let stage = stage ?? Stage.evaluation(runDir, protocol: evaluation.name, run: run)
+  let stage = stage ?? Stage.evaluation(runDir, protocol: scenario.rawValue, run: run)
   let start = Date()
   let seed = config.runtime.seed &+ UInt64(run) &* 1000
   Runtime.manualSeed(seed)
@@ -43,7 +48,7 @@ public func trainScenario(
     try XResNet(.resnet34, inChannels: config.data.channels, classes: data.train.classes.count, widen: config.widen, head: head)
   }
   let weights = stage.file("model.safetensors")
-  let fingerprint = try config.fingerprint(stage: "\(evaluation.name) run \(run)")
+  let fingerprint = try config.fingerprint(stage: "\(scenario.rawValue) run \(run)")
   if resume, let done = try RunFolder.readResult(ScenarioResult.self, from: stage.result, stage: fingerprint) {
     try model.load(from: weights)
     return (done, nil, model)
@@ -51,11 +56,15 @@ public func trainScenario(
   try Parallel.requireEvenShares(config.downstream.batch, flag: "--batch", syncBatchNorm: config.runtime.syncBatchNorm)
   if Parallel.isWriter { try RunFolder.makeFolders(stage.dir) }
   // A linear probe of random weights (encoder nil) is the probe's baseline: what the features hold before any pretext.
-  if evaluation.usesEncoder && !(scenario == .linear && encoder == nil) {
-    guard let encoder else { throw DatasetError(path: runDir, "protocol \(evaluation.name) needs the pretext encoder") }
+  if scenario.usesEncoder && !(scenario.runsWithoutEncoder && encoder == nil) {
+    guard let encoder else { throw DatasetError(path: runDir, "protocol \(scenario.rawValue) needs the pretext encoder") }
     try EncoderTransfer.loadBody(try SafeTensors.File(path: encoder).checked().tensors(), into: model, source: encoder)
   }
-  try model.to(device: config.torchDevice, memoryFormat: config.memoryFormat)
+  // The semi-supervised protocol's task is built on the classifier's body, after any encoder is loaded into it.
+  let joint = scenario == .joint ? try jointTraining(model, config, seed: seed) : nil
+  let evaluation: Evaluation = joint ?? FineTune(scenario, oneCycle: config.downstream.recipe == .fastai)
+  let network: any ParameterGroups = joint?.network(model) ?? model
+  try network.to(device: config.torchDevice, memoryFormat: config.memoryFormat)
   let recipe = config.downstream.recipe == .fastai ? TrainingRecipe.fastai(lr: config.downstream.lr, weightDecay: config.weightDecay)
     : .study(lr: config.downstream.lr, weightDecay: config.weightDecay)
   let logs: [Callback] = callbacks + (try Parallel.writers([CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)]))
@@ -63,21 +72,22 @@ public func trainScenario(
   if scenario == .linear && config.downstream.cacheFeatures {
     (learner, _) = try cachedProbeLearner(model, data, config, seed: seed, loss: Losses.labelSmoothingCrossEntropy(),
                                           optimizer: { recipe.makeOptimizer(for: $0, batch: config.downstream.batch) }, callbacks: logs)
-    plan = evaluation.fit(config.downstream.epochs, .value(config.downstream.lr))
+    plan = FineTune(scenario, oneCycle: config.downstream.recipe == .fastai).fit(config.downstream.epochs, .value(config.downstream.lr))
   } else {
-    let train = ImageLoader(paths: data.train.paths, labels: data.train.labels, pipeline: .crop(size: config.downstream.size, training: true),
-                            batchSize: config.downstream.batch, shuffle: true, seed: seed, workers: config.runtime.workers, shard: Parallel.shard,
-                            channels: config.data.channels, samples: .bytes)
+    let labelled = ImageLoader(paths: data.train.paths, labels: data.train.labels, pipeline: .crop(size: config.downstream.size, training: true),
+                               batchSize: config.downstream.batch, shuffle: true, seed: seed, workers: config.runtime.workers, shard: Parallel.shard,
+                               channels: config.data.channels, samples: .bytes)
+    let train: BatchSource = try joint.map { try pairedWithUnlabelled(labelled, $0.aux, data: dataset, config, seed: seed) } ?? labelled
     let part = Parallel.part(Array(zip(data.valid.paths, data.valid.labels)))  // this rank's part of val/
     let valid = ImageLoader(paths: part.items.map(\.0), labels: part.items.map(\.1), pipeline: .crop(size: config.downstream.size, training: false),
                             batchSize: config.downstream.batch, shuffle: false, seed: seed, workers: config.runtime.workers, itemOffset: part.offset,
                             channels: config.data.channels, samples: .bytes)
     learner = Learner(
-      model: model, train: OnDevice(train, config), valid: OnDevice(valid, config),
-      step: evaluation.step(model, loss: Losses.labelSmoothingCrossEntropy()), optimizer: recipe.makeOptimizer(for: model, batch: config.downstream.batch),
+      model: network, train: OnDevice(train, config), valid: OnDevice(valid, config),
+      step: evaluation.step(model, loss: Losses.labelSmoothingCrossEntropy()), optimizer: recipe.makeOptimizer(for: network, batch: config.downstream.batch),
       metrics: [Accuracy(), AccuracyAmong(classes: data.validClasses)], callbacks: logs)
     plan = evaluation.plan(model, epochs: config.downstream.epochs, headEpochs: config.downstream.headEpochs, lr: config.downstream.lr)
-    Parallel.attach(learner, model: model, config)
+    Parallel.attach(learner, model: network, config)
   }
   learner.mixedPrecision = try config.autocastDType
   learner.checkpointPath = stage.checkpoint
@@ -87,6 +97,9 @@ public func trainScenario(
   var result = ScenarioResult(scenario: scenario, run: run, history: learner.history,
                               seconds: Date().timeIntervalSince(start) + earlierSeconds(learner, restored))
   result.precision = try config.resolvedPrecision
+  result.steps = learner.history.count * learner.train.batchCount
+  result.labelledImagesSeen = result.steps! * config.downstream.batch
+  result.unlabelledImagesSeen = joint == nil ? 0 : result.steps! * config.unlabelledBatch
   if Parallel.isWriter {
     // The class names, input size and architecture ride along, so `pretext predict` needs only this file.
     try model.save(to: weights, metadata: ClassifierInfo(classes: data.train.classes, size: config.downstream.size, widen: config.widen,
@@ -96,4 +109,31 @@ public func trainScenario(
   }
   try Parallel.barrier()
   return (result, learner, model)
+}
+
+/// `joint`'s auxiliary task (`--aux`) on `model`'s body, at the classifier's image size; its heads are drawn from a
+/// generator of their own, so the classifier's weights are those of every other protocol's run `seed`.
+func jointTraining(_ model: XResNet, _ config: StudyConfig, seed: UInt64) throws -> JointTraining {
+  var settings = config.taskSettings
+  settings.size = config.downstream.size
+  let aux = try Init.withGenerator(Generator(seed: seed ^ 0x6A6F_696E_74)) {  // "joint"
+    try PretextTasks.make(config.downstream.semi.aux, settings, backbone: model.body)
+  }
+  return JointTraining(aux: aux, oneCycle: config.downstream.recipe == .fastai)
+}
+
+/// The labelled loader's batches, each with a batch of the unlabelled images (`StudyConfig.unlabelledPaths`) through
+/// the auxiliary task's pipeline, named `unlabelled/…`; sharded as the labelled batches are.
+func pairedWithUnlabelled(_ labelled: ImageLoader, _ aux: any PretextTask, data: ImageWangLayout, _ config: StudyConfig,
+                          seed: UInt64) throws -> PairedBatches {
+  let paths = config.unlabelledPaths(data), batch = config.unlabelledBatch
+  guard paths.count >= batch else {
+    throw StudyConfig.ConfigError("--unlabelled-batch \(batch) is larger than the \(paths.count) unlabelled images (unsup/\(config.downstream.semi.auxOnLabelled ? " and the labelled train/ images" : "")): no unlabelled batch would be formed")
+  }
+  try Parallel.requireEvenShares(batch, flag: "--unlabelled-batch", syncBatchNorm: config.runtime.syncBatchNorm)
+  // Paths only: the unlabelled loader is never given a label. Its own seed: its order and draws are not the labelled stream's.
+  let unlabelled = ImageLoader(paths: paths, pipeline: aux.pipeline(training: true), batchSize: batch, shuffle: true,
+                               seed: seed ^ 0x756E_6C61_62, workers: config.runtime.workers, shard: Parallel.shard,
+                               channels: config.data.channels, samples: .bytes)
+  return PairedBatches(labelled, with: unlabelled, prefix: JointTraining.prefix)
 }

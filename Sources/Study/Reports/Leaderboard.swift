@@ -27,11 +27,17 @@ public struct LeaderboardRow: Codable, Sendable, Equatable {
   public let downstreamEpochs: Int
   public let labelledImages: Int
   public let evalSecondsPerRun: Double
+  /// Per run (the mean over the row's runs; nil where not recorded): optimizer steps, and the labelled and
+  /// unlabelled images they read. A semi-supervised row and random init at equal steps read equal labelled images.
+  public var stepsPerRun: Int? = nil
+  public var labelledImagesSeenPerRun: Int? = nil
+  public var unlabelledImagesSeenPerRun: Int? = nil
 
   public static let csvColumns = [
     "task", "pretext_epochs", "protocol", "runs", "mean_accuracy", "std_accuracy", "ci95_low", "ci95_high", "delta_vs_random",
     "pretext_seconds", "mean_accuracy_val_classes", "delta_vs_random_val_classes", "std_accuracy_val_classes", "delta_ci95",
     "delta_ci95_val_classes", "pretext_images_seen", "downstream_epochs", "labelled_images", "eval_seconds_per_run",
+    "steps", "labelled_images_seen", "unlabelled_images_seen",
   ]
 }
 
@@ -88,7 +94,9 @@ public enum Leaderboard {
         deltaVsRandomValClasses: ma.mean - Report.meanStd(randomAmong).mean, stdAccuracyValClasses: ma.std,
         deltaCI95: welchHalfWidth(all, randomAll), deltaCI95ValClasses: welchHalfWidth(among, randomAmong),
         pretextImagesSeen: imagesSeen(first.task, first.pretextEpochs), downstreamEpochs: first.epochs, labelledImages: labelledImages,
-        evalSecondsPerRun: g.map(\.seconds).reduce(0, +) / Double(g.count))
+        evalSecondsPerRun: g.map(\.seconds).reduce(0, +) / Double(g.count),
+        stepsPerRun: perRun(g.map(\.steps)), labelledImagesSeenPerRun: perRun(g.map(\.labelledImagesSeen)),
+        unlabelledImagesSeenPerRun: perRun(g.map(\.unlabelledImagesSeen)))
     }
     return board.enumerated().sorted { x, y in
       let (a, b) = (x.element, y.element)
@@ -96,6 +104,12 @@ public enum Leaderboard {
       if a.meanAccuracyValClasses != b.meanAccuracyValClasses { return a.meanAccuracyValClasses > b.meanAccuracyValClasses }
       return x.offset < y.offset
     }.map(\.element)
+  }
+
+  /// The mean of a count over a row's runs, when every run recorded it.
+  static func perRun(_ v: [Int?]) -> Int? {
+    let known = v.compactMap { $0 }
+    return known.count == v.count && !known.isEmpty ? known.reduce(0, +) / known.count : nil
   }
 
   /// A CSV field: quoted when it holds a comma, quote or line break (a multi-task spec has commas).
@@ -110,7 +124,9 @@ public enum Leaderboard {
       lines.append([field(r.task), "\(r.pretextEpochs)", r.protocol, "\(r.runs)", n(r.meanAccuracy), n(r.stdAccuracy), n(r.ci95Low),
                     n(r.ci95High), n(r.deltaVsRandom), String(format: "%.1f", r.pretextSeconds), n(r.meanAccuracyValClasses),
                     n(r.deltaVsRandomValClasses), n(r.stdAccuracyValClasses), n(r.deltaCI95), n(r.deltaCI95ValClasses),
-                    "\(r.pretextImagesSeen)", "\(r.downstreamEpochs)", "\(r.labelledImages)", String(format: "%.1f", r.evalSecondsPerRun)]
+                    "\(r.pretextImagesSeen)", "\(r.downstreamEpochs)", "\(r.labelledImages)", String(format: "%.1f", r.evalSecondsPerRun),
+                    r.stepsPerRun.map(String.init) ?? "", r.labelledImagesSeenPerRun.map(String.init) ?? "",
+                    r.unlabelledImagesSeenPerRun.map(String.init) ?? ""]
         .joined(separator: ","))
     }
     return lines.joined(separator: "\n") + "\n"

@@ -1,0 +1,140 @@
+// Issue 37: the semi-supervised `joint` protocol (S4L / SESEMI): a pretext task on unlabelled images as an auxiliary
+// loss while the classifier trains.
+import Foundation
+import Testing
+import TestSupport
+@testable import ImageData
+@testable import NN
+@testable import SelfSupervised
+@testable import Study
+@testable import Torch
+@testable import Training
+
+func tinyJoint(epochs: Int = 2, aux: String = "rotation") -> StudyConfig {
+  var config = tinyPretext("rotation", epochs: 1)
+  (config.downstream.size, config.downstream.batch, config.downstream.epochs) = (32, 8, epochs)
+  config.downstream.semi.aux = aux
+  (config.runtime.precision, config.runtime.workers) = (.fp32, 1)
+  return config
+}
+
+@Suite struct JointProtocolTests {
+  /// The network the learner trains lists the shared body once (in the classifier's groups) and the task's head
+  /// after it, so the optimizer steps every weight once; the task's network is built on the classifier's own body.
+  @Test func theSharedBodyIsTrainedOnce() throws {
+    let classifier = try XResNet(.resnet34, classes: 20, widen: 0.125)
+    let joint = try jointTraining(classifier, tinyJoint(), seed: 1)
+    let network = joint.network(classifier)
+    let listed = network.parameterGroups().flatMap { $0 }
+    #expect(Set(listed.map { ObjectIdentifier($0.parameter) }).count == listed.count)
+    let rotation = try #require(joint.aux as? RotationTask)
+    let expected = classifier.parameters().count + rotation.net.head.parameters().count
+    #expect(listed.count == expected, "\(listed.count) listed, \(expected) expected")
+    #expect(rotation.net.encoder.body.parameters().map(ObjectIdentifier.init) == classifier.body.parameters().map(ObjectIdentifier.init))
+  }
+
+  /// From random init: every training epoch logs the classifier's and the task's losses (the total is their sum, the
+  /// validation loss the classifier's alone), the rotation head learns, the result records steps and the images they
+  /// read (unlabelled: unsup/ alone, `--unlabelled-batch` per step), and the saved classifier has the keys of a
+  /// supervised run's (so `predict` and a later fine-tune read it alike).
+  @Test func fromRandomInitItLogsBothLossesAndRecordsWhatItRead() throws {
+    let root = NSTemporaryDirectory() + "pretext-joint-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    let data = try tinyPretextData(root + "/data")
+    var config = tinyJoint(epochs: 3)
+    config.downstream.semi.unlabelledBatch = 12
+    let (joint, _, model) = try trainScenario(.joint, run: 0, data: data, encoder: nil, config, runDir: root + "/run")
+    let h = joint.history
+    #expect(h.count == 3)
+    for r in h {
+      let (sup, aux) = (try #require(r.metrics["train_supervised_loss"]), try #require(r.metrics["train_aux_loss"]))
+      #expect(sup.isFinite && aux.isFinite && Swift.abs(r.trainLoss - (sup + aux)) < 1e-4 * r.trainLoss, "\(r)")
+    }
+    #expect(h.last!.metrics["train_aux_loss"]! < h.first!.metrics["train_aux_loss"]!, "\(h.map { $0.metrics["train_aux_loss"]! })")
+    let labelled = config.downstreamData(data).train.count
+    #expect(joint.steps == 3 * (labelled / 8) && joint.labelledImagesSeen == joint.steps! * 8 && joint.unlabelledImagesSeen == joint.steps! * 12)
+    #expect(config.unlabelledPaths(data) == data.unsup!.paths)
+    let random = try trainScenario(.random, run: 0, data: data, encoder: nil, config, runDir: root + "/run")
+    #expect(random.result.steps == joint.steps && random.result.unlabelledImagesSeen == 0)
+    let saved = try SafeTensors.File(path: root + "/run/eval/joint/0/model.safetensors")
+    #expect(saved.names.sorted() == (try SafeTensors.File(path: root + "/run/eval/random/0/model.safetensors")).names.sorted())
+    #expect(try saved.tensor(saved.names.sorted()[0]).equal(model.stateDict().first { $0.name == saved.names.sorted()[0] }!.tensor))
+    // `--aux-on-labelled`: the labelled train/ images join the unlabelled stream.
+    config.downstream.semi.auxOnLabelled = true
+    #expect(config.unlabelledPaths(data) == data.unsup!.paths + config.downstreamData(data).train.paths)
+  }
+
+  /// A multi-task spec as the auxiliary task, from a pretext's encoder: its parts' losses are logged under `aux_`.
+  @Test func aWeightedAuxiliarySpecFromAnEncoder() throws {
+    let root = NSTemporaryDirectory() + "pretext-jointmt-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    let data = try tinyPretextData(root + "/data")
+    let config = tinyJoint(epochs: 1, aux: "rotation:0.5,jigsaw:1")
+    let (pretext, stage) = try runPretext(data, config, runDir: root + "/run")
+    let r = try trainScenario(.joint, run: 0, data: data, encoder: stage.file(pretext.encoderFile), config, runDir: root + "/run").result
+    let logged = Set(r.history[0].metrics.keys)
+    #expect(logged.isSuperset(of: ["train_aux_rotation_loss", "train_aux_jigsaw_loss", "train_supervised_loss"]), "\(logged.sorted())")
+  }
+
+  /// What cannot work is refused before anything trains: an unknown auxiliary task, a colour task on gray images, an
+  /// unlabelled batch of one image or larger than the unlabelled images.
+  @Test func badSettingsAreRefusedNamingTheFlag() throws {
+    let root = NSTemporaryDirectory() + "pretext-jointbad-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    var c = tinyJoint()
+    c.downstream.semi.aux = "rotaton"
+    #expect { try c.validate() } throws: { "\($0)".contains("--aux") && "\($0)".contains("rotaton") }
+    c = tinyJoint(aux: "colorization")
+    c.data.channels = 1
+    #expect { try c.validate() } throws: { "\($0)".contains("--aux") }
+    c = tinyJoint()
+    c.downstream.semi.unlabelledBatch = 1
+    #expect { try c.validate() } throws: { "\($0)".contains("--unlabelled-batch") }
+    let data = try tinyPretextData(root + "/data")
+    c.downstream.semi.unlabelledBatch = 500
+    #expect { try trainScenario(.joint, run: 0, data: data, encoder: nil, c, runDir: root + "/run") } throws: {
+      "\($0)".contains("--unlabelled-batch 500") && "\($0)".contains("120 unlabelled images")
+    }
+  }
+
+  /// The config of a run that never sets the semi-supervised options has the bytes it had before they existed.
+  @Test func defaultOptionsLeaveConfigJSONAsItWas() throws {
+    let text = String(decoding: try RunFolder.encoder().encode(StudyConfig.demo), as: UTF8.self)
+    #expect(!text.contains("aux") && !text.contains("unlabelledBatch"))
+    var c = StudyConfig.demo
+    (c.downstream.semi.aux, c.downstream.semi.unlabelledBatch, c.downstream.semi.auxOnLabelled) = ("jigsaw", 96, true)
+    let back = try JSONDecoder().decode(StudyConfig.self, from: try RunFolder.encoder().encode(c))
+    #expect(back == c)
+  }
+}
+
+/// `evaluate --protocol joint` through the CLI, in separate processes on one thread: SIGKILLed after its first epoch
+/// and resumed, it ends bit-identical to a run never stopped (both streams' draws are the epoch's).
+@Suite(.serialized) struct JointResumeTests {
+  @Test func jointKilledAndResumedEqualsOneStraightRun() throws {
+    let root = NSTemporaryDirectory() + "pretext-jointresume-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    try SyntheticImageWang(size: 32, trainPerClass: 3, validPerClass: 1, unsupCount: 40, seed: 5).write(to: root + "/data")
+    let tool = try builtTool("pretext")
+    func evaluate(_ out: String, kill: Bool = false) throws -> ToolRun {
+      try runTool(tool, ["evaluate", "--protocol", "joint", "--data", root + "/data", "--out", root + "/" + out, "--size", "32", "--batch", "8",
+                         "--unlabelled-batch", "12", "--epochs", "3", "--widen", "0.125", "--workers", "2", "--precision", "fp32"],
+                  environment: ["OMP_NUM_THREADS": "1"], killWhen: kill ? { $0.components(separatedBy: "train loss").count - 1 >= 1 } : nil)
+    }
+    let straight = try evaluate("a")
+    try #require(straight.status == 0, "\(straight.output)")
+    let killed = try evaluate("b", kill: true)
+    try #require(killed.killed, "not killed: \(killed.output)")
+    let b = try DataParallelTests.runFolder(root + "/b", kind: "finetune")
+    let resumed = try runTool(tool, ["resume", b], environment: ["OMP_NUM_THREADS": "1"])
+    try #require(resumed.status == 0, "\(resumed.output)")
+    let a = try DataParallelTests.runFolder(root + "/a", kind: "finetune")
+    let ra = try #require(try RunFolder.read(ScenarioResult.self, from: a + "/eval/joint/0/result.json"))
+    let rb = try #require(try RunFolder.read(ScenarioResult.self, from: b + "/eval/joint/0/result.json"))
+    #expect(ra.history.map(\.trainLoss) == rb.history.map(\.trainLoss))
+    #expect(ra.history.map { $0.metrics["train_aux_loss"] } == rb.history.map { $0.metrics["train_aux_loss"] })
+    let (fa, fb) = (try SafeTensors.File(path: a + "/eval/joint/0/model.safetensors"), try SafeTensors.File(path: b + "/eval/joint/0/model.safetensors"))
+    #expect(fa.names == fb.names)
+    for name in fa.names { #expect(try fa.tensor(name).equal(fb.tensor(name)), "\(name) differs after resume") }
+  }
+}
