@@ -60,6 +60,19 @@ import TestSupport
       let message = Self.refusal(line)
       #expect(message?.contains(flag) == true && message?.contains("inpainting") == true || message?.contains("swav") == true, "\(line): \(message ?? "parsed")")
     }
+    // The semi-supervised flags without a semi-supervised protocol: refused, naming the flag.
+    for (line, flag) in [(["evaluate", "--aux", "jigsaw"], "--aux"), (["compare", "--protocols", "full", "--unlabelled-batch", "32"], "--unlabelled-batch"),
+                         (["pretrain", "--aux-on-labelled"], "--aux-on-labelled"), (["evaluate", "--protocol", "joint", "--aux", "rotaton"], "rotaton")] {
+      let message = Self.refusal(line)
+      #expect(message?.contains(flag) == true, "\(line): \(message ?? "parsed")")
+    }
+    // `joint` runs from random init without an encoder, and its flags reach the config.
+    let joint = try #require(try Pretext.parseAsRoot(["evaluate", "--protocol", "joint", "--aux", "rotation:0.5,jigsaw:1", "--unlabelled-batch", "96",
+                                                      "--aux-on-labelled"]) as? EvaluateCommand)
+    try joint.validate()
+    let semi = try joint.options.config().downstream.semi
+    #expect(joint.encoderFile == nil && semi.aux == "rotation:0.5,jigsaw:1" && semi.unlabelledBatch == 96 && semi.auxOnLabelled)
+    _ = try Pretext.parseAsRoot(["compare", "--protocols", "full", "joint", "--aux", "jigsaw"])
     _ = try Pretext.parseAsRoot(["compare", "--tasks", "rotation", "inpainting:1,rotation:1", "--cutout-size", "3-7"])  // one task reads it
     _ = try Pretext.parseAsRoot(["compare", "--unet-skips", "none"])  // the demo preset's tasks are U-Net tasks
     // A DICOM window with a negative centre is a value, not a flag.
