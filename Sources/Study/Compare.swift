@@ -44,7 +44,10 @@ public struct ComparePlan: Codable, Sendable, Equatable {
   public static let demo = ComparePlan(tasks: ["inpainting", "colorization"], pretextEpochs: [6], protocols: ["full"], runs: 3)
 
   public func validate() throws {
-    guard !tasks.isEmpty else { throw StudyConfig.ConfigError("--tasks: name at least one pretext task (`pretext tasks` lists them)") }
+    // Without a pretext task a comparison is random init against the semi-supervised rows (`--tasks none`).
+    guard !tasks.isEmpty || protocols.contains(Scenario.joint.rawValue) else {
+      throw StudyConfig.ConfigError("--tasks: name at least one pretext task (`pretext tasks` lists them), or none with --protocols joint")
+    }
     guard Set(tasks).count == tasks.count else { throw StudyConfig.ConfigError("--tasks names a task twice") }
     for t in tasks {
       do { _ = try PretextTasks.parse(t) } catch let e as PretextTasks.SpecError { throw StudyConfig.ConfigError("--tasks \(t): \(e.description)") }

@@ -118,6 +118,39 @@ func tinyJoint(epochs: Int = 2, aux: String = "rotation") -> StudyConfig {
     #expect(csv.contains { $0.hasPrefix("random,0,joint,") && $0.hasSuffix(",5,40,40") }, "\(csv)")
   }
 
+  /// The report's first sentence says what the unlabelled images bought (the best row that used them, on val/'s
+  /// classes where they are fewer, with the 95 % interval of the difference), and its first picture is every row's Δ
+  /// with its interval; the accuracy-against-length chart is drawn only with two lengths or more.
+  @Test func theReportLeadsWithWhatTheUnlabelledImagesBought() throws {
+    func row(_ task: String, _ p: String, _ run: Int, _ acc: Double, _ dogs: Double) -> ResultRow {
+      ResultRow(task: task, pretextEpochs: task == "random" ? 0 : 2, protocol: p, run: run, finalAccuracy: acc, bestAccuracy: acc,
+                finalAccuracyAmongValidClasses: dogs, epochs: 2, seconds: 1)
+    }
+    func report(_ rows: [ResultRow], lengths: [Int] = [2]) -> (String, String) {
+      let board = Leaderboard.rows(rows, pretextSeconds: { _, _ in 0 }, imagesSeen: { _, _ in 0 }, labelledImages: 32)
+      let r = CompareResult(config: StudyConfig.demo, plan: ComparePlan(tasks: ["rotation"], pretextEpochs: lengths, protocols: ["full", "joint"], runs: 3),
+                            dataset: "/wang", rows: rows, pretexts: [], leaderboard: board, validation: "val/", pretextSawValid: true,
+                            labelledImages: 32, validImages: 16, trainClasses: 20, validClasses: 10)
+      return (CompareReport.markdown(r), CompareReport.html(r))
+    }
+    let random = [row("random", "random", 0, 0.60, 0.30), row("random", "random", 1, 0.62, 0.32), row("random", "random", 2, 0.61, 0.31)]
+    let joint = [row("random", "joint", 0, 0.62, 0.40), row("random", "joint", 1, 0.63, 0.41), row("random", "joint", 2, 0.61, 0.42)]
+    let full = [row("rotation", "full", 0, 0.60, 0.30), row("rotation", "full", 1, 0.61, 0.33), row("rotation", "full", 2, 0.62, 0.32)]
+    let (md, html) = report(random + joint + full)
+    let first = md.split(separator: "\n").dropFirst(1).first.map(String.init) ?? ""
+    #expect(first.hasPrefix("**What the unlabelled images bought: +10.0 ± ") && first.contains("points of accuracy on val/'s 10 classes**"), "\(first)")
+    #expect(first.contains("31.0 % → 41.0 %") && first.contains("beyond the run-to-run spread") && first.contains("joint from random init"), "\(first)")
+    // The forest plot comes before the leaderboard; one length: no length chart or table.
+    let forest = try #require(html.range(of: "Δ vs random init, val classes")), board = try #require(html.range(of: "<h2>Leaderboard"))
+    #expect(forest.lowerBound < board.lowerBound && html.contains("random init, joint") && html.contains("rotation 2 ep, full"))
+    #expect(!md.contains("against pretext length") && !html.contains("against pretext length"))
+    #expect(report(random + joint + full, lengths: [1, 2]).0.contains("against pretext length"))
+    // Nothing bought: said so, with the best row's (negative) difference.
+    let worse = [row("random", "joint", 0, 0.50, 0.20), row("random", "joint", 1, 0.52, 0.22), row("random", "joint", 2, 0.51, 0.21)]
+    let none = report(random + worse).0.split(separator: "\n").dropFirst(1).first.map(String.init) ?? ""
+    #expect(none.hasPrefix("**The unlabelled images bought nothing here:**") && none.contains("-10.0 ± "), "\(none)")
+  }
+
   /// The config of a run that never sets the semi-supervised options has the bytes it had before they existed.
   @Test func defaultOptionsLeaveConfigJSONAsItWas() throws {
     let text = String(decoding: try RunFolder.encoder().encode(StudyConfig.demo), as: UTF8.self)

@@ -20,7 +20,7 @@ struct CompareCommand: DataParallelCommand {
       `--run DIR` again (with more tasks, protocols or runs) runs only what that folder lacks, and `pretext resume DIR` \
       finishes an interrupted one.
       """)
-  @Option(parsing: .upToNextOption, help: "Pretext tasks (specs as --task; several at once: inpainting:1,rotation:0.5).") var tasks: [String] = []
+  @Option(parsing: .upToNextOption, help: "Pretext tasks (specs as --task; several at once: inpainting:1,rotation:0.5), or none (random init and the joint rows alone).") var tasks: [String] = []
   @Option(parsing: .upToNextOption, help: "Protocols: linear, head, discriminative, full, lpft (head first, then all at one lr), joint (semi-supervised: an auxiliary pretext task on unlabelled images while the classifier trains; also a row from random init), knn (random init is always a row).") var protocols: [String] = []
   @Option(name: .customLong("run"), help: "The comparison folder to start or extend (default: a new one under --out).") var runFolder: String?
   @Option(help: "Pretexts per task, each its own seed (seed + 1000 · k); downstream run r fine-tunes pretext r mod N, so with N = --runs every run is a whole pipeline and a row's spread includes the pretext's (default 1).") var pretextRuns: Int?
@@ -38,7 +38,7 @@ struct CompareCommand: DataParallelCommand {
       presetTasks = all.filter { !colour.contains($0) }
     }
     return ComparePlan(
-      tasks: tasks.isEmpty ? presetTasks ?? [config.pretext.task] : tasks,
+      tasks: tasks == ["none"] ? [] : tasks.isEmpty ? presetTasks ?? [config.pretext.task] : tasks,
       pretextEpochs: try options.pretextLengths() ?? preset?.pretextEpochs ?? [config.pretext.epochs],
       protocols: protocols.isEmpty ? preset?.protocols ?? ["knn", "linear", "discriminative"] : protocols,
       runs: options.runs ?? preset?.runs ?? config.downstream.runs, pretextRuns: pretextRuns ?? preset?.pretextRuns ?? 1)

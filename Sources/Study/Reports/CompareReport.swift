@@ -1,4 +1,5 @@
 import Foundation
+import SelfSupervised
 import Training
 
 /// A comparison's report: the leaderboard, one sentence per protocol on what won, accuracy against pretext
@@ -14,6 +15,7 @@ public enum CompareReport {
     let recipe = p.recipe.rawValue + (p.recipe == .study ? " (lr \(p.lr))" : "")
     return [
       "Dataset: \(r.dataset). Downstream: \(r.labelledImages) labelled train/ images\(fraction < 1 ? " (label fraction \(fraction))" : ""), validated on \(r.validation); \(d.epochs) epochs at \(d.size) px, batch \(d.batch), lr \(d.lr), xresnet34 × \(c.widen), seeds \(seed) + 1000 · run.",
+      r.pretexts.isEmpty ? "No pretext: the rows are random init and the semi-supervised protocols." :
       "Pretext: \(images) images of train/ and unsup/ without labels, \(p.size) px, batch \(p.batch), recipe \(recipe); "
         + (r.plan.pretextRuns == 1 ? "one pretext per task (a row's ± is the downstream seeds' spread only). "
           : "\(r.plan.pretextRuns) pretexts per task, seeds \(seed) + 1000 · k; run r fine-tunes pretext r mod \(r.plan.pretextRuns), so a row's ± includes the pretext's seed. ")
@@ -55,6 +57,61 @@ public enum CompareReport {
         + (valClasses ? " (\(pct(best.meanAccuracyValClasses)) val classes)" : "") + " over \(best.runs) run\(best.runs == 1 ? "" : "s"): "
         + compare(\.finalAccuracy, "") + (valClasses ? "; val classes " + compare(\.finalAccuracyAmongValidClasses, "") : "") + "."
     }
+  }
+
+  /// Whether a row's classifier got anything from the unlabelled images: a pretext trained on them, or a
+  /// semi-supervised protocol that read them while it trained. (Random weights probed, random init: nothing.)
+  static func usesUnlabelled(_ row: LeaderboardRow) -> Bool {
+    row.task != "random" || Scenario(rawValue: row.protocol)?.isSemiSupervised == true
+  }
+
+  static func isBaseline(_ row: LeaderboardRow) -> Bool { row.task == "random" && row.protocol == "random" }
+
+  /// A row in words: "joint from random init (rotation on the unlabelled images)", "inpainting, 6 pretext epochs, full".
+  static func describe(_ r: CompareResult, _ row: LeaderboardRow) -> String {
+    if row.task == "random" {
+      return Scenario(rawValue: row.protocol)?.isSemiSupervised == true
+        ? "\(row.protocol) from random init (\(r.config.downstream.semi.aux) on the unlabelled images while the classifier trains)"
+        : "\(row.protocol) of random weights"
+    }
+    return "\(row.task), \(row.pretextEpochs) pretext epochs, then \(row.protocol)"
+  }
+
+  /// The report's first sentence: what the unlabelled images bought — the best row that used them against random
+  /// init, on the accuracy the comparison is about (val/'s classes where they are fewer than train/'s), with the 95 %
+  /// interval of the difference, and the other accuracy beside it.
+  static func headline(_ r: CompareResult) -> String? {
+    guard let random = r.leaderboard.first(where: isBaseline) else { return nil }
+    let valClasses = showsValClasses(r)
+    func main(_ row: LeaderboardRow) -> (value: Double, delta: Double, ci: Double) {
+      valClasses ? (row.meanAccuracyValClasses, row.deltaVsRandomValClasses, row.deltaCI95ValClasses) : (row.meanAccuracy, row.deltaVsRandom, row.deltaCI95)
+    }
+    let candidates = r.leaderboard.filter(usesUnlabelled)
+    guard let best = candidates.max(by: { main($0).delta < main($1).delta }) else { return nil }
+    let m = main(best), metric = valClasses ? "accuracy on val/'s \(r.validClasses ?? 10) classes" : "\(way(r)) accuracy"
+    let interval = m.ci.isFinite ? String(format: " ± %.1f", 100 * m.ci) : ""
+    let spread = m.ci.isFinite ? (abs(m.delta) > m.ci ? "beyond" : "within") + " the run-to-run spread (95 % interval of the difference)"
+      : "one run each, so the spread is unknown"
+    let other = valClasses ? "; \(way(r)) \(points(best.deltaVsRandom))\(best.deltaCI95.isFinite ? String(format: " ± %.1f", 100 * best.deltaCI95) : "")" : ""
+    let runs = "\(best.runs) run\(best.runs == 1 ? "" : "s") against \(random.runs)"
+    if m.delta > 0 {
+      return "**What the unlabelled images bought: \(points(m.delta))\(interval) points of \(metric)** (random init \(pct(main(random).value)) → \(pct(m.value))), \(spread), with \(describe(r, best)); \(runs)\(other)."
+    }
+    return "**The unlabelled images bought nothing here:** no row that used them beats random init's \(metric) (\(pct(main(random).value))); the best, \(describe(r, best)), is \(points(m.delta))\(interval) points, \(spread); \(runs)\(other)."
+  }
+
+  /// Every row's difference from random init with its 95 % interval, on the headline's accuracy (and the other one).
+  static func forestPlots(_ r: CompareResult) -> String {
+    let rows = r.leaderboard.filter { !isBaseline($0) }
+    guard !rows.isEmpty else { return "" }
+    func label(_ b: LeaderboardRow) -> String { b.task == "random" ? "random init, \(b.protocol)" : "\(b.task) \(b.pretextEpochs) ep, \(b.protocol)" }
+    var out = ""
+    if showsValClasses(r) {
+      out += ForestPlot.svg("Δ vs random init, val classes (points, 95 % interval)",
+                            rows.map { .init(label: label($0), delta: $0.deltaVsRandomValClasses, halfWidth: $0.deltaCI95ValClasses) })
+    }
+    return out + ForestPlot.svg("Δ vs random init, \(way(r)) (points, 95 % interval)",
+                                rows.map { .init(label: label($0), delta: $0.deltaVsRandom, halfWidth: $0.deltaCI95) })
   }
 
   static func table(_ r: CompareResult) -> [[String]] {
@@ -106,10 +163,14 @@ public enum CompareReport {
   }
 
   public static func markdown(_ r: CompareResult) -> String {
-    var out = ["# Pretext comparison", ""] + header(r).flatMap { [$0, ""] }
+    var out = ["# Pretext comparison", ""] + (headline(r).map { [$0, ""] } ?? []) + header(r).flatMap { [$0, ""] }
     out += ["## Leaderboard", ""] + markdownTable(table(r)) + ["", "## What won", ""]
-    out += sentences(r).map { "- " + $0 } + ["", "## \(lengthTitle(r))", ""]
-    for (p, t) in lengthTables(r) { out += ["**\(p)**", ""] + markdownTable(t) + [""] }
+    out += sentences(r).map { "- " + $0 } + [""]
+    // Accuracy against pretext length says something only with two lengths or more.
+    if r.plan.pretextEpochs.count > 1 && !r.plan.tasks.isEmpty {
+      out += ["## \(lengthTitle(r))", ""]
+      for (p, t) in lengthTables(r) { out += ["**\(p)**", ""] + markdownTable(t) + [""] }
+    }
     out += ["## Pretexts", ""]
     for p in r.pretexts {
       let last = p.history.last
@@ -118,18 +179,34 @@ public enum CompareReport {
     return out.joined(separator: "\n") + "\n"
   }
 
+  static func htmlTable(_ rows: [[String]]) -> String {
+    let esc = Report.escapeHTML
+    return "<table><tr>" + rows[0].map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
+      + rows.dropFirst().map { "<tr>" + $0.map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }.joined() + "</table>"
+  }
+
   public static func html(_ r: CompareResult) -> String {
     let esc = Report.escapeHTML
-    func htmlTable(_ rows: [[String]]) -> String {
-      "<table><tr>" + rows[0].map { "<th>\(esc($0))</th>" }.joined() + "</tr>"
-        + rows.dropFirst().map { "<tr>" + $0.map { "<td>\(esc($0))</td>" }.joined() + "</tr>" }.joined() + "</table>"
-    }
     func bold(_ s: String) -> String {
       let parts = esc(s).components(separatedBy: "**")
       return parts.enumerated().map { $0.offset % 2 == 1 ? "<b>\($0.element)</b>" : $0.element }.joined()
     }
-    var body = "<h1>Pretext comparison</h1>" + header(r).map { "<p>\(esc($0))</p>" }.joined()
+    var body = "<h1>Pretext comparison</h1>" + (headline(r).map { "<p>\(bold($0))</p>" } ?? "") + forestPlots(r)
+    body += header(r).map { "<p>\(esc($0))</p>" }.joined()
     body += "<h2>Leaderboard</h2>" + htmlTable(table(r)) + "<h2>What won</h2><ul>" + sentences(r).map { "<li>\(bold($0))</li>" }.joined() + "</ul>"
+    if r.plan.pretextEpochs.count > 1 && !r.plan.tasks.isEmpty { body += lengthCharts(r) }
+    body += pretextSections(r)
+    return """
+      <!doctype html><html><head><meta charset='utf-8'><title>Pretext comparison</title>
+      <style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}td,th{padding:3px 8px;border-bottom:1px solid #ddd;font-size:13px}</style>
+      </head><body>\(body)</body></html>
+      """
+  }
+
+  /// Per protocol, each task's accuracy against pretext length (random init flat), with its table.
+  static func lengthCharts(_ r: CompareResult) -> String {
+    let esc = Report.escapeHTML
+    var body = ""
     let random = r.leaderboard.first { $0.task == "random" && $0.protocol == "random" }.map { lengthAccuracy(r, $0) } ?? .nan
     let legend = (["random init (flat)"] + r.plan.tasks).enumerated().map { i, t in
       "<span style='color:\(Report.palette[i % Report.palette.count])'>■</span> \(esc(t))"
@@ -142,7 +219,13 @@ public enum CompareReport {
         }
       body += Report.svg(esc(p), series) + htmlTable(t)
     }
-    body += "<h2>Pretexts</h2>"
+    return body
+  }
+
+  /// Each pretext's curves, monitors and picture.
+  static func pretextSections(_ r: CompareResult) -> String {
+    let esc = Report.escapeHTML
+    var body = "<h2>Pretexts</h2>"
     for p in r.pretexts {
       let loss = [(1, p.history.map(\.trainLoss)), (2, p.history.map { $0.validLoss ?? .nan })]
       let monitors = Set(p.history.flatMap { $0.metrics.keys }).sorted()
@@ -150,10 +233,6 @@ public enum CompareReport {
       for m in monitors { body += Report.svg(esc(m), [(3, p.history.map { $0.metrics[m] ?? .nan })]) }
       body += "<br><img src='\(esc(p.pictureFile))' style='image-rendering:pixelated;width:480px'>"
     }
-    return """
-      <!doctype html><html><head><meta charset='utf-8'><title>Pretext comparison</title>
-      <style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}td,th{padding:3px 8px;border-bottom:1px solid #ddd;font-size:13px}</style>
-      </head><body>\(body)</body></html>
-      """
+    return r.pretexts.isEmpty ? "" : body
   }
 }
