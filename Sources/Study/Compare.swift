@@ -37,16 +37,16 @@ public struct ComparePlan: Codable, Sendable, Equatable {
   }
 
   /// Every fine-tune scenario that starts from an encoder, and kNN.
-  public static let protocolNames = Scenario.allCases.filter(\.usesEncoder).map(\.rawValue) + ["knn"]
+  public static let protocolNames = Scenario.allCases.filter { $0 != .random }.map(\.rawValue) + ["knn"]
 
-  /// The demo: the study's inpainting and the best CPU-budget task found (NOTES.md, "the comparison"), random
-  /// init, 3 runs.
-  public static let demo = ComparePlan(tasks: ["inpainting", "colorization"], pretextEpochs: [6], protocols: ["full"], runs: 3)
+  /// The demo (issue 37): random init, self-training from it (the unlabelled images used while the classifier trains),
+  /// and one pretrain-then-fine-tune row, the best CPU-budget task found (NOTES.md, "the comparison"); 3 runs each.
+  public static let demo = ComparePlan(tasks: ["colorization"], pretextEpochs: [6], protocols: ["full", "selftrain"], runs: 3)
 
   public func validate() throws {
     // Without a pretext task a comparison is random init against the semi-supervised rows (`--tasks none`).
-    guard !tasks.isEmpty || protocols.contains(Scenario.joint.rawValue) else {
-      throw StudyConfig.ConfigError("--tasks: name at least one pretext task (`pretext tasks` lists them), or none with --protocols joint")
+    guard !tasks.isEmpty || protocols.contains(where: { Scenario(rawValue: $0)?.isSemiSupervised == true }) else {
+      throw StudyConfig.ConfigError("--tasks: name at least one pretext task (`pretext tasks` lists them), or none with a semi-supervised protocol (joint, selftrain)")
     }
     guard Set(tasks).count == tasks.count else { throw StudyConfig.ConfigError("--tasks names a task twice") }
     for t in tasks {
@@ -172,6 +172,12 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
   for p in plan.protocols.compactMap(Scenario.init(rawValue:)) where p.runsWithoutEncoder && p != .random {
     try fineTune(p, task: "random", epochs: 0, encoder: nil, source: "random", runs: allRuns)
   }
+  // Self-training's run r: random init's classifier of run r is the teacher.
+  if plan.protocols.contains(Scenario.selftrain.rawValue) {
+    for run in allRuns {
+      try fineTune(.selftrain, task: "random", epochs: 0, encoder: runDir + "/eval/random/random/\(run)/model.safetensors", source: "random", runs: [run])
+    }
+  }
 
   for task in plan.tasks { for k in 0..<plan.pretextRuns {
     let config = configFor(base, task: task, epochs: longest), seed = base.runtime.seed &+ UInt64(k) &* 1000
@@ -192,7 +198,7 @@ public func runCompare(data: ImageWangLayout, config base: StudyConfig, plan: Co
       // The cost of one pretext: the mean over the task's pretexts.
       pretextSeconds["\(task)/\(epochs)", default: 0] += pretext.seconds(upTo: epochs) / Double(plan.pretextRuns)
       imagesSeen["\(task)/\(epochs)"] = pretext.trainingItems / base.pretext.batch * base.pretext.batch * epochs
-      for p in plan.protocols {
+      for p in plan.protocols where p != Scenario.selftrain.rawValue {  // a student starts from random weights: no pretext row
         if p == "knn" { try knn(task: task, epochs: epochs, encoder: encoder, source: source, runs: [k]); continue }
         try fineTune(Scenario(rawValue: p)!, task: task, epochs: epochs, encoder: encoder, source: source, runs: runs)
       }

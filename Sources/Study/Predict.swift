@@ -56,6 +56,21 @@ public struct ClassifierInfo: Codable, Equatable, Sendable {
   }
 }
 
+/// The classifier saved in `weights` (a stage's model.safetensors) and what it was trained as. Non-finite weights would
+/// give nan probabilities for every image: refused, the tensor named.
+public func loadClassifier(_ weights: String) throws -> (info: ClassifierInfo, model: XResNet) {
+  let info = try ClassifierInfo.read(weights)
+  let model = try XResNet(.resnet34, inChannels: info.inChannels, classes: info.classes.count, widen: info.widen,
+                          head: XResNet.Head(rawValue: info.head)!)
+  try model.load(from: weights)
+  for (name, tensor) in model.stateDict() where tensor.dtype.isFloatingPoint {
+    if try tensor.isFinite().logicalNot().sum().item().doubleValue > 0 {
+      throw FileError(path: weights, "the tensor '\(name)' holds NaN or infinite values: this classifier cannot predict (a run that diverged?)")
+    }
+  }
+  return (info, model)
+}
+
 /// One image's prediction: the top-k classes and their softmax probabilities, best first.
 public struct Prediction: Sendable {
   public let image: String
@@ -88,16 +103,7 @@ public func resolveClassifier(_ model: String) throws -> (path: String, chosen: 
 /// Predicts `images` with the classifier in `weights` (eval mode, the run's validation transform), in batches.
 public func predict(weights: String, images: [(path: String, id: String)], topK: Int, batch: Int = 32, workers: Int = 2,
                     device: Device = .cpu) throws -> (info: ClassifierInfo, predictions: [Prediction]) {
-  let info = try ClassifierInfo.read(weights)
-  let model = try XResNet(.resnet34, inChannels: info.inChannels, classes: info.classes.count, widen: info.widen,
-                          head: XResNet.Head(rawValue: info.head)!)
-  try model.load(from: weights)
-  // Non-finite weights would write nan probabilities for every image: refused, the tensor named.
-  for (name, tensor) in model.stateDict() where tensor.dtype.isFloatingPoint {
-    if try tensor.isFinite().logicalNot().sum().item().doubleValue > 0 {
-      throw FileError(path: weights, "the tensor '\(name)' holds NaN or infinite values: this classifier cannot predict (a run that diverged?)")
-    }
-  }
+  let (info, model) = try loadClassifier(weights)
   try model.to(device: device)
   let k = Swift.min(Swift.max(1, topK), info.classes.count)
   DicomImage.windowSetting = info.dicomWindow.map { (center: $0[0], width: $0[1]) }

@@ -181,7 +181,9 @@ public func pretextStageToShow(runDir: String, config: StudyConfig, manifest: Ru
   guard let plan = try RunFolder.read(ComparePlan.self, from: runDir + "/compare.json") else {
     throw FileError(path: runDir, "a comparison without compare.json: it has no pretext to show yet")
   }
-  let chosen = task ?? plan.tasks[0]
+  guard let chosen = task ?? plan.tasks.first else {
+    throw FileError(path: runDir, "a comparison without pretext tasks (--tasks none): it has no pretext to show")
+  }
   guard plan.tasks.contains(chosen) else {
     throw FileError(path: runDir, "compares \(plan.tasks.joined(separator: "; ")), not \(chosen): give one of them with --task")
   }

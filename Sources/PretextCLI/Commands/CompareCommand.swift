@@ -20,8 +20,8 @@ struct CompareCommand: DataParallelCommand {
       `--run DIR` again (with more tasks, protocols or runs) runs only what that folder lacks, and `pretext resume DIR` \
       finishes an interrupted one.
       """)
-  @Option(parsing: .upToNextOption, help: "Pretext tasks (specs as --task; several at once: inpainting:1,rotation:0.5), or none (random init and the joint rows alone).") var tasks: [String] = []
-  @Option(parsing: .upToNextOption, help: "Protocols: linear, head, discriminative, full, lpft (head first, then all at one lr), joint (semi-supervised: an auxiliary pretext task on unlabelled images while the classifier trains; also a row from random init), knn (random init is always a row).") var protocols: [String] = []
+  @Option(parsing: .upToNextOption, help: "Pretext tasks (specs as --task; several at once: inpainting:1,rotation:0.5), or none (random init and the semi-supervised rows alone).") var tasks: [String] = []
+  @Option(parsing: .upToNextOption, help: "Protocols: linear, head, discriminative, full, lpft (head first, then all at one lr), joint (semi-supervised: an auxiliary pretext task on unlabelled images while the classifier trains; also a row from random init), selftrain (semi-supervised: run r's random-init classifier labels the unlabelled images, a student trains on both; a row from random init only), knn (random init is always a row).") var protocols: [String] = []
   @Option(name: .customLong("run"), help: "The comparison folder to start or extend (default: a new one under --out).") var runFolder: String?
   @Option(help: "Pretexts per task, each its own seed (seed + 1000 · k); downstream run r fine-tunes pretext r mod N, so with N = --runs every run is a whole pipeline and a row's spread includes the pretext's (default 1).") var pretextRuns: Int?
   @OptionGroup var options: StudyOptions
@@ -63,14 +63,18 @@ struct CompareCommand: DataParallelCommand {
   func runOnEveryRank() throws {
     var plan = try plan()
     var config = try options.config(severalLengths: true)
-    (config.pretext.task, config.pretext.epochs, config.downstream.runs) = (plan.tasks[0], plan.pretextEpochs.last!, plan.runs)
+    // The images are scanned before the plan's first task becomes the config's: the preset's colour task on gray images
+    // is left out below (with a notice), not refused by the scan.
     let (layout, allGray) = try options.scannedDataset(config)
+    // `--tasks none` (random init and the semi-supervised rows): the config keeps its task, which nothing trains.
+    (config.pretext.task, config.pretext.epochs, config.downstream.runs) = (plan.tasks.first ?? config.pretext.task, plan.pretextEpochs.last!, plan.runs)
     say(layout.summary().split(separator: "\n").prefix(4).joined(separator: "\n"))
     // Colour tasks on gray images: the preset's are left out, with a notice; ones named in --tasks are refused.
     if allGray {
       try refuseColourTasks(tasks, flag: "--tasks", channels: config.data.channels, grayData: layout.root)
       plan = try self.plan(allGray: true)
-      config.pretext.task = plan.tasks[0]
+      // No task left (the demo's only task was a colour task): the config's task is one that reads gray, never trained.
+      config.pretext.task = plan.tasks.first ?? StudyConfig().pretext.task
     }
     let leftOut = try presetTasksLeftOut(allGray: allGray)
     if !leftOut.isEmpty {

@@ -15,11 +15,13 @@ struct EvaluateCommand: DataParallelCommand {
     commandName: "evaluate", abstract: "Train the classifier under a protocol (random, or one from an encoder) and report its accuracy.",
     aliases: ["finetune"])
   @Option(name: [.customLong("protocol"), .customLong("mode")],
-          help: "The protocol (default: full with an encoder, random without): random (no encoder), full (every layer at one lr), head (body frozen), discriminative (head first, then lr/100…lr), lpft (head first, then every layer at one lr), linear (a probe; random weights without --encoder) or joint (semi-supervised: every layer at one lr with an auxiliary pretext task on unlabelled images, --aux; from random init without --encoder).")
+          help: "The protocol (default: full with an encoder, random without): random (no encoder), full (every layer at one lr), head (body frozen), discriminative (head first, then lr/100…lr), lpft (head first, then every layer at one lr), linear (a probe; random weights without --encoder) joint (semi-supervised: every layer at one lr with an auxiliary pretext task on unlabelled images, --aux; from random init without --encoder) or selftrain (semi-supervised: a student from random weights on the labelled images and the --teacher's confident labels of unlabelled ones).")
   var `protocol`: Scenario?
   @Option(name: [.customLong("encoder"), .customLong("init"), .customLong("init-from")],
           help: "The encoder file (e.g. a run's pretext/<task>/encoder.safetensors), or random (the same as none).")
   var encoder: String?
+  @Option(help: "The selftrain protocol's teacher: a classifier saved by a stage (eval/<protocol>/<run>/model.safetensors) of the same classes.")
+  var teacher: String?
   @OptionGroup var options: StudyOptions
   @OptionGroup var launch: LaunchFlags
 
@@ -34,7 +36,12 @@ struct EvaluateCommand: DataParallelCommand {
   }
 
   func validate() throws {
-    if scenario == .random {
+    if scenario.needsTeacher {
+      guard encoderFile == nil else { throw ValidationError("--protocol \(scenario.rawValue) trains a student from random weights: no --encoder (give its --teacher)") }
+      try validateEncoderFile(teacher, flag: "--teacher")
+    } else if teacher != nil {
+      throw ValidationError("--teacher is the selftrain protocol's: --protocol \(scenario.rawValue) reads no teacher")
+    } else if scenario == .random {
       guard encoderFile == nil else { throw ValidationError("--protocol random starts from random weights: no --encoder") }
     } else if !(scenario.runsWithoutEncoder && encoderFile == nil) {
       try validateEncoderFile(encoderFile, flag: "--encoder")
@@ -43,7 +50,8 @@ struct EvaluateCommand: DataParallelCommand {
     try options.validateTaskFlags(pretextTasks: [], protocols: [scenario])
   }
 
-  func runOnEveryRank() throws { try runEvaluation(scenario, encoder: encoderFile, options) }
+  // A student's teacher rides in the encoder's place: the run folder records it, and `resume` reads it back.
+  func runOnEveryRank() throws { try runEvaluation(scenario, encoder: scenario.needsTeacher ? teacher : encoderFile, options) }
 }
 
 /// One evaluation run folder: `scenario` from `encoder` (nil: random init).

@@ -22,12 +22,17 @@ struct DownstreamOptions: ParsableArguments {
   @Option(help: "The joint protocol: the auxiliary pretext task trained on unlabelled images beside the classifier, or weighted tasks (rotation:0.5,jigsaw:1; default rotation).") var aux: String?
   @Option(help: "The joint protocol: unlabelled images per step (default: --batch).") var unlabelledBatch: Int?
   @Flag(help: "The joint protocol: the auxiliary task also reads the labelled train/ images (S4L); default unsup/ alone.") var auxOnLabelled = false
+  @Option(help: "The selftrain protocol: the teacher's probability an unlabelled image's predicted class needs for the image to be kept (default 0.5).") var pseudoThreshold: Double?
+  @Option(help: "The selftrain protocol: at most this many unlabelled images kept per class, the most confident (default: the mean labelled images per class).") var pseudoPerClass: Int?
 
   /// The semi-supervised flags, refused when no protocol being trained reads them.
   func validateSemiSupervisedFlags(protocols: [Scenario]) throws {
-    let given = [aux.map { _ in "--aux" }, unlabelledBatch.map { _ in "--unlabelled-batch" }, auxOnLabelled ? "--aux-on-labelled" : nil].compactMap { $0 }
-    guard let first = given.first, !protocols.contains(where: \.isSemiSupervised) else { return }
-    throw ValidationError("\(first) sets the joint protocol's unlabelled stream, and no protocol here is joint: it would be ignored")
+    for (flags, p) in [([aux.map { _ in "--aux" }, unlabelledBatch.map { _ in "--unlabelled-batch" }, auxOnLabelled ? "--aux-on-labelled" : nil], Scenario.joint),
+                       ([pseudoThreshold.map { _ in "--pseudo-threshold" }, pseudoPerClass.map { _ in "--pseudo-per-class" }], .selftrain)] {
+      if let first = flags.compactMap({ $0 }).first, !protocols.contains(p) {
+        throw ValidationError("\(first) sets the \(p.rawValue) protocol, and no protocol here is \(p.rawValue): it would be ignored")
+      }
+    }
   }
 
   func apply(to c: inout StudyConfig) throws {
@@ -36,6 +41,8 @@ struct DownstreamOptions: ParsableArguments {
     if let aux { c.downstream.semi.aux = aux }
     if let unlabelledBatch { c.downstream.semi.unlabelledBatch = unlabelledBatch }
     if auxOnLabelled { c.downstream.semi.auxOnLabelled = true }
+    if let pseudoThreshold { c.downstream.semi.pseudoThreshold = pseudoThreshold }
+    if let pseudoPerClass { c.downstream.semi.pseudoPerClass = pseudoPerClass }
     if let head { c.downstream.head = head }
     if let downstreamRecipe { c.downstream.recipe = downstreamRecipe }
     if cacheFeatures { c.downstream.cacheFeatures = true }

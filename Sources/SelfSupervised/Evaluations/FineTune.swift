@@ -34,16 +34,21 @@ public enum Scenario: String, Codable, Sendable, CaseIterable {
   /// Semi-supervised: everything trained at one lr from the first epoch (as `full`), with a pretext task on
   /// unlabelled images as an auxiliary loss (`JointTraining`); from random weights without an encoder.
   case joint
+  /// Semi-supervised: a teacher classifier labels the unlabelled images, and a student trains from random weights on
+  /// the labelled images and a class-balanced confident subset of those (`SelfTraining`).
+  case selftrain
 
   /// The study's three scenarios.
   public static let study: [Scenario] = [.random, .head, .discriminative]
 
   /// Whether it starts from a pretext's encoder.
-  public var usesEncoder: Bool { self != .random }
+  public var usesEncoder: Bool { self != .random && self != .selftrain }
   /// Whether it also runs without an encoder, from random weights (the protocol's own baseline row).
   public var runsWithoutEncoder: Bool { self == .random || self == .linear || self == .joint }
   /// Whether it reads the unlabelled images while the classifier trains.
-  public var isSemiSupervised: Bool { self == .joint }
+  public var isSemiSupervised: Bool { self == .joint || self == .selftrain }
+  /// Whether it reads a teacher classifier (its `--teacher`; in a comparison, random init's of the same run).
+  public var needsTeacher: Bool { self == .selftrain }
 }
 
 /// Fine-tuning the xresnet classifier (label-smoothing CE, Ranger, flat-cos) in one of the scenarios.
@@ -61,7 +66,7 @@ public struct FineTune: Evaluation {
   public func plan(_ model: XResNet, epochs: Int, headEpochs: Int, lr: Double) -> FitPlan {
     let all = fit(epochs, .value(lr))
     switch scenario {
-    case .random, .full, .joint:
+    case .random, .full, .joint, .selftrain:
       return all.preparing { _ in try model.unfreeze() }
     case .head:
       return all.preparing { _ in try model.freeze() }

@@ -115,7 +115,7 @@ public struct DownstreamSettings: Sendable, Equatable {
   public init() {}
 }
 
-/// What the semi-supervised protocols (`joint`) do with the unlabelled images while the classifier trains.
+/// What the semi-supervised protocols (`joint`, `selftrain`) do with the unlabelled images while the classifier trains.
 public struct SemiSupervisedOptions: Sendable, Equatable {
   /// `joint`'s auxiliary pretext task spec (`--aux`): a task, or weighted tasks (`rotation:0.5,jigsaw:1`).
   public var aux = "rotation"
@@ -124,6 +124,10 @@ public struct SemiSupervisedOptions: Sendable, Equatable {
   /// The auxiliary task also reads the labelled images (`--aux-on-labelled`): S4L's "on all images"; else
   /// unsup/ alone (SESEMI's).
   public var auxOnLabelled = false
+  /// `selftrain`: the teacher's probability an unlabelled image's most probable class needs (`--pseudo-threshold`),
+  /// and at most how many are kept per class (`--pseudo-per-class`; nil: the mean labelled images per class).
+  public var pseudoThreshold = 0.5
+  public var pseudoPerClass: Int?
   public init() {}
 }
 

@@ -15,7 +15,7 @@ extension StudyConfig: Codable {
     case cutoutReferenceSize, cutoutHoles, cutoutHoleSize, cutoutFill, swavQueue, unetSkips
     // Downstream.
     case size, batch, epochs, lr, headEpochs, head, downstreamRecipe, cacheFeatures, runs, knnK, knnTemperature
-    case aux, unlabelledBatch, auxOnLabelled
+    case aux, unlabelledBatch, auxOnLabelled, pseudoThreshold, pseudoPerClass
     // Data.
     case labelFraction, tuningSplit, maxTrainPerClass, maxValidPerClass, maxUnsup, layout, dicomWindow, channels
     // Runtime.
@@ -55,6 +55,8 @@ extension StudyConfig: Codable {
     try encodeUnlessDefault(d.semi.aux, defaults.downstream.semi.aux, .aux)
     try c.encodeIfPresent(d.semi.unlabelledBatch, forKey: .unlabelledBatch)
     try encodeUnlessDefault(d.semi.auxOnLabelled, defaults.downstream.semi.auxOnLabelled, .auxOnLabelled)
+    try encodeUnlessDefault(d.semi.pseudoThreshold, defaults.downstream.semi.pseudoThreshold, .pseudoThreshold)
+    try c.encodeIfPresent(d.semi.pseudoPerClass, forKey: .pseudoPerClass)
   }
 
   /// Fields an older config.json lacks keep their defaults; a choice that is not one of its values is refused naming
@@ -82,6 +84,8 @@ extension StudyConfig: Codable {
     try take(.runs, &downstream.runs); try take(.knnK, &downstream.knnK); try take(.knnTemperature, &downstream.knnTemperature)
     try take(.aux, &downstream.semi.aux); try take(.auxOnLabelled, &downstream.semi.auxOnLabelled)
     downstream.semi.unlabelledBatch = try c.decodeIfPresent(Int.self, forKey: .unlabelledBatch)
+    try take(.pseudoThreshold, &downstream.semi.pseudoThreshold)
+    downstream.semi.pseudoPerClass = try c.decodeIfPresent(Int.self, forKey: .pseudoPerClass)
     try take(.labelFraction, &data.labelFraction); try take(.tuningSplit, &data.tuningSplit)
     data.maxTrainPerClass = try c.decodeIfPresent(Int.self, forKey: .maxTrainPerClass)
     data.maxValidPerClass = try c.decodeIfPresent(Int.self, forKey: .maxValidPerClass)

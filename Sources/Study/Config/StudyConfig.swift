@@ -64,6 +64,8 @@ public struct StudyConfig: Sendable, Equatable {
     }
     try refuseColourTasks([downstream.semi.aux], flag: "--aux", channels: data.channels)
     if let b = downstream.semi.unlabelledBatch { try count(b, "unlabelled-batch", 2...65536) }
+    try real(downstream.semi.pseudoThreshold, "pseudo-threshold", above: 0, atMost: 1, orEqual: true)
+    if let k = downstream.semi.pseudoPerClass { try count(k, "pseudo-per-class", 1...10_000_000) }
     for (v, flag, lo) in [(pretext.inpainting.cutoutHoles, "cutout-holes", 0), (pretext.inpainting.cutoutSize, "cutout-size", 1)] {
       guard v.count == 2, v[0] >= lo, v[0] <= v[1], v[1] <= 4096 else {
         throw ConfigError("--\(flag) must be LO-HI with \(lo) ≤ LO ≤ HI ≤ 4096 (got \(v.map(String.init).joined(separator: "-")))")

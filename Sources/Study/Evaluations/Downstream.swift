@@ -18,14 +18,16 @@ public struct ScenarioResult: Codable, Sendable {
   public var steps: Int? = nil
   public var labelledImagesSeen: Int? = nil
   public var unlabelledImagesSeen: Int? = nil
+  /// `selftrain`: the unlabelled images the teacher's labels were kept for.
+  public var pseudoLabelled: Int? = nil
   public var finalAccuracy: Double { history.last?.metrics["accuracy"] ?? .nan }
   public var bestAccuracy: Double { history.compactMap { $0.metrics["accuracy"] }.max() ?? .nan }
   /// The final accuracy with predictions restricted to val/'s classes (`AccuracyAmong`).
   public var finalAccuracyAmongValidClasses: Double { history.last?.metrics["accuracy_among_valid_classes"] ?? .nan }
 }
 
-/// Trains the classifier once under one fine-tune protocol; `encoder` is the pretext's encoder file (unused
-/// by `.random`). Everything goes into `eval/<protocol>/<run>/`: a CSV log, TensorBoard, one checkpoint per
+/// Trains the classifier once under one protocol; `encoder` is the pretext's encoder file (unused by `.random`; for
+/// `.selftrain`, the teacher classifier's file). Everything goes into `eval/<protocol>/<run>/`: a CSV log, TensorBoard, one checkpoint per
 /// epoch (a phased fit has one checkpoint and one step counter), the final weights and, once done, the
 /// result file. With `resume`, a finished run returns its result (and no learner) and an unfinished one
 /// continues from its checkpoint, bit-identical to a run never stopped. `stage` overrides the folder.
@@ -69,6 +71,7 @@ public func trainScenario(
     : .study(lr: config.downstream.lr, weightDecay: config.weightDecay)
   let logs: [Callback] = callbacks + (try Parallel.writers([CSVLogger(path: stage.log), try TensorBoardLogger(directory: stage.tensorboard)]))
   let learner: Learner, plan: FitPlan
+  var selfTraining: (loader: ImageLoader, set: SelfTrainingSet)?
   if scenario == .linear && config.downstream.cacheFeatures {
     (learner, _) = try cachedProbeLearner(model, data, config, seed: seed, loss: Losses.labelSmoothingCrossEntropy(),
                                           optimizer: { recipe.makeOptimizer(for: $0, batch: config.downstream.batch) }, callbacks: logs)
@@ -77,14 +80,26 @@ public func trainScenario(
     let labelled = ImageLoader(paths: data.train.paths, labels: data.train.labels, pipeline: .crop(size: config.downstream.size, training: true),
                                batchSize: config.downstream.batch, shuffle: true, seed: seed, workers: config.runtime.workers, shard: Parallel.shard,
                                channels: config.data.channels, samples: .bytes)
-    let train: BatchSource = try joint.map { try pairedWithUnlabelled(labelled, $0.aux, data: dataset, config, seed: seed) } ?? labelled
+    var train: BatchSource = try joint.map { try pairedWithUnlabelled(labelled, $0.aux, data: dataset, config, seed: seed) } ?? labelled
+    var step = evaluation.step(model, loss: Losses.labelSmoothingCrossEntropy())
+    if scenario == .selftrain {
+      guard let teacher = encoder else { throw DatasetError(path: runDir, "protocol selftrain needs a teacher classifier (--teacher FILE)") }
+      let set = try selfTrainingSet(teacher: teacher, labelled: data, dataset: dataset, config)
+      // One loader over both, its integer slot the item's row of the target table; cut to random init's steps per epoch.
+      let both = ImageLoader(paths: set.paths, labels: Array(0..<set.paths.count), pipeline: .crop(size: config.downstream.size, training: true),
+                             batchSize: config.downstream.batch, shuffle: true, seed: seed, workers: config.runtime.workers, shard: Parallel.shard,
+                             channels: config.data.channels, samples: .bytes)
+      train = FirstBatches(Renamed(both, ["label": "row"]), count: labelled.batchCount)
+      step = SoftTargetStep(table: try set.targets.to(config.torchDevice), loss: Losses.labelSmoothingCrossEntropy())
+      selfTraining = (both, set)
+    }
     let part = Parallel.part(Array(zip(data.valid.paths, data.valid.labels)))  // this rank's part of val/
     let valid = ImageLoader(paths: part.items.map(\.0), labels: part.items.map(\.1), pipeline: .crop(size: config.downstream.size, training: false),
                             batchSize: config.downstream.batch, shuffle: false, seed: seed, workers: config.runtime.workers, itemOffset: part.offset,
                             channels: config.data.channels, samples: .bytes)
     learner = Learner(
       model: network, train: OnDevice(train, config), valid: OnDevice(valid, config),
-      step: evaluation.step(model, loss: Losses.labelSmoothingCrossEntropy()), optimizer: recipe.makeOptimizer(for: network, batch: config.downstream.batch),
+      step: step, optimizer: recipe.makeOptimizer(for: network, batch: config.downstream.batch),
       metrics: [Accuracy(), AccuracyAmong(classes: data.validClasses)], callbacks: logs)
     plan = evaluation.plan(model, epochs: config.downstream.epochs, headEpochs: config.downstream.headEpochs, lr: config.downstream.lr)
     Parallel.attach(learner, model: network, config)
@@ -100,6 +115,11 @@ public func trainScenario(
   result.steps = learner.history.count * learner.train.batchCount
   result.labelledImagesSeen = result.steps! * config.downstream.batch
   result.unlabelledImagesSeen = joint == nil ? 0 : result.steps! * config.unlabelledBatch
+  if let (loader, set) = selfTraining {
+    result.labelledImagesSeen = labelledItemsRead(loader, labelled: set.labelled, epochs: learner.history.count, steps: learner.train.batchCount)
+    result.unlabelledImagesSeen = result.steps! * config.downstream.batch - result.labelledImagesSeen!
+    result.pseudoLabelled = set.kept
+  }
   if Parallel.isWriter {
     // The class names, input size and architecture ride along, so `pretext predict` needs only this file.
     try model.save(to: weights, metadata: ClassifierInfo(classes: data.train.classes, size: config.downstream.size, widen: config.widen,

@@ -70,9 +70,11 @@ public enum CompareReport {
   /// A row in words: "joint from random init (rotation on the unlabelled images)", "inpainting, 6 pretext epochs, full".
   static func describe(_ r: CompareResult, _ row: LeaderboardRow) -> String {
     if row.task == "random" {
-      return Scenario(rawValue: row.protocol)?.isSemiSupervised == true
-        ? "\(row.protocol) from random init (\(r.config.downstream.semi.aux) on the unlabelled images while the classifier trains)"
-        : "\(row.protocol) of random weights"
+      switch Scenario(rawValue: row.protocol) {
+      case .joint: return "joint from random init (\(r.config.downstream.semi.aux) on the unlabelled images while the classifier trains)"
+      case .selftrain: return "selftrain (random init's classifier labels the unlabelled images; a student trains on both from random weights)"
+      default: return "\(row.protocol) of random weights"
+      }
     }
     return "\(row.task), \(row.pretextEpochs) pretext epochs, then \(row.protocol)"
   }
