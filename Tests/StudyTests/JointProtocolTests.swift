@@ -193,6 +193,45 @@ func tinyJoint(epochs: Int = 2, aux: String = "rotation") -> StudyConfig {
   }
 }
 
+/// `evaluate --protocol selftrain --teacher FILE` through the CLI: SIGKILLed after its first epoch and resumed (the
+/// teacher's labels made again from the file the run folder names), it ends bit-identical to a run never stopped.
+@Suite(.serialized) struct SelfTrainResumeTests {
+  @Test func selftrainKilledAndResumedEqualsOneStraightRun() throws {
+    let root = NSTemporaryDirectory() + "pretext-selfresume-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    try SyntheticImageWang(size: 32, trainPerClass: 3, validPerClass: 1, unsupCount: 40, seed: 5).write(to: root + "/data")
+    let tool = try builtTool("pretext")
+    let common = ["--data", root + "/data", "--size", "32", "--batch", "8", "--epochs", "3", "--widen", "0.125", "--workers", "2", "--precision", "fp32"]
+    let env = ["OMP_NUM_THREADS": "1"]
+    let teacherRun = try runTool(tool, ["evaluate", "--protocol", "random", "--out", root + "/t"] + common, environment: env)
+    try #require(teacherRun.status == 0, "\(teacherRun.output)")
+    let teacher = try DataParallelTests.runFolder(root + "/t", kind: "finetune") + "/eval/random/0/model.safetensors"
+    func student(_ out: String, kill: Bool = false) throws -> ToolRun {
+      try runTool(tool, ["evaluate", "--protocol", "selftrain", "--teacher", teacher, "--pseudo-threshold", "0.01", "--out", root + "/" + out] + common,
+                  environment: env, killWhen: kill ? { $0.components(separatedBy: "train loss").count - 1 >= 1 } : nil)
+    }
+    let straight = try student("a")
+    try #require(straight.status == 0, "\(straight.output)")
+    let killed = try student("b", kill: true)
+    try #require(killed.killed, "not killed: \(killed.output)")
+    let b = try DataParallelTests.runFolder(root + "/b", kind: "finetune")
+    let resumed = try runTool(tool, ["resume", b], environment: env)
+    try #require(resumed.status == 0, "\(resumed.output)")
+    let a = try DataParallelTests.runFolder(root + "/a", kind: "finetune")
+    let ra = try #require(try RunFolder.read(ScenarioResult.self, from: a + "/eval/selftrain/0/result.json"))
+    let rb = try #require(try RunFolder.read(ScenarioResult.self, from: b + "/eval/selftrain/0/result.json"))
+    #expect(ra.history.map(\.trainLoss) == rb.history.map(\.trainLoss) && ra.pseudoLabelled == rb.pseudoLabelled && (ra.pseudoLabelled ?? 0) > 0)
+    let (fa, fb) = (try SafeTensors.File(path: a + "/eval/selftrain/0/model.safetensors"), try SafeTensors.File(path: b + "/eval/selftrain/0/model.safetensors"))
+    for name in fa.names { #expect(try fa.tensor(name).equal(fb.tensor(name)), "\(name) differs after resume") }
+    // The CLI's refusals: no teacher, a teacher with another protocol, an encoder for a student.
+    for (line, says) in [(["evaluate", "--protocol", "selftrain"] + common, "--teacher"), (["evaluate", "--protocol", "full", "--encoder", teacher, "--teacher", teacher] + common, "--teacher"),
+                         (["evaluate", "--protocol", "selftrain", "--teacher", teacher, "--encoder", teacher] + common, "no --encoder")] {
+      let r = try runTool(tool, line, environment: env)
+      #expect(r.status != 0 && r.output.contains(says), "\(line): \(r.output)")
+    }
+  }
+}
+
 /// `evaluate --protocol joint --nproc 2` against one process, with SyncBatchNorm: each rank takes its half of every
 /// labelled and every unlabelled batch (in one process's order), so the two ranks train what one process does within the
 /// float noise of a thread count: the gaps to one process are at most those between one process on 1 and on 2 threads
@@ -276,6 +315,10 @@ func tinyJoint(epochs: Int = 2, aux: String = "rotation") -> StudyConfig {
     #expect(student.steps == random.steps && student.labelledImagesSeen! + student.unlabelledImagesSeen! == student.steps! * 8)
     #expect(student.unlabelledImagesSeen! > 0 && student.labelledImagesSeen! > 0, "\(student)")
     #expect(FileManager.default.fileExists(atPath: root + "/run/eval/selftrain/0/model.safetensors"))
+    // A teacher sure of no image: the student trains on the labelled images alone, 0 kept.
+    config.downstream.semi.pseudoThreshold = 1
+    let alone = try trainScenario(.selftrain, run: 0, data: data, encoder: teacher, config, runDir: root + "/run2").result
+    #expect(alone.pseudoLabelled == 0 && alone.unlabelledImagesSeen == 0 && alone.labelledImagesSeen == alone.steps! * 8)
     // A teacher of other classes (a 3-class classifier) is refused, naming the file.
     let other = try XResNet(.resnet34, classes: 3, widen: 0.125)
     try other.save(to: root + "/three.safetensors", metadata: ClassifierInfo(classes: ["a", "b", "c"], size: 32, widen: 0.125, head: "linear").metadata)

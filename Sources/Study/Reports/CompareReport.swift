@@ -44,7 +44,8 @@ public enum CompareReport {
       guard let best = r.leaderboard.first(where: { $0.protocol == p && $0.task != "random" }) else { return nil }
       let sameProtocol = r.rows.filter { $0.task == "random" && $0.protocol == p }
       let baseline = sameProtocol.isEmpty ? r.rows.filter { $0.task == "random" && $0.protocol == "random" } : sameProtocol
-      let baselineName = sameProtocol.isEmpty ? "random init's" : "the random encoder's (\(p) of random weights)"
+      let baselineName = sameProtocol.isEmpty ? "random init's"
+        : Scenario(rawValue: p)?.isSemiSupervised == true ? "\(p) from random init's" : "the random encoder's (\(p) of random weights)"
       let runs = r.rows.filter { $0.task == best.task && $0.pretextEpochs == best.pretextEpochs && $0.protocol == p }
       func compare(_ value: (ResultRow) -> Double, _ unit: String) -> String {
         let (a, b) = (runs.map(value), baseline.map(value))
