@@ -73,6 +73,12 @@ func tinyJoint(epochs: Int = 2, aux: String = "rotation") -> StudyConfig {
     let (pretext, stage) = try runPretext(data, config, runDir: root + "/run")
     let r = try trainScenario(.joint, run: 0, data: data, encoder: stage.file(pretext.encoderFile), config, runDir: root + "/run").result
     let logged = Set(r.history[0].metrics.keys)
+    // Every part of the weighted spec is built on the classifier's own body.
+    let classifier = try XResNet(.resnet34, classes: 20, widen: 0.125)
+    let multi = try #require(try jointTraining(classifier, config, seed: 1).aux as? MultiTask)
+    let body = classifier.body.parameters().map(ObjectIdentifier.init)
+    #expect(multi.backbone.parameters().map(ObjectIdentifier.init) == body)
+    #expect(multi.parts.allSatisfy { zip($0.task.encoderState(), classifier.body.stateDict()).allSatisfy { $0.tensor === $1.tensor } })
     #expect(logged.isSuperset(of: ["train_aux_rotation_loss", "train_aux_jigsaw_loss", "train_supervised_loss"]), "\(logged.sorted())")
   }
 

@@ -26,7 +26,7 @@ public final class MultiTask: PretextTask {
     var parts: [Part] = []
     for (name, weight) in spec where weight > 0 {
       guard let type = PretextTasks.named(name) else { throw PretextTasks.SpecError(description: "'\(name)' is not a pretext task") }
-      parts.append(Part(name: name, weight: weight, task: try type.init(settings, backbone: backbone)))
+      parts.append(Part(name: name, weight: weight, task: try type.init(settings, backbone: self.backbone)))
     }
     guard !parts.isEmpty else { throw PretextTasks.SpecError(description: "a multi-task run needs a task with a weight above 0") }
     self.parts = parts
