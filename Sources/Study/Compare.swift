@@ -231,6 +231,9 @@ public func openCompareFolder(_ runDir: String, config: inout StudyConfig, datas
   }
   let (old, manifest, lock) = try RunFolder.open(runDir)
   if config.runtime.precision == .auto && old.runtime.precision == .auto { config.runtime.autoPrecision = old.runtime.autoPrecision }
+  // Its stages were sealed with the run count it started with: kept, so a rerun with more runs (the plan's count) reuses
+  // them and trains only the new runs.
+  config.downstream.runs = old.downstream.runs
   guard manifest.kind == .compare else { throw FileError(path: runDir, "holds a \(manifest.kind.rawValue) run, not a comparison") }
   guard URL(fileURLWithPath: manifest.dataset).standardizedFileURL.path == URL(fileURLWithPath: dataset).standardizedFileURL.path else {
     throw FileError(path: runDir, "compares on \(manifest.dataset), not \(dataset): use a new run folder")

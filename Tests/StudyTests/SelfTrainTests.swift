@@ -95,3 +95,26 @@ import TestSupport
     }
   }
 }
+
+/// `compare --tasks none --protocols selftrain` through the CLI, then again on its folder with `--runs 2`: run 1's stages
+/// are reused, not trained again (a folder's stages are sealed with the run count it started with), and run 2's train.
+@Suite(.serialized) struct SemiSupervisedCompareTests {
+  @Test func moreRunsReuseTheFinishedOnes() throws {
+    let root = NSTemporaryDirectory() + "pretext-semicmp-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    try SyntheticImageWang(size: 32, trainPerClass: 2, validPerClass: 2, unsupCount: 30, seed: 6).write(to: root + "/data")
+    let tool = try builtTool("pretext")
+    let args = ["compare", "--data", root + "/data", "--run", root + "/cmp", "--tasks", "none", "--protocols", "selftrain", "--size", "32",
+                "--batch", "8", "--epochs", "1", "--widen", "0.125", "--workers", "2", "--pseudo-threshold", "0.01"]
+    let one = try runTool(tool, args + ["--runs", "1"], environment: ["OMP_NUM_THREADS": "2"])
+    try #require(one.status == 0, "\(one.output)")
+    let two = try runTool(tool, args + ["--runs", "2"], environment: ["OMP_NUM_THREADS": "2"])
+    try #require(two.status == 0, "\(two.output)")
+    for line in ["random random run 1: reused", "random selftrain run 1: reused", "random random run 2: running", "random selftrain run 2: running"] {
+      #expect(two.output.contains(line), "\(line): \(two.output)")
+    }
+    let board = try String(contentsOfFile: root + "/cmp/leaderboard.csv", encoding: .utf8)
+    #expect(board.contains("\nrandom,0,selftrain,2,") && board.contains("\nrandom,0,random,2,"), "\(board)")
+    #expect(try String(contentsOfFile: root + "/cmp/report.md", encoding: .utf8).contains("No pretext: the rows are random init"))
+  }
+}

@@ -88,11 +88,13 @@ struct CompareCommand: DataParallelCommand {
       dir = URL(fileURLWithPath: runFolder).standardizedFileURL.path
       // The folder's record of what `auto` resolved to (or none, from before the record) goes to every rank.
       let measured = config.runtime.autoPrecision
+      // So does the run count its stages were sealed with.
       let recorded = try Parallel.fromRankZero("open --run \(dir)") {
         lock = try openCompareFolder(dir, config: &config, dataset: layout.root)
-        return config.runtime.autoPrecision?.rawValue ?? ""
-      }
-      config.runtime.autoPrecision = Precision(rawValue: recorded)
+        return "\(config.downstream.runs) \(config.runtime.autoPrecision?.rawValue ?? "")"
+      }.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+      guard recorded.count == 2, let runs = Int(recorded[0]) else { throw ValidationError("rank 0 opened --run \(dir) and sent '\(recorded)'") }
+      (config.downstream.runs, config.runtime.autoPrecision) = (runs, Precision(rawValue: recorded[1]))
       if let measured, let adopted = config.runtime.autoPrecision, adopted != measured {
         say("precision: auto → \(adopted.rawValue) after all, as \(dir) recorded when it started (its stages trained so)")
       }
