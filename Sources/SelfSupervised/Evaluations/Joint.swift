@@ -13,8 +13,9 @@ public struct JointTraining: Evaluation, @unchecked Sendable {
   /// The auxiliary task, built on the classifier's body.
   public let aux: any PretextTask
   public let oneCycle: Bool
-  /// The name of the unlabelled batch's tensors: `prefix + name`.
-  public static let prefix = "unlabelled/"
+  /// The unlabelled batch's tensors are named `unlabelled/<name>` (a stream's slots, as a multi-task batch's `task/…`).
+  public static let stream = "unlabelled"
+  public static let prefix = stream + "/"
 
   public init(aux: any PretextTask, oneCycle: Bool = false) { (self.aux, self.oneCycle) = (aux, oneCycle) }
   public var name: String { Scenario.joint.rawValue }
@@ -70,9 +71,7 @@ final class JointStep: TrainStep {
 
   func compute(_ batch: Batch, model: Module) throws -> StepOutput {
     var out = try supervised.compute(batch, model: classifier)
-    let slots = Dictionary(uniqueKeysWithValues: batch.tensors.compactMap { k, v in
-      k.hasPrefix(JointTraining.prefix) ? (String(k.dropFirst(JointTraining.prefix.count)), v) : nil
-    })
+    let slots = MultiTaskStep.slots(of: JointTraining.stream, in: batch.tensors)
     guard !slots.isEmpty else { return out }
     let task = try aux.step.compute(Batch(slots), model: aux.model)
     out.logs["supervised_loss"] = try out.loss.detach()

@@ -64,7 +64,8 @@ public func trainScenario(
   }
   // The semi-supervised protocol's task is built on the classifier's body, after any encoder is loaded into it.
   let joint = scenario == .joint ? try jointTraining(model, config, seed: seed) : nil
-  let evaluation: Evaluation = joint ?? FineTune(scenario, oneCycle: config.downstream.recipe == .fastai)
+  let fineTune = FineTune(scenario, oneCycle: config.downstream.recipe == .fastai)
+  let evaluation: Evaluation = joint ?? fineTune
   let network: any ParameterGroups = joint?.network(model) ?? model
   try network.to(device: config.torchDevice, memoryFormat: config.memoryFormat)
   let recipe = config.downstream.recipe == .fastai ? TrainingRecipe.fastai(lr: config.downstream.lr, weightDecay: config.weightDecay)
@@ -75,23 +76,15 @@ public func trainScenario(
   if scenario == .linear && config.downstream.cacheFeatures {
     (learner, _) = try cachedProbeLearner(model, data, config, seed: seed, loss: Losses.labelSmoothingCrossEntropy(),
                                           optimizer: { recipe.makeOptimizer(for: $0, batch: config.downstream.batch) }, callbacks: logs)
-    plan = FineTune(scenario, oneCycle: config.downstream.recipe == .fastai).fit(config.downstream.epochs, .value(config.downstream.lr))
+    plan = fineTune.fit(config.downstream.epochs, .value(config.downstream.lr))
   } else {
-    let labelled = ImageLoader(paths: data.train.paths, labels: data.train.labels, pipeline: .crop(size: config.downstream.size, training: true),
-                               batchSize: config.downstream.batch, shuffle: true, seed: seed, workers: config.runtime.workers, shard: Parallel.shard,
-                               channels: config.data.channels, samples: .bytes)
+    let labelled = trainingLoader(paths: data.train.paths, labels: data.train.labels, config, seed: seed)
     var train: BatchSource = try joint.map { try pairedWithUnlabelled(labelled, $0.aux, data: dataset, config, seed: seed) } ?? labelled
     var step = evaluation.step(model, loss: Losses.labelSmoothingCrossEntropy())
     if scenario == .selftrain {
       guard let teacher = encoder else { throw DatasetError(path: runDir, "protocol selftrain needs a teacher classifier (--teacher FILE)") }
-      let set = try selfTrainingSet(teacher: teacher, labelled: data, dataset: dataset, config)
-      // One loader over both, its integer slot the item's row of the target table; cut to random init's steps per epoch.
-      let both = ImageLoader(paths: set.paths, labels: Array(0..<set.paths.count), pipeline: .crop(size: config.downstream.size, training: true),
-                             batchSize: config.downstream.batch, shuffle: true, seed: seed, workers: config.runtime.workers, shard: Parallel.shard,
-                             channels: config.data.channels, samples: .bytes)
-      train = FirstBatches(Renamed(both, ["label": "row"]), count: labelled.batchCount)
-      step = SoftTargetStep(table: try set.targets.to(config.torchDevice), loss: Losses.labelSmoothingCrossEntropy())
-      selfTraining = (both, set)
+      let student = try selfTrainingStudent(teacher: teacher, labelled: data, dataset: dataset, config, seed: seed, steps: labelled.batchCount)
+      (train, step, selfTraining) = (student.source, student.step, (student.loader, student.set))
     }
     let part = Parallel.part(Array(zip(data.valid.paths, data.valid.labels)))  // this rank's part of val/
     let valid = ImageLoader(paths: part.items.map(\.0), labels: part.items.map(\.1), pipeline: .crop(size: config.downstream.size, training: false),
@@ -156,4 +149,11 @@ func pairedWithUnlabelled(_ labelled: ImageLoader, _ aux: any PretextTask, data:
                                seed: seed ^ 0x756E_6C61_62, workers: config.runtime.workers, shard: Parallel.shard,
                                channels: config.data.channels, samples: .bytes)
   return PairedBatches(labelled, with: unlabelled, prefix: JointTraining.prefix)
+}
+
+/// The classifier's training loader over `paths`: the training crop, shuffled per (seed, epoch), this rank's share of
+/// every batch, bytes to the device.
+func trainingLoader(paths: [String], labels: [Int], _ config: StudyConfig, seed: UInt64) -> ImageLoader {
+  ImageLoader(paths: paths, labels: labels, pipeline: .crop(size: config.downstream.size, training: true), batchSize: config.downstream.batch,
+              shuffle: true, seed: seed, workers: config.runtime.workers, shard: Parallel.shard, channels: config.data.channels, samples: .bytes)
 }

@@ -25,20 +25,17 @@ func selfTrainingSet(teacher: String, labelled data: ImageWangLayout, dataset: I
   guard info.inChannels == config.data.channels else {
     throw FileError(path: teacher, "the teacher takes \(info.inChannels)-channel images, this run \(config.data.channels)")
   }
-  let device = config.torchDevice
-  try model.to(device: device, memoryFormat: config.memoryFormat)
+  try model.to(device: config.torchDevice, memoryFormat: config.memoryFormat)
   let paths = config.unlabelledPaths(dataset)
   guard !paths.isEmpty else { throw DatasetError(path: dataset.root, "selftrain needs unlabelled images (unsup/), and there are none") }
   // The student's own crop size, whatever the teacher trained at: the teacher sees what the student will.
   let loader = ImageLoader(paths: paths, pipeline: .crop(size: config.downstream.size, training: false), batchSize: config.downstream.batch,
                            shuffle: false, dropLast: false, workers: config.runtime.workers, channels: config.data.channels, samples: .bytes)
   var parts: [Tensor] = []
-  let pass = loader.pass(epoch: 0)
+  let pass = try OnDevice(loader, config).batches(epoch: 0)
   try inferring(model) {
     while let b = try pass.next() {
-      guard let image = b["image"] else { throw FitError("a labelling batch without images") }
-      var x = try ImageLoader.unitFloats(try image.to(device))
-      if config.runtime.channelsLast { x = try x.contiguous(.channelsLast) }
+      let x = try b.require("image")
       let p = try (softmax(model(x).to(dtype: .float32), dim: 1) + softmax(model(x.flip([3])).to(dtype: .float32), dim: 1)) * 0.5
       parts.append(try p.to(.cpu))
     }
@@ -58,4 +55,15 @@ func selfTrainingSet(teacher: String, labelled data: ImageWangLayout, dataset: I
 /// `epochs`: the labelled images the student read (the rest were the teacher's).
 func labelledItemsRead(_ loader: ImageLoader, labelled: Int, epochs: Int, steps: Int) -> Int {
   (0..<epochs).reduce(0) { sum, e in sum + loader.order(epoch: e).prefix(steps * loader.batchSize).filter { $0 < labelled }.count }
+}
+
+/// The `selftrain` student's training: one loader over the labelled and the kept images, its integer slot each item's
+/// row of the target table (`label` read as `row`), cut to `steps` batches an epoch (random init's), and the step that
+/// takes the soft cross-entropy against those rows.
+func selfTrainingStudent(teacher: String, labelled data: ImageWangLayout, dataset: ImageWangLayout, _ config: StudyConfig, seed: UInt64,
+                         steps: Int) throws -> (source: BatchSource, step: TrainStep, loader: ImageLoader, set: SelfTrainingSet) {
+  let set = try selfTrainingSet(teacher: teacher, labelled: data, dataset: dataset, config)
+  let both = trainingLoader(paths: set.paths, labels: Array(0..<set.paths.count), config, seed: seed)
+  return (FirstBatches(Renamed(both, ["label": "row"]), count: steps),
+          SoftTargetStep(table: try set.targets.to(config.torchDevice), loss: Losses.labelSmoothingCrossEntropy()), both, set)
 }
